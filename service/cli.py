@@ -1,0 +1,181 @@
+"""The ``partnermatch`` command line (DESIGN.md 5.3).
+
+Exit codes: 0 on success, 1 when the work failed (with the reason on stderr), 2 on bad
+usage, including a sub-command that is not implemented yet.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from matcher.datadir import read_data_directory
+from matcher.exceptions import DataDirectoryError, PartnerMatchError
+
+__all__ = ["cli", "main", "default_database_url"]
+
+
+def default_database_url() -> str:
+    """``$PARTNERMATCH_DATABASE_URL``, else a SQLite file under ``./var/``."""
+    return os.environ.get("PARTNERMATCH_DATABASE_URL") or "sqlite:///var/partnermatch.db"
+
+
+def _db_option(function: Any) -> Any:
+    return click.option(
+        "--db",
+        "database_url",
+        default=default_database_url,
+        show_default="$PARTNERMATCH_DATABASE_URL or sqlite:///var/partnermatch.db",
+        help="Database URL.",
+    )(function)
+
+
+def _not_implemented(command: str, issue: str) -> NoReturn:
+    click.echo(
+        f"partnermatch {command}: not implemented yet (arrives with the {issue} issue)", err=True
+    )
+    sys.exit(2)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="partnermatch")
+def cli() -> None:
+    """Suggest complementary partner coalitions for multi-stakeholder partnerships."""
+
+
+@cli.command("import")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@_db_option
+@click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
+def import_command(directory: Path, database_url: str, dry_run: bool) -> None:
+    """Validate and load a data directory, all or nothing."""
+    try:
+        dataset = read_data_directory(directory)
+    except DataDirectoryError as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        _fail(f"{directory} rejected: {len(err.problems)} problem(s), nothing imported")
+    except PartnerMatchError as err:
+        _fail(str(err))
+    summary = dataset.summary()
+    click.echo(f"{directory}: valid")
+    for key in (
+        "organisations",
+        "capabilities",
+        "partnerships",
+        "memberships",
+        "flags",
+        "conflicts",
+    ):
+        click.echo(f"  {key:<14} {summary[key]:>7}")
+    click.echo(f"  {'countries':<14} {summary['countries']:>7}")
+    click.echo(f"  {'capability codes used':<14} {summary['capability_codes_used']:>7}")
+    click.echo("  by kind:    " + ", ".join(f"{k} {v}" for k, v in summary["by_kind"].items()))
+    click.echo("  by sector:  " + ", ".join(f"{k} {v}" for k, v in summary["by_sector"].items()))
+    click.echo("  outcomes:   " + ", ".join(f"{k} {v}" for k, v in summary["by_outcome"].items()))
+    if not dry_run:
+        _not_implemented("import (writing to a database)", "data layer")
+
+
+@cli.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@_db_option
+def export_command(directory: Path, database_url: str) -> None:
+    """Write the database back as a data directory."""
+    _not_implemented("export", "data layer")
+
+
+@cli.command("recommend")
+@click.argument("initiative", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path))
+@_db_option
+@click.option("--count", type=click.IntRange(1, 50))
+@click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="text")
+def recommend_command(**_: Any) -> None:
+    """Coalitions for one initiative."""
+    _not_implemented("recommend", "recommendation engine")
+
+
+@cli.command("evaluate")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--split-year", type=int, required=True)
+@click.option("--k", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--min-size", type=click.IntRange(2), default=3, show_default=True)
+@click.option("--max-cases", type=click.IntRange(1))
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="text")
+def evaluate_command(**_: Any) -> None:
+    """Hold-out evaluation on history, with baselines."""
+    _not_implemented("evaluate", "recommendation engine")
+
+
+@cli.command("serve")
+@_db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True)
+def serve_command(**_: Any) -> None:
+    """The HTTP API and review pages."""
+    _not_implemented("serve", "HTTP API")
+
+
+@cli.command("report")
+@click.argument("initiatives", type=click.Path(path_type=Path))
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path))
+@_db_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", help="Dask scheduler address, with --engine dask.")
+def report_command(**_: Any) -> None:
+    """Batch match reports."""
+    _not_implemented("report", "batch reports")
+
+
+@cli.command("generate")
+@click.option("--orgs", type=click.IntRange(1), required=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def generate_command(**_: Any) -> None:
+    """A synthetic data directory of any size."""
+    _not_implemented("generate", "data layer")
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """API keys."""
+
+
+@keys_group.command("create")
+@click.option("--role", type=click.Choice(["broker", "reviewer", "admin"]), required=True)
+@_db_option
+def keys_create_command(**_: Any) -> None:
+    """Create an API key, shown once."""
+    _not_implemented("keys create", "HTTP API")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return its exit code."""
+    try:
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="partnermatch",
+            standalone_mode=True,
+        )
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
