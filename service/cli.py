@@ -69,20 +69,24 @@ def import_command(directory: Path, database_url: str, dry_run: bool) -> None:
         _fail(str(err))
     summary = dataset.summary()
     click.echo(f"{directory}: valid")
-    for key in (
-        "organisations",
-        "capabilities",
-        "partnerships",
-        "memberships",
-        "flags",
-        "conflicts",
-    ):
-        click.echo(f"  {key:<14} {summary[key]:>7}")
-    click.echo(f"  {'countries':<14} {summary['countries']:>7}")
-    click.echo(f"  {'capability codes used':<14} {summary['capability_codes_used']:>7}")
-    click.echo("  by kind:    " + ", ".join(f"{k} {v}" for k, v in summary["by_kind"].items()))
-    click.echo("  by sector:  " + ", ".join(f"{k} {v}" for k, v in summary["by_sector"].items()))
-    click.echo("  outcomes:   " + ", ".join(f"{k} {v}" for k, v in summary["by_outcome"].items()))
+    counts = {
+        key: summary[key]
+        for key in (
+            "organisations",
+            "capabilities",
+            "partnerships",
+            "memberships",
+            "flags",
+            "conflicts",
+            "countries",
+            "capability_codes_used",
+        )
+    }
+    for key, value in counts.items():
+        click.echo(f"  {key.replace('_', ' '):<22}{value:>8}")
+    for key in ("by_kind", "by_sector", "by_outcome"):
+        breakdown = ", ".join(f"{name} {count}" for name, count in summary[key].items())
+        click.echo(f"  {key.replace('_', ' '):<22}{breakdown}")
     if not dry_run:
         _not_implemented("import (writing to a database)", "data layer")
 

@@ -22,9 +22,9 @@ def test_import_dry_run_validates_and_summarises_a_directory(
     result = runner.invoke(cli, ["import", str(write(tmp_path, VALID)), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert f"{tmp_path}: valid" in result.stdout
-    assert "organisations        3" in result.stdout
-    assert "partnerships         1" in result.stdout
-    assert "un_entity 1" in result.stdout
+    assert "  organisations                3" in result.stdout
+    assert "  partnerships                 1" in result.stdout
+    assert "  by kind               un_entity 1, company 1, local_authority 1" in result.stdout
 
 
 def test_import_of_a_bad_directory_lists_every_problem_and_exits_1(
