@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: install, validate and summarise the seed data (the service arrives with the API issue)
+## run: install, load the seed data into SQLite under ./var/ (the service arrives with the API)
 run: $(STAMP)
-	$(BIN)/partnermatch import data/seed --dry-run
+	$(BIN)/partnermatch import data/seed
 
 ## test: install, then run the whole test suite and the linters
 test: $(STAMP)

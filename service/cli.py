@@ -6,18 +6,26 @@ usage, including a sub-command that is not implemented yet.
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from tqdm import tqdm
 
-from matcher.datadir import read_data_directory
 from matcher.exceptions import DataDirectoryError, PartnerMatchError
+from matcher.storage.repository import ImportReport
+from matcher.storage.sql import SqlRepository, open_repository
+from matcher.taxonomy_io import load_taxonomies
+from matcher.usecases import export_directory, import_directory
 
 __all__ = ["cli", "main", "default_database_url"]
+
+#: Imports writing more rows than this show a progress bar.
+PROGRESS_THRESHOLD = 5_000
 
 
 def default_database_url() -> str:
@@ -53,21 +61,24 @@ def cli() -> None:
     """Suggest complementary partner coalitions for multi-stakeholder partnerships."""
 
 
-@cli.command("import")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@_db_option
-@click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
-def import_command(directory: Path, database_url: str, dry_run: bool) -> None:
-    """Validate and load a data directory, all or nothing."""
-    try:
-        dataset = read_data_directory(directory)
-    except DataDirectoryError as err:
-        for problem in err.problems:
-            click.echo(problem, err=True)
-        _fail(f"{directory} rejected: {len(err.problems)} problem(s), nothing imported")
-    except PartnerMatchError as err:
-        _fail(str(err))
-    summary = dataset.summary()
+def _progress_bar() -> Callable[[str, int, int], None]:
+    """A tqdm bar on stderr, shown only for imports of more than a few thousand rows."""
+    state: dict[str, Any] = {}
+
+    def update(table: str, rows: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = tqdm(
+                total=total, unit="row", file=sys.stderr, disable=total < PROGRESS_THRESHOLD
+            )
+        state["bar"].set_description(table)
+        state["bar"].update(rows)
+        if state["bar"].n >= total:
+            state["bar"].close()
+
+    return update
+
+
+def _print_summary(directory: Path, summary: dict[str, Any]) -> None:
     click.echo(f"{directory}: valid")
     counts = {
         key: summary[key]
@@ -87,8 +98,46 @@ def import_command(directory: Path, database_url: str, dry_run: bool) -> None:
     for key in ("by_kind", "by_sector", "by_outcome"):
         breakdown = ", ".join(f"{name} {count}" for name, count in summary[key].items())
         click.echo(f"  {key.replace('_', ' '):<22}{breakdown}")
-    if not dry_run:
-        _not_implemented("import (writing to a database)", "data layer")
+
+
+def _print_report(report: ImportReport, database_url: str) -> None:
+    verb = "would change" if report.dry_run else "imported into"
+    click.echo(f"{verb} {database_url}:")
+    click.echo(f"  {'table':<16}{'inserted':>10}{'updated':>10}{'unchanged':>10}{'deleted':>10}")
+    for name, counts in report.tables.items():
+        click.echo(
+            f"  {name:<16}{counts.inserted:>10}{counts.updated:>10}{counts.unchanged:>10}"
+            f"{counts.deleted:>10}"
+        )
+
+
+def _repository(database_url: str) -> SqlRepository:
+    return open_repository(database_url, load_taxonomies())
+
+
+@cli.command("import")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@_db_option
+@click.option("--dry-run", is_flag=True, help="Validate and count changes; write nothing.")
+def import_command(directory: Path, database_url: str, dry_run: bool) -> None:
+    """Validate and load a data directory, all or nothing."""
+    try:
+        result = import_directory(
+            _repository(database_url),
+            directory,
+            load_taxonomies(),
+            actor=f"cli:{getpass.getuser()}",
+            dry_run=dry_run,
+            progress=_progress_bar(),
+        )
+    except DataDirectoryError as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        _fail(f"{directory} rejected: {len(err.problems)} problem(s), nothing imported")
+    except PartnerMatchError as err:
+        _fail(str(err))
+    _print_summary(directory, result.summary)
+    _print_report(result.report, database_url)
 
 
 @cli.command("export")
@@ -96,7 +145,13 @@ def import_command(directory: Path, database_url: str, dry_run: bool) -> None:
 @_db_option
 def export_command(directory: Path, database_url: str) -> None:
     """Write the database back as a data directory."""
-    _not_implemented("export", "data layer")
+    try:
+        counts = export_directory(_repository(database_url), directory, load_taxonomies())
+    except (PartnerMatchError, OSError) as err:
+        _fail(str(err))
+    click.echo(f"exported {database_url} to {directory}:")
+    for key, value in counts.items():
+        click.echo(f"  {key:<22}{value:>8}")
 
 
 @cli.command("recommend")

@@ -16,10 +16,15 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'var' / 'test.db'}"
+
+
 def test_import_dry_run_validates_and_summarises_a_directory(
-    runner: CliRunner, tmp_path: Path
+    runner: CliRunner, tmp_path: Path, db: str
 ) -> None:
-    result = runner.invoke(cli, ["import", str(write(tmp_path, VALID)), "--dry-run"])
+    result = runner.invoke(cli, ["import", str(write(tmp_path, VALID)), "--dry-run", "--db", db])
     assert result.exit_code == 0, result.output
     assert f"{tmp_path}: valid" in result.stdout
     assert "  organisations                3" in result.stdout
@@ -28,10 +33,10 @@ def test_import_dry_run_validates_and_summarises_a_directory(
 
 
 def test_import_of_a_bad_directory_lists_every_problem_and_exits_1(
-    runner: CliRunner, tmp_path: Path
+    runner: CliRunner, tmp_path: Path, db: str
 ) -> None:
     folder = write(tmp_path, {**VALID, "capabilities.csv": "org_id,capability\nghost,money\n"})
-    result = runner.invoke(cli, ["import", str(folder), "--dry-run"])
+    result = runner.invoke(cli, ["import", str(folder), "--db", db])
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         "capabilities.csv:2: capability: unknown capability code 'money'",
@@ -43,7 +48,6 @@ def test_import_of_a_bad_directory_lists_every_problem_and_exits_1(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["export", "out"],
         ["serve"],
         ["generate", "--orgs", "100", "--out", "out"],
         ["keys", "create", "--role", "broker"],
@@ -81,7 +85,58 @@ def test_every_command_of_the_design_is_there() -> None:
     }
 
 
-def test_main_returns_the_exit_code_instead_of_exiting(tmp_path: Path) -> None:
-    assert main(["import", str(write(tmp_path, VALID)), "--dry-run"]) == 0
-    assert main(["import", str(tmp_path / "missing"), "--dry-run"]) == 1
+def test_main_returns_the_exit_code_instead_of_exiting(tmp_path: Path, db: str) -> None:
+    assert main(["import", str(write(tmp_path, VALID)), "--dry-run", "--db", db]) == 0
+    assert main(["import", str(tmp_path / "missing"), "--dry-run", "--db", db]) == 1
     assert main(["no-such-command"]) == 2
+
+
+def test_import_writes_the_database_and_a_second_import_changes_nothing(
+    runner: CliRunner, tmp_path: Path, db: str
+) -> None:
+    folder = write(tmp_path / "dir", VALID)
+    first = runner.invoke(cli, ["import", str(folder), "--db", db])
+    assert first.exit_code == 0, first.output
+    assert "  organisations            3         0         0         0" in first.stdout
+    second = runner.invoke(cli, ["import", str(folder), "--db", db])
+    assert "  organisations            0         0         3         0" in second.stdout
+    assert "  memberships              0         0         3         0" in second.stdout
+
+
+def test_a_rejected_import_leaves_the_database_unchanged(
+    runner: CliRunner, tmp_path: Path, db: str
+) -> None:
+    good = write(tmp_path / "good", VALID)
+    assert runner.invoke(cli, ["import", str(good), "--db", db]).exit_code == 0
+    bad = write(
+        tmp_path / "bad",
+        {**VALID, "organisations.csv": VALID["organisations.csv"] + "new,New,company,ZZ,\n"},
+    )
+    assert runner.invoke(cli, ["import", str(bad), "--db", db]).exit_code == 1
+    out = tmp_path / "export"
+    assert runner.invoke(cli, ["export", str(out), "--db", db]).exit_code == 0
+    assert "new," not in (out / "organisations.csv").read_text()
+
+
+def test_import_export_import_round_trips_to_identical_files(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    seed = Path(__file__).resolve().parent.parent / "data" / "seed"
+    first_db = f"sqlite:///{tmp_path / 'a.db'}"
+    second_db = f"sqlite:///{tmp_path / 'b.db'}"
+    assert runner.invoke(cli, ["import", str(seed), "--db", first_db]).exit_code == 0
+    assert runner.invoke(cli, ["export", str(tmp_path / "one"), "--db", first_db]).exit_code == 0
+    assert runner.invoke(cli, ["import", str(tmp_path / "one"), "--db", second_db]).exit_code == 0
+    assert runner.invoke(cli, ["export", str(tmp_path / "two"), "--db", second_db]).exit_code == 0
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert names == ["capabilities.csv", "memberships.csv", "organisations.csv", "partnerships.csv"]
+    for name in names:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def test_an_unreachable_database_fails_with_one_line(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(
+        cli, ["import", str(write(tmp_path, VALID)), "--db", "postgresql+psycopg://x@127.0.0.1:9/x"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: Migrating postgresql+psycopg://x@127.0.0.1:9/x failed")

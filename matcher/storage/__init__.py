@@ -1,0 +1,1 @@
+"""Storage adapters: the repository interface, its SQL and in-memory implementations."""

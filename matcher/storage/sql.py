@@ -1,0 +1,324 @@
+"""The SQL repository (SQLAlchemy 2 Core) on SQLite or PostgreSQL, and its migrations.
+
+SQLite is the default (a file under ``./var/``, WAL journal, foreign keys on); PostgreSQL is
+chosen by URL, e.g. ``postgresql+psycopg://user@host/db``. An import runs in one transaction:
+killed half-way, nothing of it is visible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from matcher.dataset import Dataset
+from matcher.exceptions import NotFoundError, PartnerMatchError
+from matcher.model import Organisation
+from matcher.storage import tables
+from matcher.storage.repository import (
+    AuditEntry,
+    ImportReport,
+    ProgressCallback,
+    import_audit_entry,
+    plan_import,
+)
+from matcher.storage.rows import Row, rows_to_dataset
+from matcher.storage.sync import TABLES, TablePlan
+from matcher.taxonomy import Taxonomies
+
+__all__ = [
+    "StorageError",
+    "make_engine",
+    "migrate",
+    "open_repository",
+    "SqlRepository",
+    "CHUNK_ROWS",
+]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: Rows per executemany batch.
+CHUNK_ROWS = 5_000
+
+
+class StorageError(PartnerMatchError):
+    """The database could not be reached or refused an operation."""
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for ``url``; a SQLite file's folder is created if missing.
+
+    >>> make_engine("sqlite://").dialect.name
+    'sqlite'
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **options)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **options)
+
+
+def _run_alembic(engine: Engine, step: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            getattr(command, step)(config, revision)
+    except SQLAlchemyError as err:
+        raise StorageError(f"Migrating {engine.url.render_as_string()} failed: {err}") from err
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` with the Alembic migrations."""
+    _run_alembic(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Downgrade the schema to ``revision`` (``"base"`` drops every table)."""
+    _run_alembic(engine, "downgrade", revision)
+
+
+def _chunks(rows: Sequence[Row], size: int) -> Iterator[Sequence[Row]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+class SqlRepository:
+    """A :class:`~matcher.storage.repository.Repository` on a SQLAlchemy engine.
+
+    Parameters
+    ----------
+    engine : Engine
+        Already migrated (see :func:`migrate`).
+    taxonomies : Taxonomies
+        The built-in vocabularies; the stored taxonomy terms extend them.
+    """
+
+    def __init__(self, engine: Engine, taxonomies: Taxonomies) -> None:
+        self.engine = engine
+        self.taxonomies = taxonomies
+
+    def _table(self, name: str) -> Table:
+        table: Table = getattr(tables, name)
+        return table
+
+    def _read(self, connection: Connection, name: str) -> list[Row]:
+        table = self._table(name)
+        return [dict(row) for row in connection.execute(select(table)).mappings()]
+
+    def _apply(
+        self,
+        connection: Connection,
+        plan: TablePlan,
+        progress: ProgressCallback | None,
+        total: int,
+    ) -> None:
+        spec = plan.spec
+        table = self._table(spec.name)
+        delete_key = ("id",) if "id" in spec.ignore else spec.key
+        delete = table.delete().where(
+            and_(*(table.c[column] == bindparam(f"k_{column}") for column in delete_key))
+        )
+        for chunk in _chunks(plan.deletes, CHUNK_ROWS):
+            connection.execute(delete, [{f"k_{c}": row[c] for c in delete_key} for row in chunk])
+            if progress is not None:
+                progress(spec.name, len(chunk), total)
+        if plan.updates:
+            columns = [c for c in plan.updates[0] if c not in spec.key]
+            values: dict[str, Any] = {column: bindparam(f"v_{column}") for column in columns}
+            if "version" in table.c:
+                values["version"] = table.c.version + 1
+            update = (
+                table.update()
+                .where(and_(*(table.c[c] == bindparam(f"k_{c}") for c in spec.key)))
+                .values(values)
+            )
+            for chunk in _chunks(plan.updates, CHUNK_ROWS):
+                connection.execute(
+                    update,
+                    [
+                        {
+                            **{f"k_{c}": row[c] for c in spec.key},
+                            **{f"v_{c}": row[c] for c in columns},
+                        }
+                        for row in chunk
+                    ],
+                )
+                if progress is not None:
+                    progress(spec.name, len(chunk), total)
+        for chunk in _chunks(plan.inserts, CHUNK_ROWS):
+            connection.execute(table.insert(), list(chunk))
+            if progress is not None:
+                progress(spec.name, len(chunk), total)
+
+    def import_dataset(
+        self,
+        dataset: Dataset,
+        *,
+        actor: str = "system",
+        dry_run: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> ImportReport:
+        """Upsert ``dataset`` in one transaction; on any error nothing is written.
+
+        Raises
+        ------
+        StorageError
+            If the database refuses the import (nothing is written).
+        """
+        try:
+            with self.engine.connect() as connection:
+                transaction = connection.begin()
+                try:
+                    existing = {name: self._read(connection, name) for name in TABLES}
+                    plans = plan_import(existing, dataset, self.taxonomies)
+                    report = ImportReport(
+                        {name: plan.counts for name, plan in plans.items()}, dry_run
+                    )
+                    if not dry_run:
+                        total = _rows_to_write(plans)
+                        # child rows go out before their parents change, parents come in first
+                        for name in reversed(list(plans)):
+                            self._apply(connection, _only_deletes(plans[name]), progress, total)
+                        for name in plans:
+                            self._apply(connection, _without_deletes(plans[name]), progress, total)
+                        self._insert_audit(connection, import_audit_entry(actor, report))
+                except BaseException:
+                    transaction.rollback()
+                    raise
+                if dry_run:
+                    transaction.rollback()
+                else:
+                    transaction.commit()
+        except SQLAlchemyError as err:
+            raise StorageError(f"Import failed, nothing was written: {err}") from err
+        return report
+
+    def load_dataset(self) -> Dataset:
+        with self.engine.connect() as connection:
+            rows = {name: self._read(connection, name) for name in TABLES}
+        return rows_to_dataset(rows, self.taxonomies)
+
+    def get_organisation(self, org_id: str) -> Organisation:
+        table = tables.organisations
+        with self.engine.connect() as connection:
+            row = connection.execute(select(table).where(table.c.id == org_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"Organisation {org_id!r} not found")
+        return rows_to_dataset({"organisations": [dict(row)]}, self.taxonomies).organisations[
+            org_id
+        ]
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as connection:
+            return {
+                name: int(
+                    connection.execute(
+                        select(func.count()).select_from(self._table(name))
+                    ).scalar_one()
+                )
+                for name in TABLES
+            }
+
+    def _insert_audit(self, connection: Connection, entry: AuditEntry) -> None:
+        connection.execute(
+            tables.audit_log.insert(),
+            {
+                "at": entry.at,
+                "actor": entry.actor,
+                "action": entry.action,
+                "entity_type": entry.entity_type,
+                "entity_id": entry.entity_id,
+                "detail": dict(entry.detail),
+            },
+        )
+
+    def record_audit(self, entry: AuditEntry) -> None:
+        with self.engine.begin() as connection:
+            self._insert_audit(connection, entry)
+
+    def audit_entries(
+        self, entity_type: str | None = None, entity_id: str | None = None
+    ) -> list[AuditEntry]:
+        table = tables.audit_log
+        query = select(table).order_by(table.c.id)
+        if entity_type is not None:
+            query = query.where(table.c.entity_type == entity_type)
+        if entity_id is not None:
+            query = query.where(table.c.entity_id == entity_id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [
+            AuditEntry(
+                actor=row["actor"],
+                action=row["action"],
+                entity_type=row["entity_type"],
+                entity_id=row["entity_id"],
+                detail=row["detail"],
+                at=_aware(row["at"]),
+            )
+            for row in rows
+        ]
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite drops the time zone of stored datetimes; they were written in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _rows_to_write(plans: dict[str, TablePlan]) -> int:
+    return sum(len(p.inserts) + len(p.updates) + len(p.deletes) for p in plans.values())
+
+
+def _only_deletes(plan: TablePlan) -> TablePlan:
+    return TablePlan(plan.spec, deletes=plan.deletes, unchanged=plan.unchanged)
+
+
+def _without_deletes(plan: TablePlan) -> TablePlan:
+    return TablePlan(
+        plan.spec, inserts=plan.inserts, updates=plan.updates, unchanged=plan.unchanged
+    )
+
+
+def open_repository(url: str, taxonomies: Taxonomies) -> SqlRepository:
+    """Connect to ``url``, bring its schema up to date and return the repository.
+
+    Raises
+    ------
+    StorageError
+        If the database cannot be reached or migrated.
+    """
+    try:
+        engine = make_engine(url)
+    except (SQLAlchemyError, ValueError) as err:
+        raise StorageError(f"Bad database URL {url!r}: {err}") from err
+    migrate(engine)
+    return SqlRepository(engine, taxonomies)

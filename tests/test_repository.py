@@ -1,0 +1,183 @@
+"""One contract suite for every repository: in memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from matcher.dataset import Dataset
+from matcher.exceptions import NotFoundError
+from matcher.model import Capability, Flag, Organisation
+from matcher.storage.repository import InMemoryRepository, Repository
+from matcher.storage.sql import SqlRepository
+from matcher.storage.sync import TableCounts
+from matcher.taxonomy import Taxonomies, Term
+from tests.storage_fixtures import BACKENDS, sqlite_engine
+
+
+@pytest.fixture(params=BACKENDS)
+def repository(
+    request: pytest.FixtureRequest, tmp_path: Path, taxonomies: Taxonomies
+) -> Iterator[Repository]:
+    if request.param == "memory":
+        yield InMemoryRepository(taxonomies)
+    elif request.param == "sqlite":
+        engine = sqlite_engine(tmp_path)
+        yield SqlRepository(engine, taxonomies)
+        engine.dispose()
+    else:
+        engine = request.getfixturevalue("postgres_engine")
+        yield SqlRepository(engine, taxonomies)
+
+
+def rebuilt(dataset: Dataset, **changes: object) -> Dataset:
+    fields = {
+        "organisations": dataset.organisations.values(),
+        "capabilities": dataset.capabilities,
+        "partnerships": dataset.partnerships.values(),
+        "memberships": dataset.memberships,
+        "flags": dataset.flags,
+        "conflicts": dataset.conflicts,
+        "taxonomies": dataset.taxonomies,
+    }
+    fields.update(changes)
+    return Dataset.build(**fields)  # type: ignore[arg-type]
+
+
+def same_content(a: Dataset, b: Dataset) -> bool:
+    return (
+        dict(a.organisations) == dict(b.organisations)
+        and dict(a.partnerships) == dict(b.partnerships)
+        and set(a.capabilities) == set(b.capabilities)
+        and set(a.memberships) == set(b.memberships)
+        and set(a.flags) == set(b.flags)
+        and set(a.conflicts) == set(b.conflicts)
+    )
+
+
+def test_imported_seed_loads_back_identical(repository: Repository, seed: Dataset) -> None:
+    report = repository.import_dataset(seed)
+    assert report.tables["organisations"] == TableCounts(inserted=len(seed.organisations))
+    assert same_content(repository.load_dataset(), seed)
+    assert repository.counts()["memberships"] == len(seed.memberships)
+
+
+def test_reimporting_the_same_directory_changes_nothing(
+    repository: Repository, seed: Dataset
+) -> None:
+    repository.import_dataset(seed)
+    report = repository.import_dataset(seed)
+    rows = sum(repository.counts().values())
+    assert report.total == TableCounts(unchanged=rows)
+
+
+def test_a_changed_organisation_is_updated_and_others_are_unchanged(
+    repository: Repository, seed: Dataset
+) -> None:
+    repository.import_dataset(seed)
+    unicef = dataclasses.replace(seed.organisations["unicef"], description="Renamed")
+    organisations = {**seed.organisations, "unicef": unicef}
+    report = repository.import_dataset(rebuilt(seed, organisations=organisations.values()))
+    assert report.tables["organisations"] == TableCounts(
+        updated=1, unchanged=len(seed.organisations) - 1
+    )
+    assert repository.get_organisation("unicef").description == "Renamed"
+
+
+def test_reimport_replaces_the_capabilities_of_the_organisations_it_names(
+    repository: Repository, seed: Dataset
+) -> None:
+    repository.import_dataset(seed)
+    kept = [c for c in seed.capabilities if c.org_id != "itau"]
+    itau = [c for c in seed.capabilities if c.org_id == "itau"]
+    changed = [dataclasses.replace(itau[0], strength=0.5)]
+    report = repository.import_dataset(rebuilt(seed, capabilities=kept + changed))
+    assert report.tables["capabilities"] == TableCounts(
+        updated=1, unchanged=len(kept), deleted=len(itau) - 1
+    )
+    assert repository.load_dataset().capabilities_of("itau") == tuple(changed)
+
+
+def test_an_import_naming_one_organisation_leaves_the_others_alone(
+    repository: Repository, seed: Dataset, taxonomies: Taxonomies
+) -> None:
+    repository.import_dataset(seed)
+    small = Dataset.build(
+        organisations=[seed.organisations["itau"]],
+        capabilities=[Capability("itau", "funding.grants", 0.9, source="§49")],
+        taxonomies=taxonomies,
+    )
+    report = repository.import_dataset(small)
+    assert report.tables["organisations"] == TableCounts(unchanged=1)
+    loaded = repository.load_dataset()
+    assert len(loaded.organisations) == len(seed.organisations)
+    assert loaded.capabilities_of("itau") == (
+        Capability("itau", "funding.grants", 0.9, source="§49"),
+    )
+    assert loaded.capabilities_of("unicef") == seed.capabilities_of("unicef")
+
+
+def test_an_import_that_fails_half_way_writes_nothing(
+    repository: Repository, seed: Dataset
+) -> None:
+    written = 0
+
+    def fail_half_way(table: str, rows: int, total: int) -> None:
+        nonlocal written
+        written += rows
+        if written >= total / 2:
+            raise RuntimeError("killed half-way")
+
+    with pytest.raises(RuntimeError, match="killed half-way"):
+        repository.import_dataset(seed, progress=fail_half_way)
+    assert written >= 1
+    assert sum(repository.counts().values()) == 0
+    assert repository.audit_entries() == []
+
+
+def test_a_dry_run_counts_but_writes_nothing(repository: Repository, seed: Dataset) -> None:
+    report = repository.import_dataset(seed, dry_run=True)
+    assert report.dry_run
+    assert report.tables["partnerships"].inserted == len(seed.partnerships)
+    assert sum(repository.counts().values()) == 0
+
+
+def test_flags_conflicts_and_taxonomy_extensions_round_trip(
+    repository: Repository, taxonomies: Taxonomies
+) -> None:
+    extended = taxonomies.extended(
+        themes=[Term("h2020-sc1", "Health", parent="health", attributes={"sdg": "3"})]
+    )
+    dataset = Dataset.build(
+        organisations=[
+            Organisation("a", "A", "company", themes=frozenset({"h2020-sc1"})),
+            Organisation("b", "B", "ngo"),
+        ],
+        flags=[Flag("a", "sanctions", "escalated", note="name match 0.93")],
+        conflicts=[],
+        taxonomies=extended,
+    )
+    repository.import_dataset(dataset)
+    loaded = repository.load_dataset()
+    assert loaded.flags == dataset.flags
+    assert loaded.taxonomies.theme_sdgs("h2020-sc1") == {3}
+    assert loaded.organisations["a"].themes == {"h2020-sc1"}
+    again = repository.import_dataset(dataset)
+    assert again.tables["flags"] == TableCounts(unchanged=1)
+    assert again.tables["taxonomy_terms"] == TableCounts(unchanged=1)
+
+
+def test_every_import_leaves_an_audit_entry(repository: Repository, seed: Dataset) -> None:
+    repository.import_dataset(seed, actor="cli:tester")
+    (entry,) = repository.audit_entries(entity_type="dataset")
+    assert entry.actor == "cli:tester"
+    assert entry.action == "import"
+    assert entry.detail["organisations"]["inserted"] == len(seed.organisations)
+
+
+def test_an_unknown_organisation_is_not_found(repository: Repository) -> None:
+    with pytest.raises(NotFoundError, match=r"Organisation 'ghost' not found"):
+        repository.get_organisation("ghost")
