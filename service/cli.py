@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 from tqdm import tqdm
 
+from matcher.cordis import convert_cordis_directory
 from matcher.exceptions import DataDirectoryError, PartnerMatchError
 from matcher.storage.repository import ImportReport
 from matcher.storage.sql import SqlRepository, open_repository
@@ -207,6 +208,22 @@ def report_command(**_: Any) -> None:
 def generate_command(**_: Any) -> None:
     """A synthetic data directory of any size."""
     _not_implemented("generate", "data layer")
+
+
+@cli.command("cordis")
+@click.argument("src", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+def cordis_command(src: Path, out: Path) -> None:
+    """Convert CORDIS Horizon 2020 participations into a data directory."""
+    try:
+        counts = convert_cordis_directory(src, out)
+    except DataDirectoryError as err:
+        _fail("; ".join(err.problems))
+    except OSError as err:
+        _fail(str(err))
+    for name, count in counts.items():
+        click.echo(f"  {name:<34}{count:>8}")
+    click.echo(f"wrote {out}")
 
 
 @cli.group("keys")

@@ -140,3 +140,12 @@ def test_an_unreachable_database_fails_with_one_line(runner: CliRunner, tmp_path
     )
     assert result.exit_code == 1
     assert result.stderr.startswith("error: Migrating postgresql+psycopg://x@127.0.0.1:9/x failed")
+
+
+def test_cordis_conversion_of_a_folder_without_the_files_fails_with_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(cli, ["cordis", str(tmp_path), str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert len(result.stderr.splitlines()) == 1
+    assert "participations.csv" in result.stderr

@@ -1,0 +1,59 @@
+"""Convert the CORDIS Horizon 2020 files in SRC into a data directory OUT (DESIGN.md 5.1).
+
+Usage: ``python scripts/cordis_to_dataset.py ../shared/data/cordis-h2020 /tmp/cordis-dir``.
+Prints the rows written per file and the elapsed time; exit 1 with a one-line reason on
+stderr when SRC lacks ``participations.csv`` or ``programme_parts.csv`` (or they are
+unreadable), 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from matcher.cordis import convert_cordis_directory
+from matcher.exceptions import DataDirectoryError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cordis_to_dataset",
+        description="Convert CORDIS H2020 participations into a partnermatch data directory.",
+    )
+    parser.add_argument(
+        "src", metavar="SRC", type=Path, help="folder with participations.csv, programme_parts.csv"
+    )
+    parser.add_argument("out", metavar="OUT", type=Path, help="data directory to write")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the conversion; return the exit code (0 done, 1 failed, 2 bad usage)."""
+    try:
+        args = _parser().parse_args(None if argv is None else list(argv))
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    started = time.perf_counter()
+    try:
+        counts = convert_cordis_directory(args.src, args.out)
+    except DataDirectoryError as err:
+        print(f"error: {'; '.join(err.problems)}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - started
+    width = max(len(name) for name in counts)
+    for name, count in counts.items():
+        print(f"{name:<{width}}  {count:>8,}")
+    print(f"wrote {args.out} in {elapsed:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
