@@ -78,7 +78,8 @@ def _frame(name: str, rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.Da
         unknown = set(rows.columns) - set(columns)
         if unknown:
             raise ValueError(f"{name}: unknown column(s) {sorted(unknown)}")
-        frame = rows.reindex(columns=columns).fillna("").astype(str)
+        missing = {column: "" for column in columns if column not in rows.columns}
+        frame = rows.assign(**missing)[columns]
     else:
         records = list(rows)
         unknown = set().union(*(row.keys() for row in records)) - set(columns)

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from matcher.cordis import convert_cordis_directory
 from matcher.exceptions import DataDirectoryError, PartnerMatchError
+from matcher.generate import generate_directory
 from matcher.storage.repository import ImportReport
 from matcher.storage.sql import SqlRepository, open_repository
 from matcher.taxonomy_io import load_taxonomies
@@ -202,12 +203,18 @@ def report_command(**_: Any) -> None:
 
 
 @cli.command("generate")
-@click.option("--orgs", type=click.IntRange(1), required=True)
+@click.option("--orgs", type=click.IntRange(1), required=True, help="Number of organisations.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-def generate_command(**_: Any) -> None:
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+def generate_command(orgs: int, out: Path, seed: int) -> None:
     """A synthetic data directory of any size."""
-    _not_implemented("generate", "data layer")
+    try:
+        counts = generate_directory(orgs, out, seed=seed, progress=True)
+    except OSError as err:
+        _fail(str(err))
+    for name, count in counts.items():
+        click.echo(f"  {name:<22}{count:>10}")
+    click.echo(f"wrote {out}")
 
 
 @cli.command("cordis")

@@ -49,7 +49,6 @@ def test_import_of_a_bad_directory_lists_every_problem_and_exits_1(
     "argv",
     [
         ["serve"],
-        ["generate", "--orgs", "100", "--out", "out"],
         ["keys", "create", "--role", "broker"],
     ],
 )
@@ -149,3 +148,13 @@ def test_cordis_conversion_of_a_folder_without_the_files_fails_with_one_line(
     assert result.exit_code == 1
     assert len(result.stderr.splitlines()) == 1
     assert "participations.csv" in result.stderr
+
+
+def test_generate_writes_a_directory_that_imports(
+    runner: CliRunner, tmp_path: Path, db: str
+) -> None:
+    out = tmp_path / "generated"
+    result = runner.invoke(cli, ["generate", "--orgs", "150", "--out", str(out), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "  organisations                150" in result.stdout
+    assert runner.invoke(cli, ["import", str(out), "--db", db]).exit_code == 0
