@@ -1,0 +1,1 @@
+"""partnermatch's domain and algorithms: plain data in, plain data out."""
