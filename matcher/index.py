@@ -1,0 +1,441 @@
+"""The in-memory index a recommendation is served from: compact arrays over organisations.
+
+Built once from a :class:`~matcher.dataset.Dataset` (rebuilt when data change), it holds
+
+* ``capability``: a sparse organisation × capability-code matrix of strengths (CSC, so that the
+  organisations offering one code are a column slice). Organisations without explicit
+  capabilities get a profile inferred from their history (:data:`INFERENCE_RULES`), each
+  inferred entry with its evidence, at a discount (``inferred_strength``).
+* ``theme``: organisation × theme (the organisation's own themes, and those of its
+  partnerships), binary, CSR.
+* ``activity``: organisation × the six activity types of §14, the share of the organisation's
+  partnerships that used each type (dense, float32).
+* ``collaboration``: the symmetric organisation × organisation matrix, weighted by the number of
+  shared partnerships and their recency (``0.5 ** (age / half_life_years)``), CSR.
+* attribute arrays: kind, sector, country, region, LDC, size, resource and motivation bit
+  masks, worst flag level, active partnerships and ``max_active``, track record (§84), number
+  of partnerships and how many of them the organisation led.
+
+Examples
+--------
+>>> from matcher.model import Organisation, Partnership, Membership
+>>> from matcher.taxonomy_io import load_taxonomies
+>>> taxonomies = load_taxonomies()
+>>> dataset = Dataset.build(
+...     organisations=[Organisation("a", "A", "un_entity"), Organisation("b", "B", "company")],
+...     partnerships=[Partnership("p", "P", start_year=2001, activity_types=["fundraising"])],
+...     memberships=[Membership("p", "a", "lead"), Membership("p", "b", "funder")],
+...     taxonomies=taxonomies,
+... )
+>>> index = build_index(dataset)
+>>> float(index.collaboration[index.position["a"], index.position["b"]])
+1.0
+>>> [(e.capability, e.rule) for e in index.evidence[index.position["b"]]][:3]
+[('funding', 'role:funder'), ('funding.grants', 'role:funder'), ('funding', 'activity:fundraising')]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from matcher.dataset import Dataset
+from matcher.model import ActivityType, FlagLevel, Kind, Organisation, Outcome, Role, Sector
+from matcher.taxonomy import Taxonomies
+
+__all__ = [
+    "IndexConfig",
+    "Evidence",
+    "INFERENCE_RULES",
+    "OUTCOME_RECORD",
+    "Index",
+    "build_index",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+ACTIVITY_TYPES: tuple[ActivityType, ...] = tuple(ActivityType)
+KINDS: tuple[Kind, ...] = tuple(Kind)
+SECTORS: tuple[Sector, ...] = tuple(Sector)
+
+#: Evidence of a capability inferred from history: (what was seen, capability, base strength).
+#: Roles, activity types (§14) and kinds map onto the capability taxonomy.
+INFERENCE_RULES: Mapping[str, tuple[tuple[str, float], ...]] = MappingProxyType(
+    {
+        "role:funder": (("funding", 1.0), ("funding.grants", 0.8)),
+        "role:implementer": (("service_delivery", 1.0), ("local_presence", 0.6)),
+        "role:technical": (("technical_expertise", 1.0), ("technology", 0.6)),
+        "role:convener": (("policy_influence.convening", 1.0), ("partnership_brokering", 0.8)),
+        "role:lead": (("partnership_brokering", 0.6),),
+        "activity:fundraising": (("funding", 0.6), ("funding.fundraising", 0.8)),
+        "activity:advocacy": (("media_reach", 0.6), ("media_reach.campaigns", 0.8)),
+        "activity:information_learning": (("research", 0.6), ("research.knowledge_sharing", 0.8)),
+        "activity:operational": (("service_delivery", 0.6),),
+        "activity:policy_dialogue": (("policy_influence", 0.8),),
+        "activity:partnership_promotion": (("partnership_brokering", 0.8),),
+        "kind:academic": (("research", 0.8), ("training", 0.6)),
+        "kind:research": (("research", 0.8), ("research.applied", 0.6)),
+        "kind:media": (("media_reach", 0.8),),
+        "kind:foundation": (("funding.grants", 0.8),),
+        "kind:government": (("policy_influence.regulation", 0.8),),
+        "kind:local_authority": (("local_presence.local_government", 0.8),),
+        "kind:ngo": (("local_presence.community_networks", 0.6),),
+        "kind:un_entity": (
+            ("policy_influence.convening", 0.6),
+            ("technical_expertise.development", 0.6),
+        ),
+    }
+)
+
+#: Track-record value of a partnership outcome (§84: continued or scaled up vs abandoned).
+OUTCOME_RECORD: Mapping[Outcome | None, float] = MappingProxyType(
+    {
+        Outcome.SCALED_UP: 1.0,
+        Outcome.CONTINUED: 0.8,
+        Outcome.COMPLETED: 0.5,
+        Outcome.ACTIVE: 0.3,
+        Outcome.UNKNOWN: 0.0,
+        None: 0.0,
+        Outcome.ABANDONED: -1.0,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexConfig:
+    """How the index weighs history.
+
+    Parameters
+    ----------
+    half_life_years : float
+        A shared partnership ``half_life_years`` older than the newest one counts half.
+    inferred_strength : float
+        Multiplier of inferred capability strengths (explicit ones are trusted more).
+    inference_saturation : int
+        Number of partnerships of evidence at which an inferred capability is fully credited.
+    reference_year : int or None
+        "Now" for recency; the latest start or end year in the data when ``None``.
+    """
+
+    half_life_years: float = 5.0
+    inferred_strength: float = 0.5
+    inference_saturation: int = 3
+    reference_year: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why an inferred capability was credited: the rule and the partnerships behind it."""
+
+    capability: str
+    strength: float
+    rule: str
+    partnerships: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """Compact arrays over organisations; row ``i`` of every array is ``org_ids[i]``."""
+
+    org_ids: tuple[str, ...]
+    position: Mapping[str, int]
+    capability_codes: tuple[str, ...]
+    capability_position: Mapping[str, int]
+    capability: sp.csc_matrix
+    inferred: BoolArray
+    evidence: Mapping[int, tuple[Evidence, ...]]
+    theme_codes: tuple[str, ...]
+    theme: sp.csr_matrix
+    activity: npt.NDArray[np.float32]
+    collaboration: sp.csr_matrix
+    kind: IntArray
+    sector: IntArray
+    country: tuple[str | None, ...]
+    region: tuple[str | None, ...]
+    ldc: BoolArray
+    large: BoolArray
+    resources: BoolArray
+    resource_codes: tuple[str, ...]
+    motivations: BoolArray
+    motivation_codes: tuple[str, ...]
+    worst_flag: IntArray
+    partnerships: IntArray
+    led: IntArray
+    active: IntArray
+    max_active: IntArray
+    record: FloatArray
+    last_year: IntArray
+    reference_year: int
+    taxonomies: Taxonomies = field(repr=False, compare=False)
+    dataset: Dataset = field(repr=False, compare=False)
+
+    @property
+    def size(self) -> int:
+        """Number of organisations."""
+        return len(self.org_ids)
+
+    def organisation(self, position: int) -> Organisation:
+        """The domain object at a row of the index."""
+        return self.dataset.organisations[self.org_ids[position]]
+
+
+def _reference_year(dataset: Dataset, config: IndexConfig) -> int:
+    if config.reference_year is not None:
+        return config.reference_year
+    years = [
+        year
+        for p in dataset.partnerships.values()
+        for year in (p.start_year, p.end_year)
+        if year is not None
+    ]
+    return max(years) if years else dt.date.today().year
+
+
+def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
+    """Build the :class:`Index` of ``dataset``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    config : IndexConfig
+
+    Returns
+    -------
+    Index
+
+    Notes
+    -----
+    O(organisations + capabilities + memberships + Σ size² over partnerships) time; memory is
+    dominated by the sparse matrices.
+    """
+    taxonomies = dataset.taxonomies
+    org_ids = tuple(dataset.organisations)
+    position = {org_id: i for i, org_id in enumerate(org_ids)}
+    n = len(org_ids)
+    reference = _reference_year(dataset, config)
+
+    members: dict[str, list[tuple[int, Role]]] = defaultdict(list)
+    for m in dataset.memberships:
+        members[m.partnership_id].append((position[m.org_id], m.role))
+
+    # history per organisation
+    activity_counts = np.zeros((n, len(ACTIVITY_TYPES)), dtype=np.float64)
+    partnerships = np.zeros(n, dtype=np.int64)
+    led = np.zeros(n, dtype=np.int64)
+    active = np.zeros(n, dtype=np.int64)
+    record_sum = np.zeros(n, dtype=np.float64)
+    last_year = np.zeros(n, dtype=np.int64)
+    theme_rows: list[int] = []
+    theme_cols: list[int] = []
+    theme_codes = tuple(taxonomies.themes)
+    theme_position = {code: j for j, code in enumerate(theme_codes)}
+    seen_by_rule: dict[tuple[int, str], list[str]] = defaultdict(list)
+    pair_rows: list[npt.NDArray[np.int64]] = []
+    pair_cols: list[npt.NDArray[np.int64]] = []
+    pair_weights: list[npt.NDArray[np.float64]] = []
+    activity_index = {a: k for k, a in enumerate(ACTIVITY_TYPES)}
+
+    for pid, partnership in dataset.partnerships.items():
+        group = members.get(pid, [])
+        if not group:
+            continue
+        year = partnership.start_year or partnership.end_year or reference
+        weight = 0.5 ** (max(0, reference - year) / config.half_life_years)
+        is_active = partnership.outcome is Outcome.ACTIVE or (
+            partnership.end_year is not None and partnership.end_year >= reference
+        )
+        outcome_value = OUTCOME_RECORD[partnership.outcome]
+        kinds_present = [activity_index[a] for a in partnership.activity_types]
+        theme_js = [theme_position[t] for t in partnership.themes if t in theme_position]
+        idx = np.fromiter((i for i, _ in group), dtype=np.int64, count=len(group))
+        partnerships[idx] += 1
+        record_sum[idx] += outcome_value
+        last_year[idx] = np.maximum(last_year[idx], year)
+        if is_active:
+            active[idx] += 1
+        for k in kinds_present:
+            activity_counts[idx, k] += 1
+        for i, role in group:
+            if role is Role.LEAD:
+                led[i] += 1
+            seen_by_rule[(i, f"role:{role.value}")].append(pid)
+            for a in partnership.activity_types:
+                seen_by_rule[(i, f"activity:{a.value}")].append(pid)
+            for j in theme_js:
+                theme_rows.append(i)
+                theme_cols.append(j)
+        if len(idx) > 1:
+            rows, cols = np.meshgrid(idx, idx, indexing="ij")
+            off_diagonal = rows != cols
+            pair_rows.append(rows[off_diagonal])
+            pair_cols.append(cols[off_diagonal])
+            pair_weights.append(np.full(int(off_diagonal.sum()), weight))
+
+    if pair_rows:
+        collaboration = sp.csr_matrix(
+            (np.concatenate(pair_weights), (np.concatenate(pair_rows), np.concatenate(pair_cols))),
+            shape=(n, n),
+        )
+        collaboration.sum_duplicates()
+    else:
+        collaboration = sp.csr_matrix((n, n), dtype=np.float64)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        activity = np.where(
+            partnerships[:, None] > 0, activity_counts / np.maximum(partnerships, 1)[:, None], 0.0
+        ).astype(np.float32)
+        record = np.where(partnerships > 0, record_sum / np.maximum(partnerships, 1), 0.0)
+
+    for org_id, org in dataset.organisations.items():
+        i = position[org_id]
+        for theme in org.themes:
+            if theme in theme_position:
+                theme_rows.append(i)
+                theme_cols.append(theme_position[theme])
+    theme = sp.csr_matrix(
+        (np.ones(len(theme_rows)), (theme_rows, theme_cols)), shape=(n, len(theme_codes))
+    )
+    theme.data[:] = 1.0
+    theme.sum_duplicates()
+    theme.data = np.minimum(theme.data, 1.0)
+
+    # capabilities: explicit, else inferred with evidence
+    capability_codes = tuple(taxonomies.capabilities)
+    capability_position = {code: j for j, code in enumerate(capability_codes)}
+    cap_rows: list[int] = []
+    cap_cols: list[int] = []
+    cap_values: list[float] = []
+    explicit = np.zeros(n, dtype=bool)
+    for c in dataset.capabilities:
+        i = position[c.org_id]
+        explicit[i] = True
+        cap_rows.append(i)
+        cap_cols.append(capability_position[c.capability])
+        cap_values.append(c.strength)
+    evidence: dict[int, tuple[Evidence, ...]] = {}
+    for org_id, org in dataset.organisations.items():
+        i = position[org_id]
+        if explicit[i]:
+            continue
+        found = _infer(i, org, seen_by_rule, config)
+        if found:
+            evidence[i] = found
+            best: dict[str, float] = {}
+            for item in found:
+                best[item.capability] = max(best.get(item.capability, 0.0), item.strength)
+            for code, strength in best.items():
+                cap_rows.append(i)
+                cap_cols.append(capability_position[code])
+                cap_values.append(strength)
+    capability = sp.coo_matrix(
+        (cap_values, (cap_rows, cap_cols)), shape=(n, len(capability_codes))
+    ).tocsc()
+    capability.sum_duplicates()
+
+    resource_codes = tuple(taxonomies.resources)
+    motivation_codes = tuple(taxonomies.motivations)
+    resources = np.zeros((n, len(resource_codes)), dtype=bool)
+    motivations = np.zeros((n, len(motivation_codes)), dtype=bool)
+    kinds = np.empty(n, dtype=np.int64)
+    sectors = np.empty(n, dtype=np.int64)
+    countries: list[str | None] = []
+    regions: list[str | None] = []
+    ldc = np.zeros(n, dtype=bool)
+    large = np.zeros(n, dtype=bool)
+    max_active = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    resource_position = {code: j for j, code in enumerate(resource_codes)}
+    motivation_position = {code: j for j, code in enumerate(motivation_codes)}
+    kind_position = {k: j for j, k in enumerate(KINDS)}
+    sector_position = {s: j for j, s in enumerate(SECTORS)}
+    for org_id, org in dataset.organisations.items():
+        i = position[org_id]
+        kinds[i] = kind_position[org.kind]
+        sectors[i] = sector_position[org.sector or Sector.CIVIL_SOCIETY]
+        countries.append(org.country)
+        info = taxonomies.countries.get(org.country) if org.country else None
+        regions.append(info.region if info else None)
+        ldc[i] = bool(info and info.ldc)
+        large[i] = org.size is not None and org.size.value == "large"
+        for code in org.resources:
+            resources[i, resource_position[code]] = True
+        for code in org.motivations:
+            motivations[i, motivation_position[code]] = True
+        if org.max_active is not None:
+            max_active[i] = org.max_active
+    worst_flag = np.zeros(n, dtype=np.int64)
+    for flag in dataset.flags:
+        i = position[flag.org_id]
+        worst_flag[i] = max(worst_flag[i], FlagLevel(flag.level).rank)
+
+    return Index(
+        org_ids=org_ids,
+        position=MappingProxyType(position),
+        capability_codes=capability_codes,
+        capability_position=MappingProxyType(capability_position),
+        capability=capability,
+        inferred=~explicit,
+        evidence=MappingProxyType(evidence),
+        theme_codes=theme_codes,
+        theme=theme,
+        activity=activity,
+        collaboration=collaboration,
+        kind=kinds,
+        sector=sectors,
+        country=tuple(countries),
+        region=tuple(regions),
+        ldc=ldc,
+        large=large,
+        resources=resources,
+        resource_codes=resource_codes,
+        motivations=motivations,
+        motivation_codes=motivation_codes,
+        worst_flag=worst_flag,
+        partnerships=partnerships,
+        led=led,
+        active=active,
+        max_active=max_active,
+        record=record,
+        last_year=last_year,
+        reference_year=reference,
+        taxonomies=taxonomies,
+        dataset=dataset,
+    )
+
+
+def _infer(
+    i: int,
+    org: Organisation,
+    seen_by_rule: Mapping[tuple[int, str], Sequence[str]],
+    config: IndexConfig,
+) -> tuple[Evidence, ...]:
+    found: list[Evidence] = []
+    for rule, targets in INFERENCE_RULES.items():
+        if rule.startswith("kind:"):
+            if rule != f"kind:{org.kind.value}":
+                continue
+            partnership_ids: Sequence[str] = ()
+            support = 1.0
+        else:
+            partnership_ids = seen_by_rule.get((i, rule), ())
+            if not partnership_ids:
+                continue
+            support = min(1.0, len(partnership_ids) / config.inference_saturation)
+        for capability, base in targets:
+            found.append(
+                Evidence(
+                    capability=capability,
+                    strength=round(base * support * config.inferred_strength, 6),
+                    rule=rule,
+                    partnerships=tuple(partnership_ids),
+                )
+            )
+    return tuple(found)
