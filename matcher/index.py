@@ -38,16 +38,27 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from matcher.dataset import Dataset
-from matcher.model import ActivityType, FlagLevel, Kind, Organisation, Outcome, Role, Sector
+from matcher.model import (
+    ActivityType,
+    Conflict,
+    Flag,
+    FlagLevel,
+    Kind,
+    Organisation,
+    Outcome,
+    Role,
+    Sector,
+)
 from matcher.taxonomy import Taxonomies
 
 __all__ = [
@@ -66,6 +77,8 @@ BoolArray = npt.NDArray[np.bool_]
 ACTIVITY_TYPES: tuple[ActivityType, ...] = tuple(ActivityType)
 KINDS: tuple[Kind, ...] = tuple(Kind)
 SECTORS: tuple[Sector, ...] = tuple(Sector)
+#: The five M49 regions, in the order of ``Index.region_id``.
+REGIONS: tuple[str, ...] = ("Africa", "Americas", "Asia", "Europe", "Oceania")
 
 #: Evidence of a capability inferred from history: (what was seen, capability, base strength).
 #: Roles, activity types (§14) and kinds map onto the capability taxonomy.
@@ -151,6 +164,7 @@ class Index:
     capability_codes: tuple[str, ...]
     capability_position: Mapping[str, int]
     capability: sp.csc_matrix
+    capability_rows: sp.csr_matrix
     inferred: BoolArray
     evidence: Mapping[int, tuple[Evidence, ...]]
     theme_codes: tuple[str, ...]
@@ -160,7 +174,9 @@ class Index:
     kind: IntArray
     sector: IntArray
     country: tuple[str | None, ...]
+    by_country: Mapping[str, IntArray]
     region: tuple[str | None, ...]
+    region_id: IntArray
     ldc: BoolArray
     large: BoolArray
     resources: BoolArray
@@ -168,6 +184,8 @@ class Index:
     motivations: BoolArray
     motivation_codes: tuple[str, ...]
     worst_flag: IntArray
+    flags_of: Mapping[str, tuple[Flag, ...]]
+    conflicts_of: Mapping[str, tuple[Conflict, ...]]
     partnerships: IntArray
     led: IntArray
     active: IntArray
@@ -382,6 +400,7 @@ def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
         capability_codes=capability_codes,
         capability_position=MappingProxyType(capability_position),
         capability=capability,
+        capability_rows=capability.tocsr(),
         inferred=~explicit,
         evidence=MappingProxyType(evidence),
         theme_codes=theme_codes,
@@ -391,7 +410,11 @@ def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
         kind=kinds,
         sector=sectors,
         country=tuple(countries),
+        by_country=MappingProxyType(_group_positions(countries)),
         region=tuple(regions),
+        region_id=np.array(
+            [REGIONS.index(r) if r in REGIONS else -1 for r in regions], dtype=np.int64
+        ),
         ldc=ldc,
         large=large,
         resources=resources,
@@ -399,6 +422,8 @@ def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
         motivations=motivations,
         motivation_codes=motivation_codes,
         worst_flag=worst_flag,
+        flags_of=MappingProxyType(_grouped(dataset.flags, lambda f: (f.org_id,))),
+        conflicts_of=MappingProxyType(_grouped(dataset.conflicts, lambda c: (c.org_a, c.org_b))),
         partnerships=partnerships,
         led=led,
         active=active,
@@ -409,6 +434,27 @@ def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
         taxonomies=taxonomies,
         dataset=dataset,
     )
+
+
+_T = TypeVar("_T")
+
+
+def _grouped(
+    items: Sequence[_T], keys: Callable[[_T], tuple[str, ...]]
+) -> dict[str, tuple[_T, ...]]:
+    groups: dict[str, list[_T]] = defaultdict(list)
+    for item in items:
+        for key in keys(item):
+            groups[key].append(item)
+    return {key: tuple(found) for key, found in groups.items()}
+
+
+def _group_positions(values: Sequence[str | None]) -> dict[str, IntArray]:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, value in enumerate(values):
+        if value is not None:
+            groups[value].append(i)
+    return {key: np.asarray(found, dtype=np.int64) for key, found in groups.items()}
 
 
 def _infer(

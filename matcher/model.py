@@ -54,6 +54,8 @@ __all__ = [
     "Constraints",
     "Initiative",
     "CoalitionMember",
+    "Gap",
+    "Exclusion",
     "Coalition",
     "check_id",
 ]
@@ -713,12 +715,32 @@ class CoalitionMember:
     marginal_gain: float = 0.0
     path_to_lead: tuple[str, ...] = ()
     flags: tuple[Flag, ...] = ()
+    evidence: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_id(self.id, "Organisation")
         _set(self, "covers", MappingProxyType(dict(self.covers)))
         _set(self, "path_to_lead", tuple(self.path_to_lead))
         _set(self, "flags", tuple(self.flags))
+        _set(self, "evidence", tuple(self.evidence))
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A need the coalition covers poorly, and the best partner to fill it."""
+
+    need: str
+    coverage: float
+    best_partner: str | None = None
+    best_partner_coverage: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """A candidate left out by a hard gate, with the reason."""
+
+    id: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -735,7 +757,7 @@ class Coalition:
     members: tuple[CoalitionMember, ...]
     score: float
     score_parts: Mapping[str, float] = field(default_factory=dict, hash=False)
-    gaps: tuple[str, ...] = ()
+    gaps: tuple[Gap, ...] = ()
     solver: str = ""
     optimality_gap: float | None = None
 

@@ -1,0 +1,287 @@
+r"""The coalition objective: a weighted sum of terms taken from the report, each explainable.
+
+For a coalition :math:`S` of partners (the lead :math:`\ell` is always there; its own
+capabilities count as a baseline) the score is
+
+.. math::
+
+    f(S) = \sum_t \lambda_t \, F_t(S)
+
+with the terms :math:`F_t` (``score_parts`` reports :math:`\lambda_t F_t(S)`, so the parts add
+up to the score exactly):
+
+``need_coverage`` (§80 complementary skills; facility location)
+    :math:`\sum_j w_j \max(b_j, \max_{i \in S} s_{ij}) / \sum_j w_j`, each need :math:`j` of
+    weight :math:`w_j` counted at the best member's coverage :math:`s_{ij}` (capability
+    strength × taxonomy credit), :math:`b_j` the lead's own.
+``activity_coverage`` (§14-15, §88: strategic partnerships span several activity types)
+    the mean over the wanted activity types of the best member's experience with it.
+``sector_diversity`` (§22 sectoral balance; §80 "divers secteurs")
+    :math:`\sum_{\sigma} H(n_\sigma(S \cup \{\ell\})) / 5`, :math:`n_\sigma` the members of
+    sector :math:`\sigma`, :math:`H(n) = \sum_{k \le n} 1/k` (concave: the second member of a
+    sector adds half the first).
+``geographic_balance`` (§22 geographic balance)
+    the same over the five M49 regions.
+``local_partner`` (§76 local ownership; §80 links with local decision-making)
+    1 if a partner is in a target country.
+``geographic_fit`` (§76, §80: "un engagement à satisfaire les exigences locales")
+    :math:`\sum_{i \in S} g_i / m`, :math:`g_i` 1 for a partner in a target country, 0.5 in
+    a target region or without a country (a global body), 0 elsewhere; 0 when the initiative
+    names no country.
+``resource_mix`` (§80: economic or political power, moral authority, development expertise)
+    the share of resource kinds the coalition brings.
+``interest_alignment`` (§74 convergence of interests)
+    :math:`\sum_{i \in S} a_i / m`, :math:`a_i` the member's share of the initiative's themes
+    (SDG overlap earns half), plus 0.25 for a company with a recorded business motivation;
+    :math:`m` the maximum size.
+``trust`` (§80 shared vision; warm introductions)
+    :math:`\sum_{i \in S} p_i / m`, :math:`p_i \in [0, 1]` the member's personalised PageRank
+    proximity to the lead, scaled by the pool's largest.
+``cohesion`` (trust among members)
+    :math:`\sum_{i < k \in S} t_{ik} / m`, :math:`t_{ik} \in [0, 1]` their past ties.
+``novelty`` (§21 "quelque chose de neuf")
+    :math:`\sum_{i \in S} [i \text{ never worked with the lead}] / m`.
+``track_record`` (§84 partnerships continued, scaled up or abandoned)
+    :math:`\sum_{i \in S} r_i / m`, :math:`r_i \in [-1, 1]` from its partnerships' outcomes.
+``size_cost`` (§10, §80: coordination has a cost)
+    :math:`-|S|`.
+``flag_penalty`` (§68 integrity: yellow flags are allowed but cost)
+    :math:`-\sum_{i \in S} y_i`, :math:`y_i = 1` for a yellow flag.
+
+Coverage terms, diversity terms and the mix term are monotone submodular; the per-member terms
+are modular; ``cohesion`` is supermodular (pairs). :class:`Weights` holds the defaults.
+
+Examples
+--------
+>>> import numpy as np
+>>> problem = Problem.toy(cover=[[1.0, 0.0], [0.0, 0.8], [0.5, 0.5]], need_weights=[1.0, 1.0])
+>>> parts = evaluate(problem, [0, 1])
+>>> round(parts["need_coverage"], 3), sum(parts.values()) == score(problem, [0, 1])
+(3.6, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+__all__ = ["Weights", "TERMS", "Problem", "evaluate", "score", "harmonic"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """The weight :math:`\\lambda_t` of each term (per unit of the term).
+
+    Need coverage weighs most: a coalition exists to cover the initiative's needs. The size
+    cost is per member: a partner must add at least that much to be worth the coordination.
+    """
+
+    need_coverage: float = 4.0
+    activity_coverage: float = 1.5
+    sector_diversity: float = 1.0
+    geographic_balance: float = 0.25
+    local_partner: float = 1.0
+    geographic_fit: float = 0.75
+    resource_mix: float = 0.5
+    interest_alignment: float = 1.0
+    trust: float = 0.75
+    cohesion: float = 0.25
+    novelty: float = 0.25
+    track_record: float = 0.5
+    size_cost: float = 0.5
+    flag_penalty: float = 0.5
+
+
+#: The terms, in the order ``score_parts`` lists them.
+TERMS: tuple[str, ...] = tuple(f.name for f in fields(Weights))
+
+#: Sectors and M49 regions counted by the diversity terms.
+N_SECTORS = 5
+N_REGIONS = 5
+
+
+def harmonic(count: int | IntArray) -> FloatArray:
+    """:math:`H(n) = 1 + 1/2 + ... + 1/n`, the concave count credit (``H(0) = 0``).
+
+    >>> harmonic(np.array([0, 1, 2, 3])).round(3).tolist()
+    [0.0, 1.0, 1.5, 1.833]
+    """
+    counts = np.asarray(count, dtype=np.int64)
+    table = np.concatenate(
+        [[0.0], np.cumsum(1.0 / np.arange(1, max(int(counts.max(initial=0)), 1) + 1))]
+    )
+    result: FloatArray = table[counts]
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One initiative's objective over a candidate pool of ``n`` organisations.
+
+    Arrays are indexed by pool position. ``base_*`` hold what the lead (and any fixed member
+    outside the pool) already brings.
+    """
+
+    cover: FloatArray  # (n, needs) s_ij in [0, 1]
+    need_weights: FloatArray  # (needs,)
+    base_cover: FloatArray  # (needs,)
+    activity: FloatArray  # (n, wanted activity types)
+    base_activity: FloatArray  # (wanted,)
+    sector: IntArray  # (n,) 0..4
+    base_sector_counts: IntArray  # (5,)
+    region: IntArray  # (n,) 0..4, -1 unknown
+    base_region_counts: IntArray  # (5,)
+    local: BoolArray  # (n,)
+    wants_local: bool
+    fit: FloatArray  # (n,) g_i
+    resources: BoolArray  # (n, R)
+    base_resources: BoolArray  # (R,)
+    alignment: FloatArray  # (n,) a_i
+    proximity: FloatArray  # (n,) p_i
+    ties: sp.csr_matrix  # (n, n) t_ik in [0, 1], symmetric, zero diagonal
+    novel: FloatArray  # (n,) 1 if never worked with the lead
+    record: FloatArray  # (n,) r_i
+    yellow: FloatArray  # (n,) 1 for a yellow flag
+    max_size: int
+    weights: Weights = field(default_factory=Weights)
+
+    @property
+    def size(self) -> int:
+        """Number of candidates."""
+        return int(self.cover.shape[0])
+
+    def modular(self) -> FloatArray:
+        """The per-member (modular) part of the score of each candidate, weighted."""
+        w, m = self.weights, float(self.max_size)
+        result: FloatArray = (
+            w.geographic_fit * self.fit / m
+            + w.interest_alignment * self.alignment / m
+            + w.trust * self.proximity / m
+            + w.novelty * self.novel / m
+            + w.track_record * self.record / m
+            - w.size_cost
+            - w.flag_penalty * self.yellow
+        )
+        return result
+
+    @classmethod
+    def toy(
+        cls,
+        cover: Sequence[Sequence[float]],
+        need_weights: Sequence[float],
+        *,
+        max_size: int = 3,
+        weights: Weights | None = None,
+    ) -> Problem:
+        """A problem with only need coverage non-trivial (for examples and tests)."""
+        matrix = np.asarray(cover, dtype=np.float64)
+        n, m = matrix.shape
+        return cls(
+            cover=matrix,
+            need_weights=np.asarray(need_weights, dtype=np.float64),
+            base_cover=np.zeros(m),
+            activity=np.zeros((n, 0)),
+            base_activity=np.zeros(0),
+            sector=np.zeros(n, dtype=np.int64),
+            base_sector_counts=np.zeros(N_SECTORS, dtype=np.int64),
+            region=np.full(n, -1, dtype=np.int64),
+            base_region_counts=np.zeros(N_REGIONS, dtype=np.int64),
+            local=np.zeros(n, dtype=bool),
+            wants_local=False,
+            fit=np.zeros(n),
+            resources=np.zeros((n, 0), dtype=bool),
+            base_resources=np.zeros(0, dtype=bool),
+            alignment=np.zeros(n),
+            proximity=np.zeros(n),
+            ties=sp.csr_matrix((n, n)),
+            novel=np.zeros(n),
+            record=np.zeros(n),
+            yellow=np.zeros(n),
+            max_size=max_size,
+            weights=weights or Weights(),
+        )
+
+
+def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
+    """The weighted value of every term for the coalition ``members`` (pool positions).
+
+    Returns
+    -------
+    dict of str to float
+        One entry per term of :data:`TERMS`, in that order; they add up to
+        :func:`score`.
+    """
+    chosen = np.asarray(members, dtype=np.int64)
+    w = problem.weights
+    m = float(problem.max_size)
+    parts: dict[str, float] = {}
+
+    if problem.need_weights.size and problem.need_weights.sum() > 0:
+        best = problem.base_cover.copy()
+        if chosen.size:
+            best = np.maximum(best, problem.cover[chosen].max(axis=0))
+        parts["need_coverage"] = w.need_coverage * float(
+            problem.need_weights @ best / problem.need_weights.sum()
+        )
+    else:
+        parts["need_coverage"] = 0.0
+
+    if problem.base_activity.size:
+        best_activity = problem.base_activity.copy()
+        if chosen.size:
+            best_activity = np.maximum(best_activity, problem.activity[chosen].max(axis=0))
+        parts["activity_coverage"] = w.activity_coverage * float(best_activity.mean())
+    else:
+        parts["activity_coverage"] = 0.0
+
+    sector_counts = problem.base_sector_counts + np.bincount(
+        problem.sector[chosen], minlength=N_SECTORS
+    )
+    parts["sector_diversity"] = (
+        w.sector_diversity * float(harmonic(sector_counts).sum()) / N_SECTORS
+    )
+    regions = problem.region[chosen]
+    region_counts = problem.base_region_counts + np.bincount(
+        regions[regions >= 0], minlength=N_REGIONS
+    )
+    parts["geographic_balance"] = (
+        w.geographic_balance * float(harmonic(region_counts).sum()) / N_REGIONS
+    )
+    parts["local_partner"] = w.local_partner * float(
+        problem.wants_local and bool(problem.local[chosen].any())
+    )
+    parts["geographic_fit"] = w.geographic_fit * float(problem.fit[chosen].sum()) / m
+    if problem.base_resources.size:
+        brought = problem.base_resources.copy()
+        if chosen.size:
+            brought |= problem.resources[chosen].any(axis=0)
+        parts["resource_mix"] = w.resource_mix * float(brought.mean())
+    else:
+        parts["resource_mix"] = 0.0
+    parts["interest_alignment"] = w.interest_alignment * float(problem.alignment[chosen].sum()) / m
+    parts["trust"] = w.trust * float(problem.proximity[chosen].sum()) / m
+    pair_sum = float(problem.ties[chosen][:, chosen].sum()) / 2 if chosen.size > 1 else 0.0
+    parts["cohesion"] = w.cohesion * pair_sum / m
+    parts["novelty"] = w.novelty * float(problem.novel[chosen].sum()) / m
+    parts["track_record"] = w.track_record * float(problem.record[chosen].sum()) / m
+    parts["size_cost"] = -w.size_cost * float(chosen.size)
+    parts["flag_penalty"] = -w.flag_penalty * float(problem.yellow[chosen].sum())
+    return {term: parts[term] for term in TERMS}
+
+
+def score(problem: Problem, members: Sequence[int]) -> float:
+    """:math:`f(S)`: the sum of :func:`evaluate`'s parts."""
+    return float(sum(evaluate(problem, members).values()))
+
+
+def describe(weights: Weights) -> Mapping[str, float]:
+    """The weights as a plain mapping (for reports and the API)."""
+    return {term: getattr(weights, term) for term in TERMS}

@@ -1,0 +1,822 @@
+"""Recommends complementary coalitions for an initiative, with reasons a broker can check.
+
+The pipeline: proximity from the lead (and any required members) by personalised PageRank;
+a bounded candidate pool (the best holders of each need, the most experienced in each wanted
+activity type, the closest in the graph, those sharing the initiative's themes, local
+organisations and members of required sectors and kinds); hard gates, each exclusion with
+its reason; the objective of :mod:`matcher.objective` over the pool; the solvers of
+:mod:`matcher.solvers` for several distinct coalitions; explanations per member and per
+coalition (DESIGN.md 5.2).
+
+Examples
+--------
+>>> from matcher.datadir import read_data_directory
+>>> from matcher.index import build_index
+>>> from matcher.taxonomy_io import default_taxonomy_dir
+>>> seed = read_data_directory(default_taxonomy_dir().parent / "seed")
+>>> recommender = CoalitionRecommender().fit(build_index(seed))
+>>> initiative = Initiative.from_mapping({"lead": "unicef", "countries": ["BR"],
+...     "needs": [{"capability": "funding"}, {"capability": "local_presence"}], "count": 2})
+>>> result = recommender.recommend(initiative)
+>>> len(result.coalitions), all(c.score == sum(c.score_parts.values()) for c in result.coalitions)
+(2, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.exceptions import NotFoundError, PartnerMatchError, ValidationError
+from matcher.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
+from matcher.model import (
+    ActivityType,
+    Coalition,
+    CoalitionMember,
+    Exclusion,
+    FlagLevel,
+    Gap,
+    GCStatus,
+    Initiative,
+    Kind,
+)
+from matcher.objective import N_REGIONS, N_SECTORS, TERMS, Problem, Weights, evaluate
+from matcher.proximity import WalkGraph, introduction_paths, personalised_pagerank
+from matcher.solvers import InfeasibleError, Rules, Solution, top_k
+from matcher.taxonomy import MatchCredits, match_credit
+
+__all__ = [
+    "EngineConfig",
+    "NotFittedError",
+    "Recommendation",
+    "Completion",
+    "CoalitionRecommender",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class NotFittedError(PartnerMatchError):
+    """The recommender was used before :meth:`CoalitionRecommender.fit`."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Every knob of the engine, with its default.
+
+    Pool sizes bound what the solver sees whatever the graph's size; ``difference`` is the
+    number of members each next coalition must change; ``gap_below`` is the coverage under
+    which a need is reported as a gap; ``complementary`` requires every member to be the best
+    holder of some need or wanted activity type (§80: complementary skills).
+    """
+
+    weights: Weights = field(default_factory=Weights)
+    credits: MatchCredits = field(default_factory=MatchCredits)
+    pool_per_need: int = 30
+    pool_per_activity: int = 10
+    pool_proximity: int = 40
+    pool_theme: int = 30
+    pool_local: int = 30
+    pool_required: int = 15
+    pool_size: int = 200
+    walks: int = 1000
+    walk_steps: int = 100
+    restart: float = 0.15
+    difference: int = 2
+    solver: str = "auto"
+    milp_time_limit: float = 0.25
+    gap_below: float = 0.5
+    complementary: bool = True
+    exclude_flags_from: FlagLevel = FlagLevel.ESCALATED
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """Ranked coalitions for an initiative, and the candidates gates left out."""
+
+    initiative: Initiative
+    coalitions: tuple[Coalition, ...]
+    excluded: tuple[Exclusion, ...]
+    pool_size: int
+    infeasible: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of DESIGN.md 5.2."""
+        return {
+            "initiative": self.initiative.id,
+            "coalitions": [_coalition_dict(c) for c in self.coalitions],
+            "excluded": [{"id": e.id, "reason": e.reason} for e in self.excluded],
+            "pool_size": self.pool_size,
+            "infeasible": list(self.infeasible),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A candidate for one more seat in a partial coalition."""
+
+    id: str
+    gain: float
+    score_parts: Mapping[str, float]
+    covers: Mapping[str, float]
+    path_to_lead: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+def _coalition_dict(coalition: Coalition) -> dict[str, Any]:
+    return {
+        "members": [
+            {
+                "id": m.id,
+                "covers": dict(m.covers),
+                "activity_types": sorted(a.value for a in m.activity_types),
+                "marginal_gain": m.marginal_gain,
+                "path_to_lead": list(m.path_to_lead),
+                "flags": [
+                    {"category": f.category, "level": f.level.value, "note": f.note}
+                    for f in m.flags
+                ],
+                "evidence": list(m.evidence),
+            }
+            for m in coalition.members
+        ],
+        "score": coalition.score,
+        "score_parts": dict(coalition.score_parts),
+        "gaps": [
+            {
+                "need": g.need,
+                "coverage": g.coverage,
+                "best_partner": g.best_partner,
+                "best_partner_coverage": g.best_partner_coverage,
+            }
+            for g in coalition.gaps
+        ],
+        "solver": coalition.solver,
+        "optimality_gap": coalition.optimality_gap,
+    }
+
+
+@dataclass
+class _Context:
+    """Everything one request computes before solving."""
+
+    initiative: Initiative
+    lead: int
+    forced: list[int]
+    ppr: FloatArray
+    need_codes: list[str]
+    need_vectors: list[tuple[IntArray, FloatArray]]
+    pool: IntArray
+    excluded: list[Exclusion]
+    gated: set[int]
+    problem: Problem
+    rules: Rules
+
+
+class CoalitionRecommender:
+    """Complementary coalitions from an :class:`~matcher.index.Index`.
+
+    Parameters
+    ----------
+    config : EngineConfig, keyword-only
+
+    Attributes
+    ----------
+    index_ : Index
+        Set by :meth:`fit`.
+    graph_ : WalkGraph
+        The collaboration graph prepared for walks and paths.
+    """
+
+    def __init__(self, *, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self._need_cache: dict[str, tuple[IntArray, FloatArray]] = {}
+
+    def fit(self, index: Index) -> CoalitionRecommender:
+        """Attach an index (built from history) and prepare its graph."""
+        self.index_ = index
+        self.graph_ = WalkGraph.from_matrix(index.collaboration)
+        self._need_cache = {}
+        return self
+
+    def _fitted(self) -> Index:
+        index: Index | None = getattr(self, "index_", None)
+        if index is None:
+            raise NotFittedError("Call fit(index) before recommending")
+        return index
+
+    # ---- inputs -------------------------------------------------------------------------
+
+    def _check(self, initiative: Initiative) -> None:
+        index = self._fitted()
+        taxonomies = index.taxonomies
+        if initiative.lead not in index.position:
+            raise NotFoundError(f"Organisation {initiative.lead!r} not found")
+        for org_id in sorted(initiative.constraints.include | initiative.constraints.exclude):
+            if org_id not in index.position:
+                raise NotFoundError(f"Organisation {org_id!r} not found")
+        for theme in sorted(initiative.themes):
+            taxonomies.themes.check(theme, "themes")
+        for need in initiative.needs:
+            taxonomies.capabilities.check(need.capability, "needs")
+
+    def need_coverage(self, code: str) -> tuple[IntArray, FloatArray]:
+        """Organisations covering capability ``code``, with their coverage in (0, 1].
+
+        Coverage is the best over the organisation's capabilities of strength × taxonomy
+        credit (:func:`~matcher.taxonomy.match_credit`): descendants serve fully, ancestors and
+        siblings in part.
+        """
+        cached = self._need_cache.get(code)
+        if cached is not None:
+            return cached
+        index = self._fitted()
+        vocabulary = index.taxonomies.capabilities
+        related = {code, *vocabulary.descendants(code), *vocabulary.ancestors(code)}
+        parent = vocabulary.parent(code)
+        if parent is not None:
+            related.update(vocabulary.children(parent))
+        matrix = index.capability
+        positions: list[IntArray] = []
+        values: list[FloatArray] = []
+        for other in sorted(related):
+            credit = match_credit(vocabulary, code, other, self.config.credits)
+            column = index.capability_position.get(other)
+            if credit <= 0 or column is None:
+                continue
+            start, end = matrix.indptr[column], matrix.indptr[column + 1]
+            positions.append(matrix.indices[start:end].astype(np.int64))
+            values.append(matrix.data[start:end] * credit)
+        if positions:
+            all_positions = np.concatenate(positions)
+            all_values = np.concatenate(values)
+            order = np.lexsort((-all_values, all_positions))
+            all_positions, all_values = all_positions[order], all_values[order]
+            first = np.ones(all_positions.size, dtype=bool)
+            first[1:] = all_positions[1:] != all_positions[:-1]
+            result = (all_positions[first], np.minimum(all_values[first], 1.0))
+        else:
+            result = (np.zeros(0, dtype=np.int64), np.zeros(0))
+        self._need_cache[code] = result
+        return result
+
+    # ---- candidate pool and gates ----------------------------------------------------------
+
+    def _gate(self, i: int, lead: int, initiative: Initiative) -> str | None:
+        index = self._fitted()
+        org_id = index.org_ids[i]
+        if i == lead:
+            return "the lead itself"
+        if org_id in initiative.constraints.exclude:
+            return "excluded by the request"
+        if index.worst_flag[i] >= self.config.exclude_flags_from.rank:
+            level = list(FlagLevel)[index.worst_flag[i] - 1].value
+            categories = sorted(
+                f.category
+                for f in index.flags_of.get(org_id, ())
+                if f.level.rank == index.worst_flag[i]
+            )
+            return f"integrity flag at level {level}: {', '.join(categories)}"
+        org = index.organisation(i)
+        if org.gc_status is GCStatus.DELISTED:
+            return "delisted from the Global Compact"
+        if index.active[i] >= index.max_active[i]:
+            return (
+                f"at capacity: {index.active[i]} active partnerships, at most {index.max_active[i]}"
+            )
+        for conflict in index.conflicts_of.get(org_id, ()):
+            if conflict.pair == frozenset((org_id, index.org_ids[lead])):
+                reason = f": {conflict.reason}" if conflict.reason else ""
+                return f"declared conflict of interest with the lead{reason}"
+        return None
+
+    def _top(self, positions: IntArray, values: FloatArray, count: int) -> IntArray:
+        if positions.size <= count:
+            return positions
+        keep = np.argpartition(-values, count - 1)[:count]
+        return positions[keep]
+
+    def _context(self, initiative: Initiative) -> _Context:
+        self._check(initiative)
+        index = self._fitted()
+        config = self.config
+        lead = index.position[initiative.lead]
+        forced = [index.position[o] for o in sorted(initiative.constraints.include)]
+        ppr = personalised_pagerank(
+            self.graph_,
+            [lead, *forced],
+            alpha=config.restart,
+            walks=config.walks,
+            max_steps=config.walk_steps,
+            seed=config.seed,
+        )
+        need_codes = [need.capability for need in initiative.needs]
+        need_vectors = [self.need_coverage(code) for code in need_codes]
+        relevance = _Relevance(index.size)
+
+        chosen: list[IntArray] = [np.asarray(forced, dtype=np.int64)]
+        for positions, values in need_vectors:
+            top = self._top(
+                positions,
+                values + 0.01 * np.log1p(index.partnerships[positions]),
+                config.pool_per_need,
+            )
+            chosen.append(top)
+            relevance.add(positions, values)
+        for activity in sorted(initiative.activity_types):
+            column = ACTIVITY_TYPES.index(activity)
+            experienced = np.flatnonzero(index.activity[:, column] > 0)
+            values = index.activity[experienced, column] * np.log1p(index.partnerships[experienced])
+            chosen.append(self._top(experienced, values, config.pool_per_activity))
+        reached = np.flatnonzero(ppr > 0)
+        chosen.append(self._top(reached, ppr[reached], config.pool_proximity))
+        relevance.add(reached, ppr[reached] / max(float(ppr[reached].max(initial=0)), 1e-12))
+        theme_columns = [
+            index.theme_codes.index(t) for t in sorted(initiative.themes) if t in index.theme_codes
+        ]
+        if theme_columns:
+            holders = np.unique(index.theme[:, theme_columns].tocoo().row).astype(np.int64)
+            chosen.append(
+                self._top(holders, np.log1p(index.partnerships[holders]) + 0.1, config.pool_theme)
+            )
+            relevance.add(holders, np.full(holders.size, 0.2))
+        local_positions = np.concatenate(
+            [
+                index.by_country.get(c, np.zeros(0, dtype=np.int64))
+                for c in sorted(initiative.countries)
+            ]
+            or [np.zeros(0, dtype=np.int64)]
+        )
+        if local_positions.size:
+            chosen.append(
+                self._top(local_positions, relevance.of(local_positions), config.pool_local)
+            )
+        for sector in sorted(initiative.constraints.required_sectors):
+            members = np.flatnonzero(index.sector == SECTORS.index(sector))
+            chosen.append(self._top(members, relevance.of(members), config.pool_required))
+        for kind in sorted(initiative.constraints.required_kinds):
+            members = np.flatnonzero(index.kind == KINDS.index(kind))
+            chosen.append(self._top(members, relevance.of(members), config.pool_required))
+
+        candidates = np.unique(np.concatenate(chosen)).astype(np.int64)
+        excluded: list[Exclusion] = []
+        gated: set[int] = set()
+        explicitly = [index.position[o] for o in sorted(initiative.constraints.exclude)]
+        kept: list[int] = []
+        for i in sorted(set(candidates.tolist()) | set(explicitly)):
+            reason = self._gate(i, lead, initiative)
+            if reason is None:
+                kept.append(i)
+            elif i != lead:
+                gated.add(i)
+                excluded.append(Exclusion(index.org_ids[i], reason))
+        for i in forced:
+            if i in gated:
+                raise ValidationError(
+                    f"Organisation {index.org_ids[i]!r} is required but "
+                    f"{next(e.reason for e in excluded if e.id == index.org_ids[i])}",
+                    field="constraints.include",
+                    value=index.org_ids[i],
+                )
+        pool = np.asarray(kept, dtype=np.int64)
+        if pool.size > config.pool_size:
+            keep = set(forced)
+            ranked = pool[np.argsort(-relevance.of(pool), kind="stable")]
+            for i in ranked.tolist():
+                if len(keep) >= config.pool_size:
+                    break
+                keep.add(i)
+            pool = np.asarray(sorted(keep), dtype=np.int64)
+        problem = self._problem(initiative, lead, pool, ppr, need_vectors)
+        rules = self._rules(initiative, lead, pool, forced)
+        return _Context(
+            initiative,
+            lead,
+            forced,
+            ppr,
+            need_codes,
+            need_vectors,
+            pool,
+            excluded,
+            gated,
+            problem,
+            rules,
+        )
+
+    def _problem(
+        self,
+        initiative: Initiative,
+        lead: int,
+        pool: IntArray,
+        ppr: FloatArray,
+        need_vectors: Sequence[tuple[IntArray, FloatArray]],
+    ) -> Problem:
+        index = self._fitted()
+        n = pool.size
+        cover = np.zeros((n, len(need_vectors)))
+        base_cover = np.zeros(len(need_vectors))
+        where = {p: k for k, p in enumerate(pool.tolist())}
+        # a need is what the initiative lacks: the lead's own capabilities do not cover it
+        for j, (positions, values) in enumerate(need_vectors):
+            located = self._located_factor(initiative, initiative.needs[j].capability)
+            for p, v in zip(positions.tolist(), values.tolist(), strict=True):
+                k = where.get(p)
+                if k is not None:
+                    cover[k, j] = v * located(p)
+        wanted = [ACTIVITY_TYPES.index(a) for a in sorted(initiative.activity_types)]
+        activity = index.activity[pool][:, wanted].astype(np.float64)
+        base_activity = index.activity[lead, wanted].astype(np.float64)
+        sector = index.sector[pool]
+        base_sectors = np.bincount([index.sector[lead]], minlength=N_SECTORS)
+        region = index.region_id[pool]
+        base_regions = np.zeros(N_REGIONS, dtype=np.int64)
+        if index.region_id[lead] >= 0:
+            base_regions[index.region_id[lead]] = 1
+        local = np.array(
+            [index.country[i] in initiative.countries for i in pool.tolist()], dtype=bool
+        )
+        fit = np.zeros(n)
+        target_regions = _regions_of(index, initiative)
+        if initiative.countries:
+            for k, i in enumerate(pool.tolist()):
+                if index.country[i] in initiative.countries:
+                    fit[k] = 1.0
+                elif index.country[i] is None or index.region[i] in target_regions:
+                    fit[k] = 0.5
+
+        theme_sdgs = {t: index.taxonomies.theme_sdgs(t) for t in initiative.themes}
+        alignment = np.zeros(n)
+        theme_rows = index.theme[pool]
+        for k in range(n):
+            org_themes = {index.theme_codes[c] for c in theme_rows.getrow(k).indices}
+            if initiative.themes:
+                shared = len(org_themes & initiative.themes)
+                org_sdgs = (
+                    set().union(*(index.taxonomies.theme_sdgs(t) for t in org_themes))
+                    if org_themes
+                    else set()
+                )
+                near = sum(1 for t in initiative.themes - org_themes if theme_sdgs[t] & org_sdgs)
+                alignment[k] = (shared + 0.5 * near) / len(initiative.themes)
+            if (
+                index.kind[pool[k]] == KINDS.index(Kind.COMPANY)
+                and index.motivations[pool[k]].any()
+            ):
+                alignment[k] += 0.25
+        alignment = np.minimum(alignment, 1.0)
+        pool_ppr = ppr[pool]
+        top = float(pool_ppr.max(initial=0.0))
+        proximity = pool_ppr / top if top > 0 else np.zeros(n)
+        ties = index.collaboration[pool][:, pool].tocsr()
+        ties.data = np.minimum(ties.data, 1.0)
+        ties.setdiag(0)
+        ties.eliminate_zeros()
+        to_lead = np.asarray(index.collaboration[[lead]][:, pool].todense()).ravel()
+        return Problem(
+            cover=cover,
+            need_weights=np.asarray([need.weight for need in initiative.needs], dtype=float),
+            base_cover=base_cover,
+            activity=activity,
+            base_activity=base_activity,
+            sector=sector,
+            base_sector_counts=base_sectors.astype(np.int64),
+            region=region,
+            base_region_counts=base_regions,
+            local=local,
+            wants_local=bool(initiative.countries),
+            fit=fit,
+            resources=index.resources[pool],
+            base_resources=index.resources[lead].copy(),
+            alignment=alignment,
+            proximity=proximity,
+            ties=ties,
+            novel=(to_lead == 0).astype(np.float64),
+            record=index.record[pool].astype(np.float64),
+            yellow=(index.worst_flag[pool] == FlagLevel.YELLOW.rank).astype(np.float64),
+            max_size=initiative.constraints.max_size,
+            weights=self.config.weights,
+        )
+
+    def _located_factor(self, initiative: Initiative, code: str) -> Callable[[int], float]:
+        """Local presence is presence *there*: elsewhere it counts a quarter in a target
+        region and nothing beyond. Other capabilities travel."""
+        index = self._fitted()
+        vocabulary = index.taxonomies.capabilities
+        if not initiative.countries or not (
+            code == "local_presence" or "local_presence" in vocabulary.ancestors(code)
+        ):
+            return lambda position: 1.0
+        regions = _regions_of(index, initiative)
+
+        def factor(position: int) -> float:
+            if index.country[position] in initiative.countries:
+                return 1.0
+            return 0.25 if index.region[position] in regions else 0.0
+
+        return factor
+
+    def _rules(
+        self, initiative: Initiative, lead: int, pool: IntArray, forced: Sequence[int]
+    ) -> Rules:
+        index = self._fitted()
+        where = {p: k for k, p in enumerate(pool.tolist())}
+        conflicts = []
+        for conflict in index.dataset.conflicts:
+            a = where.get(index.position[conflict.org_a])
+            b = where.get(index.position[conflict.org_b])
+            if a is not None and b is not None:
+                conflicts.append((a, b))
+        lead_sector = int(index.sector[lead])
+        lead_kind = int(index.kind[lead])
+        required_sectors = frozenset(
+            SECTORS.index(s) for s in initiative.constraints.required_sectors
+        ) - {lead_sector}
+        required_kinds = frozenset(
+            KINDS.index(k) for k in initiative.constraints.required_kinds
+        ) - {lead_kind}
+        return Rules(
+            min_size=initiative.constraints.min_size,
+            max_size=initiative.constraints.max_size,
+            forced=tuple(where[i] for i in forced),
+            conflicts=tuple(conflicts),
+            required_sectors=required_sectors,
+            required_kinds=required_kinds,
+            kind=index.kind[pool],
+            require_local=initiative.constraints.require_local_partner
+            and bool(initiative.countries),
+            complementary=self.config.complementary
+            and bool(initiative.needs or initiative.activity_types),
+        )
+
+    # ---- explanations ----------------------------------------------------------------------
+
+    def _evidence(self, position: int, need_codes: Sequence[str]) -> list[str]:
+        index = self._fitted()
+        org_id = index.org_ids[position]
+        reasons: list[str] = []
+        vocabulary = index.taxonomies.capabilities
+        row = index.capability_rows.getrow(position)
+        held = {
+            index.capability_codes[c]: float(v) for c, v in zip(row.indices, row.data, strict=True)
+        }
+        for need in need_codes:
+            best = max(
+                (
+                    (match_credit(vocabulary, need, code, self.config.credits) * strength, code)
+                    for code, strength in held.items()
+                ),
+                default=(0.0, ""),
+            )
+            if best[0] <= 0:
+                continue
+            code = best[1]
+            if index.inferred[position]:
+                rules = [e for e in index.evidence.get(position, ()) if e.capability == code]
+                seen = sorted({p for e in rules for p in e.partnerships})
+                why = "; ".join(sorted({e.rule for e in rules}))
+                reasons.append(
+                    f"{need}: inferred {code} ({why}"
+                    + (f"; partnerships {', '.join(seen[:5])}" if seen else "")
+                    + ")"
+                )
+            else:
+                sources = [
+                    c.source
+                    for c in index.dataset.capabilities_of(org_id)
+                    if c.capability == code and c.source
+                ]
+                reasons.append(
+                    f"{need}: {code} at strength {held[code]:g}"
+                    + (f" ({sources[0]})" if sources else "")
+                )
+        return reasons
+
+    def _coalition(self, context: _Context, solution: Solution) -> Coalition:
+        index = self._fitted()
+        problem = context.problem
+        members = list(solution.members)
+        parts = evaluate(problem, members)
+        total = sum(parts.values())
+        positions = [int(context.pool[k]) for k in members]
+        paths = introduction_paths(self.graph_, context.lead, positions)
+        wanted = sorted(context.initiative.activity_types)
+        result_members = []
+        for k, position in zip(members, positions, strict=True):
+            rest = [m for m in members if m != k]
+            gain = total - sum(evaluate(problem, rest).values())
+            covers = {
+                code: round(float(problem.cover[k, j]), 6)
+                for j, code in enumerate(context.need_codes)
+                if problem.cover[k, j] > 0
+            }
+            activity_types = frozenset(
+                ActivityType(a) for j, a in enumerate(wanted) if problem.activity[k, j] > 0
+            )
+            org_id = index.org_ids[position]
+            result_members.append(
+                CoalitionMember(
+                    id=org_id,
+                    covers=covers,
+                    activity_types=activity_types,
+                    marginal_gain=round(gain, 9),
+                    path_to_lead=tuple(index.org_ids[p] for p in paths.get(position, ())),
+                    flags=index.flags_of.get(org_id, ()),
+                    evidence=tuple(self._evidence(position, context.need_codes)),
+                )
+            )
+        gaps = self._gaps(context, members)
+        return Coalition(
+            members=tuple(result_members),
+            score=total,
+            score_parts=parts,
+            gaps=tuple(gaps),
+            solver=solution.solver,
+            optimality_gap=round(solution.gap, 9),
+        )
+
+    def _gaps(self, context: _Context, members: Sequence[int]) -> list[Gap]:
+        index = self._fitted()
+        problem = context.problem
+        gaps = []
+        chosen = np.asarray(members, dtype=np.int64)
+        member_positions = {int(context.pool[k]) for k in members}
+        for j, code in enumerate(context.need_codes):
+            coverage = float(problem.base_cover[j])
+            if chosen.size:
+                coverage = max(coverage, float(problem.cover[chosen, j].max()))
+            if coverage >= self.config.gap_below:
+                continue
+            positions, values = context.need_vectors[j]
+            located = self._located_factor(context.initiative, code)
+            best_id, best_value = None, 0.0
+            for p, v in sorted(
+                (
+                    (p, v * located(p))
+                    for p, v in zip(positions.tolist(), values.tolist(), strict=True)
+                ),
+                key=lambda item: (-item[1], item[0]),
+            ):
+                if v <= 0:
+                    break
+                if p == context.lead or p in member_positions or p in context.gated:
+                    continue
+                if self._gate(p, context.lead, context.initiative) is not None:
+                    continue
+                best_id, best_value = index.org_ids[p], v
+                break
+            gaps.append(Gap(code, round(coverage, 6), best_id, round(best_value, 6)))
+        return gaps
+
+    # ---- public API ------------------------------------------------------------------------
+
+    def recommend(self, initiative: Initiative) -> Recommendation:
+        """Up to ``initiative.count`` distinct coalitions, best first, explained.
+
+        Raises
+        ------
+        NotFoundError
+            If the lead or a required or excluded organisation is unknown.
+        UnknownCodeError
+            If a theme or capability code is unknown.
+        ValidationError
+            If a required member is barred by a gate.
+        """
+        context = self._context(initiative)
+        try:
+            solutions = top_k(
+                context.problem,
+                context.rules,
+                initiative.count,
+                difference=self.config.difference,
+                method=self.config.solver,
+                milp_time_limit=self.config.milp_time_limit,
+            )
+        except InfeasibleError:
+            solutions = []
+        coalitions = tuple(self._coalition(context, s) for s in solutions)
+        return Recommendation(
+            initiative,
+            coalitions,
+            tuple(context.excluded),
+            int(context.pool.size),
+            () if coalitions else self._why_infeasible(context),
+        )
+
+    def _why_infeasible(self, context: _Context) -> tuple[str, ...]:
+        """Which hard constraint no candidate can meet, in words."""
+        problem, rules = context.problem, context.rules
+        reasons = []
+        if problem.size < rules.min_size:
+            reasons.append(
+                f"only {problem.size} eligible candidates for a minimum size of {rules.min_size}"
+            )
+        for sector in sorted(rules.required_sectors):
+            if not (problem.sector == sector).any():
+                reasons.append(
+                    f"no eligible candidate of the required sector {SECTORS[sector].value!r}"
+                )
+        if rules.kind is not None:
+            for kind in sorted(rules.required_kinds):
+                if not (rules.kind == kind).any():
+                    reasons.append(
+                        f"no eligible candidate of the required kind {KINDS[kind].value!r}"
+                    )
+        if rules.require_local and not problem.local.any():
+            countries = ", ".join(sorted(context.initiative.countries))
+            reasons.append(
+                f"no eligible candidate in the target countries ({countries}) for "
+                "require_local_partner"
+            )
+        return tuple(reasons) or ("the constraints together admit no coalition",)
+
+    def complete(
+        self, initiative: Initiative, members: Sequence[str], k: int = 10
+    ) -> list[Completion]:
+        """Rank candidates for one more seat in the partial coalition ``members``.
+
+        The gain is the exact change of the objective when the candidate joins.
+        """
+        index = self._fitted()
+        for org_id in members:
+            if org_id not in index.position:
+                raise NotFoundError(f"Organisation {org_id!r} not found")
+        locked = sorted(set(members) | initiative.constraints.include)
+        constraints = initiative.constraints
+        max_size = max(constraints.max_size, len(locked) + 1)
+        constraints = dataclasses.replace(
+            constraints,
+            include=frozenset(locked),
+            max_size=max_size,
+            min_size=min(constraints.min_size, max_size),
+        )
+        request = dataclasses.replace(initiative, constraints=constraints, count=1)
+        context = self._context(request)
+        problem = context.problem
+        where = {int(p): k for k, p in enumerate(context.pool.tolist())}
+        current = [where[index.position[o]] for o in locked]
+        base_parts = evaluate(problem, current)
+        base = sum(base_parts.values())
+        blocked = {b for a, b in context.rules.conflicts if a in current} | {
+            a for a, b in context.rules.conflicts if b in current
+        }
+        results = []
+        for candidate in range(problem.size):
+            if candidate in current or candidate in blocked:
+                continue
+            parts = evaluate(problem, [*current, candidate])
+            gain = sum(parts.values()) - base
+            results.append((gain, candidate, parts))
+        results.sort(key=lambda item: (-item[0], index.org_ids[int(context.pool[item[1]])]))
+        top = results[:k]
+        paths = introduction_paths(
+            self.graph_, context.lead, [int(context.pool[c]) for _, c, _ in top]
+        )
+        completions = []
+        for gain, candidate, parts in top:
+            position = int(context.pool[candidate])
+            delta = {t: parts[t] - base_parts[t] for t in TERMS}
+            completions.append(
+                Completion(
+                    id=index.org_ids[position],
+                    gain=round(gain, 9),
+                    score_parts={t: round(v, 9) for t, v in delta.items()},
+                    covers={
+                        code: round(float(problem.cover[candidate, j]), 6)
+                        for j, code in enumerate(context.need_codes)
+                        if problem.cover[candidate, j] > 0
+                    },
+                    path_to_lead=tuple(index.org_ids[p] for p in paths.get(position, ())),
+                    reasons=tuple(self._evidence(position, context.need_codes)),
+                )
+            )
+        return completions
+
+
+def _regions_of(index: Index, initiative: Initiative) -> set[str]:
+    """The M49 regions of the initiative's target countries."""
+    return {
+        info.region
+        for c in initiative.countries
+        if (info := index.taxonomies.countries.get(c)) is not None
+    }
+
+
+class _Relevance:
+    """A rough relevance of every organisation to the request, to trim the pool."""
+
+    def __init__(self, size: int) -> None:
+        self.values = np.zeros(size)
+
+    def add(self, positions: IntArray, values: FloatArray) -> None:
+        np.add.at(self.values, positions, values)
+
+    def of(self, positions: IntArray) -> FloatArray:
+        result: FloatArray = self.values[positions]
+        return result

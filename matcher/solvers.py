@@ -1,0 +1,687 @@
+"""Solvers for the coalition objective: lazy greedy with local search, and an exact MILP.
+
+Both respect every hard constraint of :class:`Rules`: size bounds, forced members, conflict
+pairs, required sectors and kinds, a required local partner, and "differs from earlier
+coalitions by at least ``d`` members" (no-good cuts), which :func:`top_k` uses to return
+several distinct coalitions.
+
+Examples
+--------
+>>> from matcher.objective import Problem, Weights
+>>> problem = Problem.toy(cover=[[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]],
+...                       need_weights=[1, 1, 1], max_size=3)
+>>> rules = Rules(min_size=1, max_size=3)
+>>> sorted(greedy(problem, rules).members), sorted(milp(problem, rules).members)
+([2, 3], [2, 3])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint
+from scipy.optimize import milp as scipy_milp
+
+from matcher.objective import N_REGIONS, N_SECTORS, Problem, score
+
+__all__ = ["Rules", "Solution", "greedy", "milp", "solve", "top_k", "InfeasibleError"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_EPS = 1e-12
+
+
+class InfeasibleError(ValueError):
+    """No coalition satisfies the hard constraints."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Hard constraints over pool positions.
+
+    With ``complementary``, every member not forced must add something the others lack: it
+    is the best holder of some need or wanted activity type (removing it lowers the
+    coverage terms). ``required_sectors`` / ``required_kinds`` hold sector / kind ids that
+    must appear among the members (ids already brought by the lead are left out by the
+    caller); ``kind`` gives each candidate's kind id. ``cuts`` are ``(members, d)`` pairs: a
+    solution may keep at most ``len(members) - d`` of them.
+    """
+
+    min_size: int
+    max_size: int
+    forced: tuple[int, ...] = ()
+    conflicts: tuple[tuple[int, int], ...] = ()
+    required_sectors: frozenset[int] = frozenset()
+    required_kinds: frozenset[int] = frozenset()
+    kind: IntArray | None = None
+    require_local: bool = False
+    cuts: tuple[tuple[frozenset[int], int], ...] = ()
+    complementary: bool = False
+
+    def with_cut(self, members: Sequence[int], difference: int) -> Rules:
+        """These rules plus "differ from ``members`` by at least ``difference``"."""
+        return dataclasses.replace(self, cuts=(*self.cuts, (frozenset(members), difference)))
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    """A coalition (pool positions, in the order chosen), its score and how it was found.
+
+    ``bound`` is an upper bound on the optimum; ``gap`` is ``(bound - score) / |bound|``
+    (0 for a proven optimum).
+    """
+
+    members: tuple[int, ...]
+    score: float
+    solver: str
+    bound: float
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def gap(self) -> float:
+        """Relative optimality gap, from the bound."""
+        if self.bound <= self.score:
+            return 0.0
+        return (self.bound - self.score) / max(abs(self.bound), _EPS)
+
+
+class _State:
+    """Incremental sufficient statistics of a coalition, for exact marginal gains."""
+
+    def __init__(self, problem: Problem, members: Sequence[int]) -> None:
+        self.problem = problem
+        self.members = list(members)
+        chosen = np.asarray(self.members, dtype=np.int64)
+        self.best_cover = problem.base_cover.copy()
+        self.best_activity = problem.base_activity.copy()
+        if chosen.size:
+            self.best_cover = np.maximum(self.best_cover, problem.cover[chosen].max(axis=0))
+            if problem.base_activity.size:
+                self.best_activity = np.maximum(
+                    self.best_activity, problem.activity[chosen].max(axis=0)
+                )
+        self.sector_counts = problem.base_sector_counts + np.bincount(
+            problem.sector[chosen], minlength=N_SECTORS
+        )
+        regions = problem.region[chosen]
+        self.region_counts = problem.base_region_counts + np.bincount(
+            regions[regions >= 0], minlength=N_REGIONS
+        )
+        self.has_local = bool(problem.local[chosen].any()) if chosen.size else False
+        self.brought = problem.base_resources.copy()
+        if chosen.size and problem.base_resources.size:
+            self.brought |= problem.resources[chosen].any(axis=0)
+        self.tie_to_chosen = (
+            np.asarray(problem.ties[:, chosen].sum(axis=1)).ravel()
+            if chosen.size
+            else np.zeros(problem.size)
+        )
+
+    def gains(self, candidates: IntArray, modular: FloatArray) -> FloatArray:
+        """Exact marginal gains f(S + i) - f(S) for each candidate."""
+        p = self.problem
+        w = p.weights
+        gain = modular[candidates].copy()
+        total_weight = p.need_weights.sum()
+        if total_weight > 0:
+            extra = np.maximum(p.cover[candidates] - self.best_cover, 0.0)
+            gain += w.need_coverage * (extra @ p.need_weights) / total_weight
+        if p.base_activity.size:
+            extra_a = np.maximum(p.activity[candidates] - self.best_activity, 0.0)
+            gain += w.activity_coverage * extra_a.mean(axis=1)
+        gain += w.sector_diversity / (self.sector_counts[p.sector[candidates]] + 1) / N_SECTORS
+        regions = p.region[candidates]
+        known = regions >= 0
+        region_gain = np.zeros(candidates.size)
+        region_gain[known] = 1.0 / (self.region_counts[regions[known]] + 1)
+        gain += w.geographic_balance * region_gain / N_REGIONS
+        if p.wants_local and not self.has_local:
+            gain += w.local_partner * p.local[candidates]
+        if p.base_resources.size:
+            new = (p.resources[candidates] & ~self.brought).sum(axis=1)
+            gain += w.resource_mix * new / p.base_resources.size
+        gain += w.cohesion * self.tie_to_chosen[candidates] / p.max_size
+        return gain
+
+    def cover_gains(self, candidates: IntArray) -> FloatArray:
+        """What each candidate adds to the coverage terms (needs and activity types)."""
+        p = self.problem
+        gain = np.zeros(candidates.size)
+        if p.need_weights.size:
+            gain += np.maximum(p.cover[candidates] - self.best_cover, 0.0) @ p.need_weights
+        if p.base_activity.size:
+            gain += np.maximum(p.activity[candidates] - self.best_activity, 0.0).sum(axis=1)
+        return gain
+
+    def add(self, i: int) -> None:
+        p = self.problem
+        self.members.append(i)
+        self.best_cover = np.maximum(self.best_cover, p.cover[i])
+        if p.base_activity.size:
+            self.best_activity = np.maximum(self.best_activity, p.activity[i])
+        self.sector_counts[p.sector[i]] += 1
+        if p.region[i] >= 0:
+            self.region_counts[p.region[i]] += 1
+        self.has_local = self.has_local or bool(p.local[i])
+        if p.base_resources.size:
+            self.brought |= p.resources[i]
+        self.tie_to_chosen += p.ties[:, [i]].toarray().ravel()
+
+
+def _feasible_mask(problem: Problem, rules: Rules, members: Sequence[int]) -> BoolArray:
+    """Candidates that may join ``members`` without breaking a conflict or a cut."""
+    allowed = np.ones(problem.size, dtype=bool)
+    allowed[list(members)] = False
+    chosen = set(members)
+    for a, b in rules.conflicts:
+        if a in chosen:
+            allowed[b] = False
+        if b in chosen:
+            allowed[a] = False
+    for cut, difference in rules.cuts:
+        if len(chosen & cut) >= len(cut) - difference:
+            allowed[list(cut)] = False
+    return allowed
+
+
+def _unmet(
+    problem: Problem, rules: Rules, members: Sequence[int]
+) -> tuple[set[int], set[int], bool]:
+    sectors = set(rules.required_sectors) - {int(problem.sector[i]) for i in members}
+    kinds: set[int] = set()
+    if rules.kind is not None:
+        kinds = set(rules.required_kinds) - {int(rules.kind[i]) for i in members}
+    local = rules.require_local and not any(problem.local[i] for i in members)
+    return sectors, kinds, local
+
+
+def _helps(problem: Problem, rules: Rules, unmet: tuple[set[int], set[int], bool]) -> BoolArray:
+    sectors, kinds, local = unmet
+    helps = np.isin(problem.sector, list(sectors)) if sectors else np.zeros(problem.size, bool)
+    if kinds and rules.kind is not None:
+        helps |= np.isin(rules.kind, list(kinds))
+    if local:
+        helps |= problem.local
+    return helps
+
+
+def _needed(unmet: tuple[set[int], set[int], bool]) -> int:
+    sectors, kinds, local = unmet
+    # one member may meet a sector, a kind and locality at once: a lower bound of one each
+    return max(len(sectors), len(kinds), int(local))
+
+
+def _is_valid(problem: Problem, rules: Rules, members: Sequence[int]) -> bool:
+    chosen = set(members)
+    if len(chosen) != len(members) or not rules.min_size <= len(chosen) <= rules.max_size:
+        return False
+    if not set(rules.forced) <= chosen:
+        return False
+    if any(a in chosen and b in chosen for a, b in rules.conflicts):
+        return False
+    if any(len(chosen & cut) > len(cut) - d for cut, d in rules.cuts):
+        return False
+    sectors, kinds, local = _unmet(problem, rules, members)
+    if sectors or kinds or local:
+        return False
+    return not (rules.complementary and _redundant(problem, rules, members))
+
+
+def _coverage(problem: Problem, members: Sequence[int]) -> float:
+    """The coverage terms' raw value (needs weighted, activity types summed)."""
+    chosen = np.asarray(members, dtype=np.int64)
+    value = 0.0
+    if problem.need_weights.size:
+        best = problem.base_cover.copy()
+        if chosen.size:
+            best = np.maximum(best, problem.cover[chosen].max(axis=0))
+        value += float(problem.need_weights @ best)
+    if problem.base_activity.size:
+        best_activity = problem.base_activity.copy()
+        if chosen.size:
+            best_activity = np.maximum(best_activity, problem.activity[chosen].max(axis=0))
+        value += float(best_activity.sum())
+    return value
+
+
+def _redundant(problem: Problem, rules: Rules, members: Sequence[int]) -> list[int]:
+    """Members (not forced) whose removal costs the coverage terms nothing."""
+    total = _coverage(problem, members)
+    return [
+        i
+        for i in members
+        if i not in rules.forced
+        and _coverage(problem, [m for m in members if m != i]) >= total - 1e-12
+    ]
+
+
+def _greedy_fill(problem: Problem, rules: Rules, start: Sequence[int]) -> list[int] | None:
+    """Lazy greedy from ``start``: re-evaluate the most promising candidates first."""
+    modular = problem.modular()
+    caps = _cohesion_caps(problem)
+    state = _State(problem, start)
+    bounds = np.full(problem.size, np.inf)
+    while len(state.members) < rules.max_size:
+        allowed = _feasible_mask(problem, rules, state.members)
+        unmet = _unmet(problem, rules, state.members)
+        slots = rules.max_size - len(state.members)
+        if _needed(unmet) >= slots:
+            allowed &= _helps(problem, rules, unmet)
+        candidates = np.flatnonzero(allowed)
+        if candidates.size == 0:
+            break
+        # lazy evaluation: stale gains bound fresh ones from above for the submodular part;
+        # cohesion can only grow, so it is re-added in full each round
+        order = candidates[np.argsort(-bounds[candidates], kind="stable")]
+        best_gain, best = -np.inf, -1
+        for start_at in range(0, order.size, 16):
+            batch = order[start_at : start_at + 16]
+            fresh = state.gains(batch, modular)
+            bounds[batch] = (
+                fresh
+                - problem.weights.cohesion * state.tie_to_chosen[batch] / (problem.max_size)
+                + caps[batch]
+            )
+            if rules.complementary:
+                fresh[state.cover_gains(batch) <= 1e-12] = -np.inf
+            k = int(np.argmax(fresh))
+            if fresh[k] > best_gain:
+                best_gain, best = float(fresh[k]), int(batch[k])
+            remaining = order[start_at + 16 :]
+            if remaining.size == 0 or best_gain >= bounds[remaining].max():
+                break
+        enough = len(state.members) >= rules.min_size and not any((unmet[0], unmet[1], unmet[2]))
+        if best < 0 or (enough and best_gain <= 0):
+            break
+        state.add(best)
+    members = list(state.members)
+    if rules.complementary:
+        redundant = _redundant(problem, rules, members)
+        while redundant and len(members) > rules.min_size:
+            members.remove(redundant[0])
+            redundant = _redundant(problem, rules, members)
+    return members if _is_valid(problem, rules, members) else None
+
+
+def _cohesion_caps(problem: Problem) -> FloatArray:
+    """The most cohesion each candidate can ever add: its strongest ties to a full coalition."""
+    ties = problem.ties.tocsr()
+    caps = np.zeros(problem.size)
+    keep = problem.max_size - 1
+    for k in np.flatnonzero(np.diff(ties.indptr)).tolist():
+        row = ties.data[ties.indptr[k] : ties.indptr[k + 1]]
+        caps[k] = np.sort(row)[::-1][:keep].sum()
+    result: FloatArray = problem.weights.cohesion * caps / problem.max_size
+    return result
+
+
+def _local_search(
+    problem: Problem, rules: Rules, members: list[int], max_rounds: int = 50
+) -> list[int]:
+    """Best-improvement add / drop / swap moves until none improves the score."""
+    modular = problem.modular()
+    current = list(members)
+    current_score = score(problem, current)
+    for _ in range(max_rounds):
+        best_score, best_move = current_score + 1e-9, None
+        # add
+        if len(current) < rules.max_size:
+            addable = np.flatnonzero(_feasible_mask(problem, rules, current))
+            if addable.size:
+                gains = _State(problem, current).gains(addable, modular)
+                k = int(np.argmax(gains))
+                if current_score + gains[k] > best_score and _is_valid(
+                    problem, rules, [*current, int(addable[k])]
+                ):
+                    best_score, best_move = (
+                        current_score + float(gains[k]),
+                        [*current, int(addable[k])],
+                    )
+        # drop, or swap: f(S - r + a) = f(S - r) + gain(a | S - r)
+        for r in current:
+            if r in rules.forced:
+                continue
+            rest = [i for i in current if i != r]
+            rest_score = score(problem, rest)
+            if (
+                len(rest) >= rules.min_size
+                and rest_score > best_score
+                and _is_valid(problem, rules, rest)
+            ):
+                best_score, best_move = rest_score, rest
+            allowed = _feasible_mask(problem, rules, rest)
+            allowed[r] = False
+            candidates = np.flatnonzero(allowed)
+            if candidates.size == 0:
+                continue
+            gains = _State(problem, rest).gains(candidates, modular)
+            for k in np.argsort(-gains)[:8]:
+                swapped = [*rest, int(candidates[k])]
+                if rest_score + gains[k] > best_score and _is_valid(problem, rules, swapped):
+                    best_score, best_move = rest_score + float(gains[k]), swapped
+                    break
+        if best_move is None:
+            break
+        current, current_score = best_move, score(problem, best_move)
+    return current
+
+
+def _greedy_bound(problem: Problem, rules: Rules, members: Sequence[int]) -> float:
+    """An upper bound on the optimum from the greedy solution (data-dependent bound).
+
+    Splitting f into its monotone submodular part g, modular part h and cohesion c:
+    f(OPT) <= g(S) + sum over the best ``max_size`` candidates of
+    max(0, gain_g(i | S) + h_i + c_i^max / 2), with gain_g(i | S) = 0 for members of S. Hard
+    constraints only shrink OPT's choices, so the bound holds under them too.
+    """
+    state = _State(problem, members)
+    modular = problem.modular()
+    everyone = np.arange(problem.size)
+    submodular_gain = (
+        state.gains(everyone, np.zeros(problem.size))
+        - problem.weights.cohesion * state.tie_to_chosen / problem.max_size
+    )
+    submodular_gain[list(members)] = 0.0
+    cohesion_half = _cohesion_caps(problem) / 2
+    per_candidate = np.maximum(submodular_gain + modular + cohesion_half, 0.0)
+    top = np.sort(per_candidate)[::-1][: rules.max_size].sum()
+    g_of_s = (
+        score(problem, members)
+        - float(modular[list(members)].sum())
+        - _cohesion_value(problem, members)
+    )
+    return float(g_of_s + top)
+
+
+def _cohesion_value(problem: Problem, members: Sequence[int]) -> float:
+    chosen = np.asarray(members, dtype=np.int64)
+    if chosen.size < 2:
+        return 0.0
+    pair_sum = float(problem.ties[chosen][:, chosen].sum()) / 2
+    return problem.weights.cohesion * pair_sum / problem.max_size
+
+
+def greedy(problem: Problem, rules: Rules, *, local_search: bool = True) -> Solution:
+    """Lazy greedy from the forced members, then local search; reports a bound.
+
+    Raises
+    ------
+    InfeasibleError
+        If greedy finds no coalition meeting the hard constraints.
+
+    Notes
+    -----
+    Greedy alone has the (1 - 1/e) guarantee on the monotone submodular part; the bound of
+    :func:`_greedy_bound` says how far this solution can be from the optimum.
+    """
+    started = time.perf_counter()
+    members = _greedy_fill(problem, rules, list(dict.fromkeys(rules.forced)))
+    if members is None:
+        raise InfeasibleError("No coalition satisfies the constraints")
+    if local_search:
+        members = _local_search(problem, rules, members)
+    value = score(problem, members)
+    bound = max(_greedy_bound(problem, rules, members), value)
+    return Solution(
+        members=tuple(members),
+        score=value,
+        solver="greedy+local_search" if local_search else "greedy",
+        bound=bound,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def milp(problem: Problem, rules: Rules, *, time_limit: float = 10.0) -> Solution:
+    """The exact optimum by mixed-integer programming (scipy.optimize.milp, HiGHS).
+
+    Coverage terms are linearised as facility location (``u_ij <= x_i``, ``sum_i u_ij <= 1``),
+    concave count terms as ordered unit increments, "at least one" terms as capped sums,
+    pairwise ties as ``w_ik <= x_i, w_ik <= x_k``.
+
+    Raises
+    ------
+    InfeasibleError
+        If the constraints admit no coalition, or none was found within ``time_limit``.
+    """
+    started = time.perf_counter()
+    builder = _MilpBuilder(problem, rules)
+    result = builder.solve(time_limit)
+    if result is None:
+        raise InfeasibleError("No coalition satisfies the constraints")
+    members, bound, status = result
+    value = score(problem, members)
+    return Solution(
+        members=tuple(members),
+        score=value,
+        solver="milp",
+        bound=max(bound, value),
+        seconds=time.perf_counter() - started,
+        notes=(status,),
+    )
+
+
+class _MilpBuilder:
+    def __init__(self, problem: Problem, rules: Rules) -> None:
+        self.problem = problem
+        self.rules = rules
+        self.cost: list[float] = []
+        self.lower: list[float] = []
+        self.upper: list[float] = []
+        self.integer: list[int] = []
+        self.rows: list[dict[int, float]] = []
+        self.row_lower: list[float] = []
+        self.row_upper: list[float] = []
+        self.constant = 0.0
+
+    def _variable(
+        self, gain: float, lower: float = 0.0, upper: float = 1.0, integer: bool = False
+    ) -> int:
+        self.cost.append(-gain)
+        self.lower.append(lower)
+        self.upper.append(upper)
+        self.integer.append(1 if integer else 0)
+        return len(self.cost) - 1
+
+    def _row(self, coefficients: dict[int, float], lower: float, upper: float) -> None:
+        self.rows.append(coefficients)
+        self.row_lower.append(lower)
+        self.row_upper.append(upper)
+
+    def build(self) -> list[int]:
+        p, rules = self.problem, self.rules
+        w, m = p.weights, float(p.max_size)
+        n = p.size
+        modular = p.modular()
+        x = [self._variable(float(modular[i]), integer=True) for i in range(n)]
+        assigned: dict[int, dict[int, float]] = {i: {} for i in range(n)}
+        for i in rules.forced:
+            self.lower[x[i]] = 1.0
+        total_weight = float(p.need_weights.sum())
+        if total_weight > 0:
+            self.constant += w.need_coverage * float(p.need_weights @ p.base_cover) / total_weight
+            for j in range(p.need_weights.size):
+                extra = p.cover[:, j] - p.base_cover[j]
+                holders = np.flatnonzero(extra > _EPS)
+                share = {}
+                for i in holders.tolist():
+                    gain = w.need_coverage * p.need_weights[j] * extra[i] / total_weight
+                    u = self._variable(float(gain))
+                    self._row({u: 1.0, x[i]: -1.0}, -np.inf, 0.0)
+                    share[u] = 1.0
+                    assigned[i][u] = 1.0
+                if share:
+                    self._row(share, -np.inf, 1.0)
+        if p.base_activity.size:
+            count = p.base_activity.size
+            self.constant += w.activity_coverage * float(p.base_activity.sum()) / count
+            for a in range(count):
+                extra = p.activity[:, a] - p.base_activity[a]
+                share = {}
+                for i in np.flatnonzero(extra > _EPS).tolist():
+                    v = self._variable(float(w.activity_coverage * extra[i] / count))
+                    self._row({v: 1.0, x[i]: -1.0}, -np.inf, 0.0)
+                    share[v] = 1.0
+                    assigned[i][v] = 1.0
+                if share:
+                    self._row(share, -np.inf, 1.0)
+        self._counts(x, p.sector, p.base_sector_counts, N_SECTORS, w.sector_diversity / N_SECTORS)
+        self._counts(x, p.region, p.base_region_counts, N_REGIONS, w.geographic_balance / N_REGIONS)
+        if p.wants_local:
+            holders = np.flatnonzero(p.local)
+            if holders.size:
+                y = self._variable(w.local_partner)
+                self._row({y: 1.0, **{x[i]: -1.0 for i in holders}}, -np.inf, 0.0)
+        if p.base_resources.size:
+            count = p.base_resources.size
+            for r in range(count):
+                if p.base_resources[r]:
+                    self.constant += w.resource_mix / count
+                    continue
+                holders = np.flatnonzero(p.resources[:, r])
+                if holders.size:
+                    y = self._variable(w.resource_mix / count)
+                    self._row({y: 1.0, **{x[i]: -1.0 for i in holders}}, -np.inf, 0.0)
+        ties = sp.triu(p.ties, k=1).tocoo()
+        for i, k, t in zip(ties.row, ties.col, ties.data, strict=True):
+            if t > _EPS:
+                pair = self._variable(float(w.cohesion * t / m))
+                self._row({pair: 1.0, x[int(i)]: -1.0}, -np.inf, 0.0)
+                self._row({pair: 1.0, x[int(k)]: -1.0}, -np.inf, 0.0)
+        self._row({v: 1.0 for v in x}, rules.min_size, rules.max_size)
+        if rules.complementary:
+            for i in range(n):
+                if i not in rules.forced:
+                    # a member must be the assigned (best) holder of some need or activity
+                    self._row({x[i]: 1.0, **{a: -1.0 for a in assigned[i]}}, -np.inf, 0.0)
+        for a, b in rules.conflicts:
+            self._row({x[a]: 1.0, x[b]: 1.0}, -np.inf, 1.0)
+        for sector in rules.required_sectors:
+            holders = np.flatnonzero(p.sector == sector)
+            self._row({x[i]: 1.0 for i in holders}, 1.0, np.inf)
+        if rules.kind is not None:
+            for kind in rules.required_kinds:
+                holders = np.flatnonzero(rules.kind == kind)
+                self._row({x[i]: 1.0 for i in holders}, 1.0, np.inf)
+        if rules.require_local:
+            self._row({x[i]: 1.0 for i in np.flatnonzero(p.local)}, 1.0, np.inf)
+        for cut, difference in rules.cuts:
+            self._row({x[i]: 1.0 for i in cut}, -np.inf, len(cut) - difference)
+        return x
+
+    def _counts(
+        self, x: list[int], group: IntArray, base: IntArray, groups: int, unit: float
+    ) -> None:
+        for g in range(groups):
+            holders = np.flatnonzero(group == g)
+            levels = int(base[g]) + min(holders.size, self.rules.max_size)
+            if levels == 0:
+                continue
+            steps = [self._variable(unit / k) for k in range(1, levels + 1)]
+            self._row(
+                {**{s: 1.0 for s in steps}, **{x[i]: -1.0 for i in holders}},
+                -np.inf,
+                float(base[g]),
+            )
+
+    def solve(self, time_limit: float) -> tuple[list[int], float, str] | None:
+        x = self.build()
+        size = len(self.cost)
+        for r, coefficients in enumerate(self.rows):
+            if not coefficients and self.row_lower[r] > 0:
+                return None  # a requirement nobody can meet
+        row_ids = [r for r, coefficients in enumerate(self.rows) for _ in coefficients]
+        columns = [c for coefficients in self.rows for c in coefficients]
+        values = [v for coefficients in self.rows for v in coefficients.values()]
+        matrix = sp.csr_matrix((values, (row_ids, columns)), shape=(len(self.rows), size))
+        result = scipy_milp(
+            c=np.asarray(self.cost),
+            constraints=LinearConstraint(matrix, self.row_lower, self.row_upper),
+            integrality=np.asarray(self.integer),
+            bounds=Bounds(self.lower, self.upper),
+            options={"time_limit": time_limit, "mip_rel_gap": 1e-9},
+        )
+        if result.x is None:
+            return None
+        members = [i for i in range(len(x)) if result.x[x[i]] > 0.5]
+        dual_bound = getattr(result, "mip_dual_bound", None)
+        bound = self.constant - float(dual_bound if dual_bound is not None else result.fun)
+        status = "optimal" if result.status == 0 else f"stopped: {result.message}"
+        return members, bound, status
+
+
+def solve(
+    problem: Problem, rules: Rules, *, method: str = "auto", milp_time_limit: float = 0.25
+) -> Solution:
+    """Solve with ``method``: ``greedy``, ``milp``, or ``auto`` (greedy + local search, then
+    the MILP within ``milp_time_limit`` seconds when greedy's bound leaves a gap, keeping the
+    better)."""
+    if method == "greedy":
+        return greedy(problem, rules)
+    if method == "milp":
+        return milp(problem, rules, time_limit=max(milp_time_limit, 1.0))
+    if method != "auto":
+        raise ValueError(f"Unknown solver {method!r}: use greedy, milp or auto")
+    try:
+        first = greedy(problem, rules)
+    except InfeasibleError:
+        first = None
+    if milp_time_limit <= 0 or (first is not None and first.gap <= 1e-9):
+        if first is None:
+            raise InfeasibleError("No coalition satisfies the constraints")
+        return first
+    try:
+        exact = milp(problem, rules, time_limit=milp_time_limit)
+    except InfeasibleError:
+        if first is None:
+            raise
+        return first
+    if first is None or exact.score >= first.score - 1e-12:
+        bound = min(exact.bound, first.bound) if first is not None else exact.bound
+        return Solution(
+            exact.members,
+            exact.score,
+            exact.solver,
+            max(bound, exact.score),
+            exact.seconds + (first.seconds if first else 0.0),
+            exact.notes,
+        )
+    return Solution(
+        first.members,
+        first.score,
+        first.solver,
+        max(min(first.bound, exact.bound), first.score),
+        first.seconds + exact.seconds,
+        first.notes,
+    )
+
+
+def top_k(
+    problem: Problem,
+    rules: Rules,
+    count: int,
+    *,
+    difference: int = 1,
+    method: str = "auto",
+    milp_time_limit: float = 0.25,
+) -> list[Solution]:
+    """Up to ``count`` coalitions, each the best that differs from every earlier one by at
+    least ``difference`` members (no-good cuts)."""
+    solutions: list[Solution] = []
+    current = rules
+    for _ in range(count):
+        try:
+            solution = solve(problem, current, method=method, milp_time_limit=milp_time_limit)
+        except InfeasibleError:
+            break
+        solutions.append(solution)
+        current = current.with_cut(solution.members, min(difference, len(solution.members)))
+    return solutions
