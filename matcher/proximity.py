@@ -57,7 +57,10 @@ class WalkGraph:
         matrix.sort_indices()
         cumulative = np.cumsum(matrix.data)
         starts = matrix.indptr[:-1]
-        row_start = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
+        if cumulative.size:
+            row_start = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
+        else:  # no ties at all
+            row_start = np.zeros(matrix.shape[0])
         row_total = np.asarray(matrix.sum(axis=1)).ravel()
         cost = matrix.copy()
         cost.data = 1.0 / np.maximum(cost.data, 1e-12)

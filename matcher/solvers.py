@@ -502,14 +502,23 @@ class _MilpBuilder:
         n = p.size
         modular = p.modular()
         x = [self._variable(float(modular[i]), integer=True) for i in range(n)]
-        assigned: dict[int, dict[int, float]] = {i: {} for i in range(n)}
+        self.strict: dict[int, list[int]] = {i: [] for i in range(n)}
         for i in rules.forced:
             self.lower[x[i]] = 1.0
+        # forced members are always in: what they cover is part of the baseline, so that
+        # "assigned holder of a need" means "adds to what is already there"
+        forced = list(rules.forced)
+        base_cover = p.base_cover.copy()
+        base_activity = p.base_activity.copy()
+        if forced:
+            base_cover = np.maximum(base_cover, p.cover[forced].max(axis=0))
+            if base_activity.size:
+                base_activity = np.maximum(base_activity, p.activity[forced].max(axis=0))
         total_weight = float(p.need_weights.sum())
         if total_weight > 0:
-            self.constant += w.need_coverage * float(p.need_weights @ p.base_cover) / total_weight
+            self.constant += w.need_coverage * float(p.need_weights @ base_cover) / total_weight
             for j in range(p.need_weights.size):
-                extra = p.cover[:, j] - p.base_cover[j]
+                extra = p.cover[:, j] - base_cover[j]
                 holders = np.flatnonzero(extra > _EPS)
                 share = {}
                 for i in holders.tolist():
@@ -517,20 +526,18 @@ class _MilpBuilder:
                     u = self._variable(float(gain))
                     self._row({u: 1.0, x[i]: -1.0}, -np.inf, 0.0)
                     share[u] = 1.0
-                    assigned[i][u] = 1.0
                 if share:
                     self._row(share, -np.inf, 1.0)
-        if p.base_activity.size:
-            count = p.base_activity.size
-            self.constant += w.activity_coverage * float(p.base_activity.sum()) / count
+        if base_activity.size:
+            count = base_activity.size
+            self.constant += w.activity_coverage * float(base_activity.sum()) / count
             for a in range(count):
-                extra = p.activity[:, a] - p.base_activity[a]
+                extra = p.activity[:, a] - base_activity[a]
                 share = {}
                 for i in np.flatnonzero(extra > _EPS).tolist():
                     v = self._variable(float(w.activity_coverage * extra[i] / count))
                     self._row({v: 1.0, x[i]: -1.0}, -np.inf, 0.0)
                     share[v] = 1.0
-                    assigned[i][v] = 1.0
                 if share:
                     self._row(share, -np.inf, 1.0)
         self._counts(x, p.sector, p.base_sector_counts, N_SECTORS, w.sector_diversity / N_SECTORS)
@@ -558,10 +565,13 @@ class _MilpBuilder:
                 self._row({pair: 1.0, x[int(k)]: -1.0}, -np.inf, 0.0)
         self._row({v: 1.0 for v in x}, rules.min_size, rules.max_size)
         if rules.complementary:
+            self._complementarity(x, p.cover, base_cover)
+            if base_activity.size:
+                self._complementarity(x, p.activity, base_activity)
             for i in range(n):
                 if i not in rules.forced:
-                    # a member must be the assigned (best) holder of some need or activity
-                    self._row({x[i]: 1.0, **{a: -1.0 for a in assigned[i]}}, -np.inf, 0.0)
+                    # a member must be the strict best holder of some need or activity type
+                    self._row({x[i]: 1.0, **{z: -1.0 for z in self.strict[i]}}, -np.inf, 0.0)
         for a, b in rules.conflicts:
             self._row({x[a]: 1.0, x[b]: 1.0}, -np.inf, 1.0)
         for sector in rules.required_sectors:
@@ -576,6 +586,23 @@ class _MilpBuilder:
         for cut, difference in rules.cuts:
             self._row({x[i]: 1.0 for i in cut}, -np.inf, len(cut) - difference)
         return x
+
+    def _complementarity(self, x: list[int], values: FloatArray, base: FloatArray) -> None:
+        """Binary z_ij = 1 only if i is in and no other member holds j at least as well:
+        sum_{k in D_ij} x_k + |D_ij| z_ij <= |D_ij|, z_ij <= x_i."""
+        for j in range(values.shape[1]):
+            column = values[:, j]
+            for i in np.flatnonzero(column > base[j] + _EPS).tolist():
+                dominators = [k for k in np.flatnonzero(column >= column[i]).tolist() if k != i]
+                z = self._variable(0.0, integer=True)
+                self._row({z: 1.0, x[i]: -1.0}, -np.inf, 0.0)
+                if dominators:
+                    self._row(
+                        {z: float(len(dominators)), **{x[k]: 1.0 for k in dominators}},
+                        -np.inf,
+                        float(len(dominators)),
+                    )
+                self.strict[i].append(z)
 
     def _counts(
         self, x: list[int], group: IntArray, base: IntArray, groups: int, unit: float

@@ -1,0 +1,56 @@
+"""Small hand-built datasets for the engine tests, where the right answer is checkable."""
+
+from __future__ import annotations
+
+from matcher.dataset import Dataset
+from matcher.model import Capability, Conflict, Flag, Membership, Organisation, Partnership
+from matcher.taxonomy import Taxonomies
+
+
+def complementary_dataset(taxonomies: Taxonomies, **extra: object) -> Dataset:
+    """A lead and six companies: one trio covers funding, training and media exactly.
+
+    - ``fund``, ``train``, ``media``: each covers one need fully.
+    - ``fund-train``: funding and training at 0.5 each.
+    - ``bank2``: funding at 0.4 (dominated by ``fund``).
+    - ``noise``: a capability nobody needs.
+    """
+    organisations = [
+        Organisation("lead", "Lead agency", "un_entity"),
+        Organisation("fund", "Fund Co", "company"),
+        Organisation("train", "Train Co", "company"),
+        Organisation("media", "Media Co", "company"),
+        Organisation("fund-train", "Both Co", "company"),
+        Organisation("bank2", "Second bank", "company"),
+        Organisation("noise", "Noise Co", "company"),
+    ]
+    capabilities = [
+        Capability("fund", "funding", 1.0),
+        Capability("train", "training", 1.0),
+        Capability("media", "media_reach", 1.0),
+        Capability("fund-train", "funding", 0.5),
+        Capability("fund-train", "training", 0.5),
+        Capability("bank2", "funding", 0.4),
+        Capability("noise", "research", 1.0),
+    ]
+    fields: dict[str, object] = {
+        "organisations": organisations,
+        "capabilities": capabilities,
+        "partnerships": [],
+        "memberships": [],
+        "flags": [],
+        "conflicts": [],
+    }
+    fields.update(extra)
+    return Dataset.build(taxonomies=taxonomies, **fields)  # type: ignore[arg-type]
+
+
+__all__ = [
+    "complementary_dataset",
+    "Capability",
+    "Conflict",
+    "Flag",
+    "Membership",
+    "Organisation",
+    "Partnership",
+]
