@@ -22,8 +22,7 @@ from tests.engine_fixtures import (
     complementary_dataset,
 )
 
-THREE_NEEDS = [{"capability": "funding"}, {"capability": "training"},
-               {"capability": "media_reach"}]
+THREE_NEEDS = [{"capability": "funding"}, {"capability": "training"}, {"capability": "media_reach"}]
 
 
 def recommender(dataset: Dataset, **config: object) -> CoalitionRecommender:
@@ -151,8 +150,12 @@ def test_required_sector_and_local_partner_hold(taxonomies: Taxonomies) -> None:
         ask(
             countries=["BR"],
             needs=[*THREE_NEEDS, {"capability": "local_presence"}],
-            constraints={"min_size": 1, "max_size": 5, "required_sectors": ["civil_society"],
-                         "require_local_partner": True},
+            constraints={
+                "min_size": 1,
+                "max_size": 5,
+                "required_sectors": ["civil_society"],
+                "require_local_partner": True,
+            },
         )
     )
     assert ids(result) == ["fund", "media", "ngo-br", "train"]
@@ -161,8 +164,10 @@ def test_required_sector_and_local_partner_hold(taxonomies: Taxonomies) -> None:
 
 def test_impossible_requirements_are_explained(taxonomies: Taxonomies) -> None:
     result = recommender(complementary_dataset(taxonomies)).recommend(
-        ask(countries=["AO"], constraints={"min_size": 1, "max_size": 4,
-                                           "require_local_partner": True})
+        ask(
+            countries=["AO"],
+            constraints={"min_size": 1, "max_size": 4, "require_local_partner": True},
+        )
     )
     assert result.coalitions == ()
     assert result.infeasible == (
@@ -208,8 +213,10 @@ def test_inferred_capabilities_cite_their_partnerships(taxonomies: Taxonomies) -
 
 def test_gaps_name_the_best_partner_to_fill_them(taxonomies: Taxonomies) -> None:
     result = recommender(complementary_dataset(taxonomies)).recommend(
-        ask(constraints={"min_size": 1, "max_size": 4, "exclude": ["media"]},
-            needs=[{"capability": "funding"}, {"capability": "media_reach.campaigns"}])
+        ask(
+            constraints={"min_size": 1, "max_size": 4, "exclude": ["media"]},
+            needs=[{"capability": "funding"}, {"capability": "media_reach.campaigns"}],
+        )
     )
     gaps = result.coalitions[0].gaps
     assert [(g.need, g.coverage, g.best_partner) for g in gaps] == [

@@ -58,8 +58,10 @@ def problems(draw: st.DrawFn) -> tuple[Problem, Rules]:
         weights=Weights(),
     )
     forced = tuple(sorted(set(rng.choice(n, size=draw(st.integers(0, 1)), replace=False).tolist())))
-    pairs = [tuple(sorted(rng.choice(n, size=2, replace=False).tolist()))
-             for _ in range(draw(st.integers(0, 2)))]
+    pairs = [
+        tuple(sorted(rng.choice(n, size=2, replace=False).tolist()))
+        for _ in range(draw(st.integers(0, 2)))
+    ]
     cut = tuple(sorted(set(rng.choice(n, size=min(n, 3), replace=False).tolist())))
     rules = Rules(
         min_size=draw(st.integers(1, 2)),
@@ -81,8 +83,9 @@ def coverage(problem: Problem, members: list[int]) -> float:
     if members:
         value += float(problem.need_weights @ problem.cover[members].max(axis=0))
         if problem.base_activity.size:
-            value += float(np.maximum(problem.base_activity,
-                                      problem.activity[members].max(axis=0)).sum())
+            value += float(
+                np.maximum(problem.base_activity, problem.activity[members].max(axis=0)).sum()
+            )
     elif problem.base_activity.size:
         value += float(problem.base_activity.sum())
     return value
@@ -108,9 +111,10 @@ def valid(problem: Problem, rules: Rules, members: list[int]) -> bool:
     if rules.complementary:
         total = coverage(problem, members)
         for i in members:
-            if i not in rules.forced and coverage(
-                problem, [m for m in members if m != i]
-            ) >= total - 1e-12:
+            if (
+                i not in rules.forced
+                and coverage(problem, [m for m in members if m != i]) >= total - 1e-12
+            ):
                 return False
     return True
 
