@@ -40,7 +40,8 @@ class WalkGraph:
 
     ``cumulative`` holds the running sum of edge weights in CSR order, so that a weighted
     neighbour is drawn with one ``searchsorted`` for a whole batch of walkers; ``cost`` is the
-    same graph with ``1 / weight`` edges for introduction paths (strong, recent ties are short).
+    same graph with ``1 + 0.1 / (1 + weight)`` edges for introduction paths: fewest
+    introductions first, the strongest and most recent ties among equally short paths.
     """
 
     matrix: sp.csr_matrix
@@ -63,7 +64,7 @@ class WalkGraph:
             row_start = np.zeros(matrix.shape[0])
         row_total = np.asarray(matrix.sum(axis=1)).ravel()
         cost = matrix.copy()
-        cost.data = 1.0 / np.maximum(cost.data, 1e-12)
+        cost.data = 1.0 + 0.1 / (1.0 + cost.data)
         return cls(
             matrix=matrix,
             cumulative=cumulative,
@@ -187,12 +188,13 @@ def adamic_adar(graph: WalkGraph, seeds: Sequence[int]) -> FloatArray:
 
 
 def introduction_paths(
-    graph: WalkGraph, source: int, targets: Sequence[int], *, max_cost: float = 3.0
+    graph: WalkGraph, source: int, targets: Sequence[int], *, max_cost: float = 3.3
 ) -> dict[int, tuple[int, ...]]:
-    """The warmest chain of past collaborators from ``source`` to each target.
+    """The warmest short chain of past collaborators from ``source`` to each target.
 
-    Edges cost ``1 / weight``, weight being the recency-weighted number of shared
-    partnerships: the path favours many and recent ties. One search serves every target.
+    Edges cost ``1 + 0.1 / (1 + weight)``, weight being the recency-weighted number of shared
+    partnerships: the path has the fewest introductions, and among those the strongest ties.
+    One search serves every target.
 
     Parameters
     ----------
@@ -200,8 +202,7 @@ def introduction_paths(
     source : int
     targets : sequence of int
     max_cost : float
-        Paths costlier than this are not searched: three ties of one fresh partnership
-        each (cost 1 each), or one a half-life old (cost 2) and one fresh.
+        Paths costlier than this are not searched; the default allows three introductions.
 
     Returns
     -------

@@ -88,7 +88,7 @@ class EngineConfig:
     walks: int = 1000
     walk_steps: int = 100
     restart: float = 0.15
-    difference: int = 2
+    difference: int = 1
     solver: str = "auto"
     milp_time_limit: float = 0.25
     gap_below: float = 0.5

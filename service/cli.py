@@ -7,6 +7,7 @@ usage, including a sub-command that is not implemented yet.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -17,12 +18,19 @@ import click
 from tqdm import tqdm
 
 from matcher.cordis import convert_cordis_directory
-from matcher.exceptions import DataDirectoryError, PartnerMatchError
+from matcher.exceptions import DataDirectoryError, PartnerMatchError, ValidationError
 from matcher.generate import generate_directory
+from matcher.model import Initiative
 from matcher.storage.repository import ImportReport
 from matcher.storage.sql import SqlRepository, open_repository
 from matcher.taxonomy_io import load_taxonomies
-from matcher.usecases import export_directory, import_directory
+from matcher.usecases import (
+    export_directory,
+    format_recommendation,
+    import_directory,
+    load_dataset,
+    recommend,
+)
 
 __all__ = ["cli", "main", "default_database_url"]
 
@@ -157,14 +165,51 @@ def export_command(directory: Path, database_url: str) -> None:
 
 
 @cli.command("recommend")
-@click.argument("initiative", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("initiative_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Read organisations from a data directory instead of the database.",
+)
 @_db_option
-@click.option("--count", type=click.IntRange(1, 50))
+@click.option("--count", type=click.IntRange(1, 50), help="Number of coalitions.")
 @click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="text")
-def recommend_command(**_: Any) -> None:
+def recommend_command(
+    initiative_file: Path,
+    data_dir: Path | None,
+    database_url: str,
+    count: int | None,
+    output_format: str,
+) -> None:
     """Coalitions for one initiative."""
-    _not_implemented("recommend", "recommendation engine")
+    try:
+        body = json.loads(initiative_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        _fail(f"cannot read {initiative_file}: {err}")
+    except json.JSONDecodeError as err:
+        _fail(f"{initiative_file} is not valid JSON: {err}")
+    try:
+        if count is not None and isinstance(body, dict):
+            body = {**body, "count": count}
+        initiative = Initiative.from_mapping(body)
+        taxonomies = load_taxonomies()
+        repository = None if data_dir is not None else _repository(database_url)
+        dataset = load_dataset(taxonomies, data_dir=data_dir, repository=repository)
+        result = recommend(dataset, initiative)
+    except DataDirectoryError as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        _fail(f"{data_dir} rejected: {len(err.problems)} problem(s)")
+    except ValidationError as err:
+        where = f" (at {err.field})" if err.field else ""
+        _fail(f"{initiative_file}: {err}{where}")
+    except PartnerMatchError as err:
+        _fail(str(err))
+    if output_format == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_recommendation(result))
 
 
 @cli.command("evaluate")

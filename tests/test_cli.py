@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,61 @@ def test_generate_writes_a_directory_that_imports(
     assert result.exit_code == 0, result.output
     assert "  organisations                150" in result.stdout
     assert runner.invoke(cli, ["import", str(out), "--db", db]).exit_code == 0
+
+
+SEED_DIR = Path(__file__).resolve().parent.parent / "data" / "seed"
+
+
+def test_recommend_prints_json_in_the_shape_of_the_design(runner: CliRunner) -> None:
+    initiative = SEED_DIR / "initiatives" / "i49-edu-quality-brazil.json"
+    result = runner.invoke(
+        cli, ["recommend", str(initiative), "--data", str(SEED_DIR), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert set(body) >= {"coalitions", "excluded"}
+    coalition = body["coalitions"][0]
+    assert set(coalition) >= {"members", "score", "score_parts", "gaps", "solver", "optimality_gap"}
+    assert set(coalition["members"][0]) >= {
+        "id",
+        "covers",
+        "activity_types",
+        "marginal_gain",
+        "path_to_lead",
+        "flags",
+    }
+    assert coalition["score"] == sum(coalition["score_parts"].values())
+    assert "itau" in {m["id"] for m in coalition["members"]}
+
+
+def test_recommend_text_shows_each_member_with_what_it_covers(runner: CliRunner) -> None:
+    initiative = SEED_DIR / "initiatives" / "i49-edu-quality-brazil.json"
+    result = runner.invoke(
+        cli, ["recommend", str(initiative), "--data", str(SEED_DIR), "--count", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "#1  score" in result.stdout
+    assert "covers: funding 1.00" in result.stdout
+    assert "via: unicef > itau" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"lead": "ghost"}', "Organisation 'ghost' not found"),
+        (
+            '{"lead": "unicef", "needs": [{"capability": "funding", "weight": -1}]}',
+            "weight must be positive, got -1 (at needs[0].weight)",
+        ),
+    ],
+)
+def test_recommend_rejects_bad_initiatives_with_one_line(
+    runner: CliRunner, tmp_path: Path, body: str, message: str
+) -> None:
+    path = tmp_path / "initiative.json"
+    path.write_text(body)
+    result = runner.invoke(cli, ["recommend", str(path), "--data", str(SEED_DIR)])
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
