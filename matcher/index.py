@@ -165,10 +165,13 @@ class Index:
     capability_position: Mapping[str, int]
     capability: sp.csc_matrix
     capability_rows: sp.csr_matrix
+    capability_sources: Mapping[str, Mapping[str, str]]
     inferred: BoolArray
     evidence: Mapping[int, tuple[Evidence, ...]]
     theme_codes: tuple[str, ...]
     theme: sp.csr_matrix
+    theme_by_column: sp.csc_matrix
+    theme_sdg: sp.csr_matrix
     activity: npt.NDArray[np.float32]
     collaboration: sp.csr_matrix
     kind: IntArray
@@ -333,9 +336,12 @@ def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
     cap_cols: list[int] = []
     cap_values: list[float] = []
     explicit = np.zeros(n, dtype=bool)
+    sources: dict[str, dict[str, str]] = defaultdict(dict)
     for c in dataset.capabilities:
         i = position[c.org_id]
         explicit[i] = True
+        if c.source:
+            sources[c.org_id][c.capability] = c.source
         cap_rows.append(i)
         cap_cols.append(capability_position[c.capability])
         cap_values.append(c.strength)
@@ -401,10 +407,13 @@ def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
         capability_position=MappingProxyType(capability_position),
         capability=capability,
         capability_rows=capability.tocsr(),
+        capability_sources=MappingProxyType(sources),
         inferred=~explicit,
         evidence=MappingProxyType(evidence),
         theme_codes=theme_codes,
         theme=theme,
+        theme_by_column=theme.tocsc(),
+        theme_sdg=_theme_sdg_matrix(taxonomies, theme_codes),
         activity=activity,
         collaboration=collaboration,
         kind=kinds,
@@ -447,6 +456,16 @@ def _grouped(
         for key in keys(item):
             groups[key].append(item)
     return {key: tuple(found) for key, found in groups.items()}
+
+
+def _theme_sdg_matrix(taxonomies: Taxonomies, theme_codes: Sequence[str]) -> sp.csr_matrix:
+    """Theme × SDG (columns 1-17; column 0 unused), 1 where the theme maps onto the SDG."""
+    rows, cols = [], []
+    for j, code in enumerate(theme_codes):
+        for sdg in taxonomies.theme_sdgs(code):
+            rows.append(j)
+            cols.append(sdg)
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(theme_codes), 18))
 
 
 def _group_positions(values: Sequence[str | None]) -> dict[str, IntArray]:

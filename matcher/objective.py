@@ -67,7 +67,6 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 __all__ = ["Weights", "TERMS", "Problem", "evaluate", "score", "harmonic"]
 
@@ -146,7 +145,7 @@ class Problem:
     base_resources: BoolArray  # (R,)
     alignment: FloatArray  # (n,) a_i
     proximity: FloatArray  # (n,) p_i
-    ties: sp.csr_matrix  # (n, n) t_ik in [0, 1], symmetric, zero diagonal
+    ties: FloatArray  # (n, n) t_ik in [0, 1], symmetric, zero diagonal (dense: n is small)
     novel: FloatArray  # (n,) 1 if never worked with the lead
     record: FloatArray  # (n,) r_i
     yellow: FloatArray  # (n,) 1 for a yellow flag
@@ -201,7 +200,7 @@ class Problem:
             base_resources=np.zeros(0, dtype=bool),
             alignment=np.zeros(n),
             proximity=np.zeros(n),
-            ties=sp.csr_matrix((n, n)),
+            ties=np.zeros((n, n)),
             novel=np.zeros(n),
             record=np.zeros(n),
             yellow=np.zeros(n),
@@ -268,7 +267,7 @@ def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
         parts["resource_mix"] = 0.0
     parts["interest_alignment"] = w.interest_alignment * float(problem.alignment[chosen].sum()) / m
     parts["trust"] = w.trust * float(problem.proximity[chosen].sum()) / m
-    pair_sum = float(problem.ties[chosen][:, chosen].sum()) / 2 if chosen.size > 1 else 0.0
+    pair_sum = float(problem.ties[np.ix_(chosen, chosen)].sum()) / 2 if chosen.size > 1 else 0.0
     parts["cohesion"] = w.cohesion * pair_sum / m
     parts["novelty"] = w.novelty * float(problem.novel[chosen].sum()) / m
     parts["track_record"] = w.track_record * float(problem.record[chosen].sum()) / m

@@ -2,8 +2,8 @@
 
 All three work from a few seed organisations (the lead and any locked members) and cost what
 the seeds' neighbourhood costs, not what the graph costs: PageRank by a fixed number of
-bounded random walks, Adamic-Adar over two hops, introduction paths by Dijkstra with a cost
-limit.
+bounded random walks, Adamic-Adar over two hops, introduction paths by meeting in the middle
+of the two ends' neighbourhoods.
 
 Examples
 --------
@@ -15,8 +15,10 @@ Examples
 (True, 1.0)
 >>> adamic_adar(graph, [0]).round(4).tolist()
 [0.0, 0.0, 1.4427, 0.0]
->>> introduction_paths(graph, 0, [2, 3], max_cost=2.5)
-{2: (0, 1, 2), 3: ()}
+>>> introduction_paths(graph, 0, [1, 2, 3], max_hops=2)
+{1: (0, 1), 2: (0, 1, 2), 3: ()}
+>>> introduction_paths(graph, 0, [3])
+{3: (0, 1, 2, 3)}
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
 __all__ = ["WalkGraph", "personalised_pagerank", "adamic_adar", "introduction_paths"]
 
@@ -39,9 +40,7 @@ class WalkGraph:
     """The collaboration matrix prepared for walks and paths (built once per index).
 
     ``cumulative`` holds the running sum of edge weights in CSR order, so that a weighted
-    neighbour is drawn with one ``searchsorted`` for a whole batch of walkers; ``cost`` is the
-    same graph with ``1 + 0.1 / (1 + weight)`` edges for introduction paths: fewest
-    introductions first, the strongest and most recent ties among equally short paths.
+    neighbour is drawn with one ``searchsorted`` for a whole batch of walkers.
     """
 
     matrix: sp.csr_matrix
@@ -49,7 +48,6 @@ class WalkGraph:
     row_start: FloatArray
     row_total: FloatArray
     degree: npt.NDArray[np.int64]
-    cost: sp.csr_matrix
 
     @classmethod
     def from_matrix(cls, matrix: sp.csr_matrix) -> WalkGraph:
@@ -63,15 +61,12 @@ class WalkGraph:
         else:  # no ties at all
             row_start = np.zeros(matrix.shape[0])
         row_total = np.asarray(matrix.sum(axis=1)).ravel()
-        cost = matrix.copy()
-        cost.data = 1.0 + 0.1 / (1.0 + cost.data)
         return cls(
             matrix=matrix,
             cumulative=cumulative,
             row_start=row_start,
             row_total=row_total,
             degree=np.diff(matrix.indptr).astype(np.int64),
-            cost=cost,
         )
 
     @property
@@ -188,45 +183,75 @@ def adamic_adar(graph: WalkGraph, seeds: Sequence[int]) -> FloatArray:
 
 
 def introduction_paths(
-    graph: WalkGraph, source: int, targets: Sequence[int], *, max_cost: float = 3.3
+    graph: WalkGraph, source: int, targets: Sequence[int], *, max_hops: int = 3
 ) -> dict[int, tuple[int, ...]]:
     """The warmest short chain of past collaborators from ``source`` to each target.
 
-    Edges cost ``1 + 0.1 / (1 + weight)``, weight being the recency-weighted number of shared
-    partnerships: the path has the fewest introductions, and among those the strongest ties.
-    One search serves every target.
+    The path has the fewest introductions (at most ``max_hops`` ties, 1 to 3), and among
+    those the largest sum of tie weights (recency-weighted shared partnerships): a warm
+    introduction goes through people who worked together often and lately.
 
     Parameters
     ----------
     graph : WalkGraph
     source : int
     targets : sequence of int
-    max_cost : float
-        Paths costlier than this are not searched; the default allows three introductions.
+    max_hops : int
+        1 (direct ties only), 2 (one intermediary) or 3.
 
     Returns
     -------
     dict of int to tuple of int
-        ``(source, ..., target)`` for each target; ``()`` where no path is within ``max_cost``.
+        ``(source, ..., target)`` for each target; ``()`` where no chain of at most
+        ``max_hops`` ties exists.
 
     Notes
     -----
-    Dijkstra (scipy.sparse.csgraph) stopped at ``max_cost``: it settles only the nodes
-    closer than that.
+    Meet in the middle: the source's and the target's neighbourhoods are intersected (two
+    hops) or joined through the ties between them (three hops), so the cost is that of the
+    two neighbourhoods, not of the graph.
     """
-    _, predecessors = dijkstra(
-        graph.cost, directed=False, indices=source, return_predecessors=True, limit=max_cost
-    )
+    matrix = graph.matrix
+    out_start, out_end = matrix.indptr[source], matrix.indptr[source + 1]
+    near_source = matrix.indices[out_start:out_end]
+    source_weight = matrix.data[out_start:out_end]
     paths: dict[int, tuple[int, ...]] = {}
     for target in targets:
-        if target == source:
-            paths[target] = (source,)
-            continue
-        if predecessors[target] < 0:
-            paths[target] = ()
-            continue
-        path = [int(target)]
-        while path[-1] != source:
-            path.append(int(predecessors[path[-1]]))
-        paths[target] = tuple(reversed(path))
+        paths[target] = _path(graph, source, target, near_source, source_weight, max_hops)
     return paths
+
+
+def _path(
+    graph: WalkGraph,
+    source: int,
+    target: int,
+    near_source: npt.NDArray[np.int32],
+    source_weight: FloatArray,
+    max_hops: int,
+) -> tuple[int, ...]:
+    if source == target:
+        return (source,)
+    matrix = graph.matrix
+    start, end = matrix.indptr[target], matrix.indptr[target + 1]
+    near_target = matrix.indices[start:end]
+    target_weight = matrix.data[start:end]
+    if near_source.size == 0 or near_target.size == 0:
+        return ()
+    if np.any(near_source == target):
+        return (source, target)
+    if max_hops < 2:
+        return ()
+    common, in_source, in_target = np.intersect1d(
+        near_source, near_target, assume_unique=True, return_indices=True
+    )
+    if common.size:
+        best = int(np.argmax(source_weight[in_source] + target_weight[in_target]))
+        return (source, int(common[best]), target)
+    if max_hops < 3:
+        return ()
+    bridge = matrix[near_source][:, near_target].tocoo()
+    if bridge.nnz == 0:
+        return ()
+    warmth = source_weight[bridge.row] + bridge.data + target_weight[bridge.col]
+    best = int(np.argmax(warmth))
+    return (source, int(near_source[bridge.row[best]]), int(near_target[bridge.col[best]]), target)

@@ -342,7 +342,16 @@ class CoalitionRecommender:
             index.theme_codes.index(t) for t in sorted(initiative.themes) if t in index.theme_codes
         ]
         if theme_columns:
-            holders = np.unique(index.theme[:, theme_columns].tocoo().row).astype(np.int64)
+            holders = np.unique(
+                np.concatenate(
+                    [
+                        index.theme_by_column.indices[
+                            index.theme_by_column.indptr[c] : index.theme_by_column.indptr[c + 1]
+                        ]
+                        for c in theme_columns
+                    ]
+                )
+            ).astype(np.int64)
             chosen.append(
                 self._top(holders, np.log1p(index.partnerships[holders]) + 0.1, config.pool_theme)
             )
@@ -422,14 +431,19 @@ class CoalitionRecommender:
         n = pool.size
         cover = np.zeros((n, len(need_vectors)))
         base_cover = np.zeros(len(need_vectors))
-        where = {p: k for k, p in enumerate(pool.tolist())}
         # a need is what the initiative lacks: the lead's own capabilities do not cover it
         for j, (positions, values) in enumerate(need_vectors):
             located = self._located_factor(initiative, initiative.needs[j].capability)
-            for p, v in zip(positions.tolist(), values.tolist(), strict=True):
-                k = where.get(p)
-                if k is not None:
-                    cover[k, j] = v * located(p)
+            slot = np.searchsorted(pool, positions)
+            inside = slot < n
+            inside[inside] &= pool[slot[inside]] == positions[inside]
+            for p, k, v in zip(
+                positions[inside].tolist(),
+                slot[inside].tolist(),
+                values[inside].tolist(),
+                strict=True,
+            ):
+                cover[k, j] = v * located(p)
         wanted = [ACTIVITY_TYPES.index(a) for a in sorted(initiative.activity_types)]
         activity = index.activity[pool][:, wanted].astype(np.float64)
         base_activity = index.activity[lead, wanted].astype(np.float64)
@@ -451,33 +465,12 @@ class CoalitionRecommender:
                 elif index.country[i] is None or index.region[i] in target_regions:
                     fit[k] = 0.5
 
-        theme_sdgs = {t: index.taxonomies.theme_sdgs(t) for t in initiative.themes}
-        alignment = np.zeros(n)
-        theme_rows = index.theme[pool]
-        for k in range(n):
-            org_themes = {index.theme_codes[c] for c in theme_rows.getrow(k).indices}
-            if initiative.themes:
-                shared = len(org_themes & initiative.themes)
-                org_sdgs = (
-                    set().union(*(index.taxonomies.theme_sdgs(t) for t in org_themes))
-                    if org_themes
-                    else set()
-                )
-                near = sum(1 for t in initiative.themes - org_themes if theme_sdgs[t] & org_sdgs)
-                alignment[k] = (shared + 0.5 * near) / len(initiative.themes)
-            if (
-                index.kind[pool[k]] == KINDS.index(Kind.COMPANY)
-                and index.motivations[pool[k]].any()
-            ):
-                alignment[k] += 0.25
-        alignment = np.minimum(alignment, 1.0)
+        alignment = self._alignment(initiative, pool)
         pool_ppr = ppr[pool]
         top = float(pool_ppr.max(initial=0.0))
         proximity = pool_ppr / top if top > 0 else np.zeros(n)
-        ties = index.collaboration[pool][:, pool].tocsr()
-        ties.data = np.minimum(ties.data, 1.0)
-        ties.setdiag(0)
-        ties.eliminate_zeros()
+        ties = np.minimum(index.collaboration[pool][:, pool].toarray(), 1.0)
+        np.fill_diagonal(ties, 0.0)
         to_lead = np.asarray(index.collaboration[[lead]][:, pool].todense()).ravel()
         return Problem(
             cover=cover,
@@ -503,6 +496,23 @@ class CoalitionRecommender:
             max_size=initiative.constraints.max_size,
             weights=self.config.weights,
         )
+
+    def _alignment(self, initiative: Initiative, pool: IntArray) -> FloatArray:
+        """Share of the initiative's themes each candidate works on (a shared SDG earns half),
+        plus 0.25 for a company with a recorded business motivation (§74)."""
+        index = self._fitted()
+        alignment = np.zeros(pool.size)
+        columns = [index.theme_codes.index(t) for t in sorted(initiative.themes)]
+        if columns:
+            held = index.theme[pool][:, columns].toarray() > 0
+            candidate_sdgs = (index.theme[pool] @ index.theme_sdg).toarray() > 0
+            wanted_sdgs = index.theme_sdg[columns].toarray() > 0
+            near = ~held & ((candidate_sdgs.astype(int) @ wanted_sdgs.T.astype(int)) > 0)
+            alignment = (held.sum(axis=1) + 0.5 * near.sum(axis=1)) / len(columns)
+        companies = index.kind[pool] == KINDS.index(Kind.COMPANY)
+        alignment = alignment + 0.25 * (companies & index.motivations[pool].any(axis=1))
+        result: FloatArray = np.minimum(alignment, 1.0)
+        return result
 
     def _located_factor(self, initiative: Initiative, code: str) -> Callable[[int], float]:
         """Local presence is presence *there*: elsewhere it counts a quarter in a target
@@ -587,14 +597,10 @@ class CoalitionRecommender:
                     + ")"
                 )
             else:
-                sources = [
-                    c.source
-                    for c in index.dataset.capabilities_of(org_id)
-                    if c.capability == code and c.source
-                ]
+                source = index.capability_sources.get(org_id, {}).get(code)
                 reasons.append(
                     f"{need}: {code} at strength {held[code]:g}"
-                    + (f" ({sources[0]})" if sources else "")
+                    + (f" ({source})" if source else "")
                 )
         return reasons
 

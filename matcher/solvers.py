@@ -121,9 +121,7 @@ class _State:
         if chosen.size and problem.base_resources.size:
             self.brought |= problem.resources[chosen].any(axis=0)
         self.tie_to_chosen = (
-            np.asarray(problem.ties[:, chosen].sum(axis=1)).ravel()
-            if chosen.size
-            else np.zeros(problem.size)
+            problem.ties[:, chosen].sum(axis=1) if chosen.size else np.zeros(problem.size)
         )
 
     def gains(self, candidates: IntArray, modular: FloatArray) -> FloatArray:
@@ -174,7 +172,7 @@ class _State:
         self.has_local = self.has_local or bool(p.local[i])
         if p.base_resources.size:
             self.brought |= p.resources[i]
-        self.tie_to_chosen += p.ties[:, [i]].toarray().ravel()
+        self.tie_to_chosen += p.ties[:, i]
 
 
 def _feasible_mask(problem: Problem, rules: Rules, members: Sequence[int]) -> BoolArray:
@@ -314,12 +312,8 @@ def _greedy_fill(problem: Problem, rules: Rules, start: Sequence[int]) -> list[i
 
 def _cohesion_caps(problem: Problem) -> FloatArray:
     """The most cohesion each candidate can ever add: its strongest ties to a full coalition."""
-    ties = problem.ties.tocsr()
-    caps = np.zeros(problem.size)
     keep = problem.max_size - 1
-    for k in np.flatnonzero(np.diff(ties.indptr)).tolist():
-        row = ties.data[ties.indptr[k] : ties.indptr[k + 1]]
-        caps[k] = np.sort(row)[::-1][:keep].sum()
+    caps = -np.sort(-problem.ties, axis=1)[:, :keep].sum(axis=1) if problem.size else np.zeros(0)
     result: FloatArray = problem.weights.cohesion * caps / problem.max_size
     return result
 
@@ -406,7 +400,7 @@ def _cohesion_value(problem: Problem, members: Sequence[int]) -> float:
     chosen = np.asarray(members, dtype=np.int64)
     if chosen.size < 2:
         return 0.0
-    pair_sum = float(problem.ties[chosen][:, chosen].sum()) / 2
+    pair_sum = float(problem.ties[np.ix_(chosen, chosen)].sum()) / 2
     return problem.weights.cohesion * pair_sum / problem.max_size
 
 
@@ -557,7 +551,7 @@ class _MilpBuilder:
                 if holders.size:
                     y = self._variable(w.resource_mix / count)
                     self._row({y: 1.0, **{x[i]: -1.0 for i in holders}}, -np.inf, 0.0)
-        ties = sp.triu(p.ties, k=1).tocoo()
+        ties = sp.coo_matrix(np.triu(p.ties, k=1))
         for i, k, t in zip(ties.row, ties.col, ties.data, strict=True):
             if t > _EPS:
                 pair = self._variable(float(w.cohesion * t / m))

@@ -31,7 +31,7 @@ def problems(draw: st.DrawFn) -> tuple[Problem, Rules]:
     activity = levels[rng.integers(0, 4, size=(n, activities))]
     ties = sp.random(n, n, density=0.3, random_state=rng, format="csr")
     ties = sp.triu(ties, k=1)
-    ties = (ties + ties.T).tocsr()
+    ties = (ties + ties.T).toarray()
     max_size = draw(st.integers(2, 4))
     problem = Problem(
         cover=cover,
