@@ -177,7 +177,11 @@ class Index:
     kind: IntArray
     sector: IntArray
     country: tuple[str | None, ...]
+    country_id: IntArray
+    country_lookup: Mapping[str, int]
     by_country: Mapping[str, IntArray]
+    by_sector: tuple[IntArray, ...]
+    by_kind: tuple[IntArray, ...]
     region: tuple[str | None, ...]
     region_id: IntArray
     ldc: BoolArray
@@ -395,6 +399,7 @@ def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
             motivations[i, motivation_position[code]] = True
         if org.max_active is not None:
             max_active[i] = org.max_active
+    country_ids, country_lookup = _country_ids(countries)
     worst_flag = np.zeros(n, dtype=np.int64)
     for flag in dataset.flags:
         i = position[flag.org_id]
@@ -419,7 +424,15 @@ def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
         kind=kinds,
         sector=sectors,
         country=tuple(countries),
-        by_country=MappingProxyType(_group_positions(countries)),
+        country_id=country_ids,
+        country_lookup=MappingProxyType(country_lookup),
+        by_country=MappingProxyType(_group_positions(countries, partnerships)),
+        by_sector=tuple(
+            _by_popularity(np.flatnonzero(sectors == j), partnerships) for j in range(len(SECTORS))
+        ),
+        by_kind=tuple(
+            _by_popularity(np.flatnonzero(kinds == j), partnerships) for j in range(len(KINDS))
+        ),
         region=tuple(regions),
         region_id=np.array(
             [REGIONS.index(r) if r in REGIONS else -1 for r in regions], dtype=np.int64
@@ -468,12 +481,31 @@ def _theme_sdg_matrix(taxonomies: Taxonomies, theme_codes: Sequence[str]) -> sp.
     return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(theme_codes), 18))
 
 
-def _group_positions(values: Sequence[str | None]) -> dict[str, IntArray]:
+def _by_popularity(positions: IntArray, partnerships: IntArray) -> IntArray:
+    """``positions`` ordered by number of partnerships, most first (ties by position)."""
+    order = np.lexsort((positions, -partnerships[positions]))
+    result: IntArray = positions[order].astype(np.int64)
+    return result
+
+
+def _group_positions(values: Sequence[str | None], partnerships: IntArray) -> dict[str, IntArray]:
+    """Positions per value, each group ordered by popularity."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, value in enumerate(values):
         if value is not None:
             groups[value].append(i)
-    return {key: np.asarray(found, dtype=np.int64) for key, found in groups.items()}
+    return {
+        key: _by_popularity(np.asarray(found, dtype=np.int64), partnerships)
+        for key, found in groups.items()
+    }
+
+
+def _country_ids(countries: Sequence[str | None]) -> tuple[IntArray, dict[str, int]]:
+    """A small integer per country code (-1 for none), for vectorised filters."""
+    codes = sorted({c for c in countries if c is not None})
+    lookup = {code: k for k, code in enumerate(codes)}
+    ids = np.array([lookup.get(c, -1) if c else -1 for c in countries], dtype=np.int64)
+    return ids, lookup
 
 
 def _infer(

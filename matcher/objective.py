@@ -114,11 +114,14 @@ def harmonic(count: int | IntArray) -> FloatArray:
     [0.0, 1.0, 1.5, 1.833]
     """
     counts = np.asarray(count, dtype=np.int64)
-    table = np.concatenate(
-        [[0.0], np.cumsum(1.0 / np.arange(1, max(int(counts.max(initial=0)), 1) + 1))]
-    )
+    table = _HARMONIC
+    if counts.size and int(counts.max()) >= table.size:
+        table = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, int(counts.max()) + 1))])
     result: FloatArray = table[counts]
     return result
+
+
+_HARMONIC: FloatArray = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, 129))])
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+_EMPTY: IntArray = np.zeros(0, dtype=np.int64)
 
 
 class NotFittedError(PartnerMatchError):
@@ -204,7 +205,40 @@ class CoalitionRecommender:
         self.index_ = index
         self.graph_ = WalkGraph.from_matrix(index.collaboration)
         self._need_cache = {}
+        self._need_top_cache: dict[str, IntArray] = {}
+        experience = np.log1p(index.partnerships)
+        self._activity_top_ = [
+            self._top(
+                np.arange(index.size, dtype=np.int64),
+                index.activity[:, k].astype(np.float64) * experience,
+                self.config.pool_per_activity,
+                positive=True,
+            )
+            for k in range(len(ACTIVITY_TYPES))
+        ]
+        by_theme = index.theme_by_column
+        self._theme_top_ = []
+        for column in range(len(index.theme_codes)):
+            holders = by_theme.indices[by_theme.indptr[column] : by_theme.indptr[column + 1]]
+            holders = holders.astype(np.int64)
+            self._theme_top_.append(
+                self._top(holders, experience[holders] + 0.1, self.config.pool_theme)
+            )
         return self
+
+    def _need_top(self, code: str) -> IntArray:
+        """The best holders of a need (query-independent, cached)."""
+        cached = self._need_top_cache.get(code)
+        if cached is None:
+            index = self._fitted()
+            positions, values = self.need_coverage(code)
+            cached = self._top(
+                positions,
+                values + 0.01 * np.log1p(index.partnerships[positions]),
+                self.config.pool_per_need,
+            )
+            self._need_top_cache[code] = cached
+        return cached
 
     def _fitted(self) -> Index:
         index: Index | None = getattr(self, "index_", None)
@@ -297,11 +331,19 @@ class CoalitionRecommender:
                 return f"declared conflict of interest with the lead{reason}"
         return None
 
-    def _top(self, positions: IntArray, values: FloatArray, count: int) -> IntArray:
+    @staticmethod
+    def _top(
+        positions: IntArray, values: FloatArray, count: int, *, positive: bool = False
+    ) -> IntArray:
+        """The ``count`` positions of largest value (only values > 0 with ``positive``)."""
+        if positive:
+            keep_mask = values > 0
+            positions, values = positions[keep_mask], values[keep_mask]
         if positions.size <= count:
             return positions
         keep = np.argpartition(-values, count - 1)[:count]
-        return positions[keep]
+        result: IntArray = positions[keep]
+        return result
 
     def _context(self, initiative: Initiative) -> _Context:
         self._check(initiative)
@@ -319,60 +361,53 @@ class CoalitionRecommender:
         )
         need_codes = [need.capability for need in initiative.needs]
         need_vectors = [self.need_coverage(code) for code in need_codes]
-        relevance = _Relevance(index.size)
-
-        chosen: list[IntArray] = [np.asarray(forced, dtype=np.int64)]
-        for positions, values in need_vectors:
-            top = self._top(
-                positions,
-                values + 0.01 * np.log1p(index.partnerships[positions]),
-                config.pool_per_need,
-            )
-            chosen.append(top)
-            relevance.add(positions, values)
-        for activity in sorted(initiative.activity_types):
-            column = ACTIVITY_TYPES.index(activity)
-            experienced = np.flatnonzero(index.activity[:, column] > 0)
-            values = index.activity[experienced, column] * np.log1p(index.partnerships[experienced])
-            chosen.append(self._top(experienced, values, config.pool_per_activity))
-        reached = np.flatnonzero(ppr > 0)
-        chosen.append(self._top(reached, ppr[reached], config.pool_proximity))
-        relevance.add(reached, ppr[reached] / max(float(ppr[reached].max(initial=0)), 1e-12))
+        ppr_top = float(ppr.max(initial=0.0)) or 1.0
         theme_columns = [
             index.theme_codes.index(t) for t in sorted(initiative.themes) if t in index.theme_codes
         ]
-        if theme_columns:
-            holders = np.unique(
-                np.concatenate(
-                    [
-                        index.theme_by_column.indices[
-                            index.theme_by_column.indptr[c] : index.theme_by_column.indptr[c + 1]
-                        ]
-                        for c in theme_columns
-                    ]
-                )
-            ).astype(np.int64)
-            chosen.append(
-                self._top(holders, np.log1p(index.partnerships[holders]) + 0.1, config.pool_theme)
-            )
-            relevance.add(holders, np.full(holders.size, 0.2))
-        local_positions = np.concatenate(
-            [
-                index.by_country.get(c, np.zeros(0, dtype=np.int64))
-                for c in sorted(initiative.countries)
-            ]
-            or [np.zeros(0, dtype=np.int64)]
-        )
-        if local_positions.size:
-            chosen.append(
-                self._top(local_positions, relevance.of(local_positions), config.pool_local)
-            )
+
+        def relevance(positions: IntArray) -> FloatArray:
+            """Coverage of the needs + proximity + theme overlap: to rank within a pool."""
+            value = ppr[positions] / ppr_top
+            for holders, coverage in need_vectors:
+                slot = np.minimum(np.searchsorted(holders, positions), max(holders.size - 1, 0))
+                if holders.size:
+                    value = value + np.where(holders[slot] == positions, coverage[slot], 0.0)
+            if theme_columns:
+                value = value + 0.2 * (index.theme[positions][:, theme_columns].sum(axis=1).A1 > 0)
+            result: FloatArray = value
+            return result
+
+        chosen: list[IntArray] = [np.asarray(forced, dtype=np.int64)]
+        for code in need_codes:
+            chosen.append(self._need_top(code))
+        for activity in sorted(initiative.activity_types):
+            chosen.append(self._activity_top_[ACTIVITY_TYPES.index(activity)])
+        reached = np.flatnonzero(ppr > 0)
+        chosen.append(self._top(reached, ppr[reached], config.pool_proximity))
+        for column in theme_columns:
+            chosen.append(self._theme_top_[column])
+        target_ids = [
+            index.country_lookup[c] for c in initiative.countries if c in index.country_lookup
+        ]
+        for country in sorted(initiative.countries):
+            chosen.append(index.by_country.get(country, _EMPTY)[: config.pool_local])
+        if target_ids:
+            for holders, coverage in need_vectors:
+                local = np.isin(index.country_id[holders], target_ids)
+                chosen.append(self._top(holders[local], coverage[local], config.pool_local))
         for sector in sorted(initiative.constraints.required_sectors):
-            members = np.flatnonzero(index.sector == SECTORS.index(sector))
-            chosen.append(self._top(members, relevance.of(members), config.pool_required))
+            sector_id = SECTORS.index(sector)
+            chosen.append(index.by_sector[sector_id][: config.pool_required])
+            for holders, coverage in need_vectors:
+                inside = index.sector[holders] == sector_id
+                chosen.append(self._top(holders[inside], coverage[inside], config.pool_required))
         for kind in sorted(initiative.constraints.required_kinds):
-            members = np.flatnonzero(index.kind == KINDS.index(kind))
-            chosen.append(self._top(members, relevance.of(members), config.pool_required))
+            kind_id = KINDS.index(kind)
+            chosen.append(index.by_kind[kind_id][: config.pool_required])
+            for holders, coverage in need_vectors:
+                inside = index.kind[holders] == kind_id
+                chosen.append(self._top(holders[inside], coverage[inside], config.pool_required))
 
         candidates = np.unique(np.concatenate(chosen)).astype(np.int64)
         excluded: list[Exclusion] = []
@@ -397,7 +432,7 @@ class CoalitionRecommender:
         pool = np.asarray(kept, dtype=np.int64)
         if pool.size > config.pool_size:
             keep = set(forced)
-            ranked = pool[np.argsort(-relevance.of(pool), kind="stable")]
+            ranked = pool[np.argsort(-relevance(pool), kind="stable")]
             for i in ranked.tolist():
                 if len(keep) >= config.pool_size:
                     break
@@ -812,17 +847,3 @@ def _regions_of(index: Index, initiative: Initiative) -> set[str]:
         for c in initiative.countries
         if (info := index.taxonomies.countries.get(c)) is not None
     }
-
-
-class _Relevance:
-    """A rough relevance of every organisation to the request, to trim the pool."""
-
-    def __init__(self, size: int) -> None:
-        self.values = np.zeros(size)
-
-    def add(self, positions: IntArray, values: FloatArray) -> None:
-        np.add.at(self.values, positions, values)
-
-    def of(self, positions: IntArray) -> FloatArray:
-        result: FloatArray = self.values[positions]
-        return result

@@ -252,13 +252,27 @@ def _coverage(problem: Problem, members: Sequence[int]) -> float:
 
 
 def _redundant(problem: Problem, rules: Rules, members: Sequence[int]) -> list[int]:
-    """Members (not forced) whose removal costs the coverage terms nothing."""
-    total = _coverage(problem, members)
+    """Members (not forced) whose removal costs the coverage terms nothing.
+
+    A member is needed when, for some need or activity type, it alone holds the coalition's
+    best value and that value beats the baseline: removing it lowers that column.
+    """
+    if not members:
+        return []
+    chosen = np.asarray(members, dtype=np.int64)
+    columns = [np.hstack([problem.cover[chosen], problem.activity[chosen]])]
+    baseline = np.concatenate([problem.base_cover, problem.base_activity])
+    values = columns[0]
+    if values.shape[1] == 0:
+        return [i for i in members if i not in rules.forced]
+    best = values.max(axis=0)
+    holders = (values >= best - 1e-12).sum(axis=0)
+    sole_best = (values >= best - 1e-12) & (holders == 1) & (best > baseline + 1e-12)
+    needed = sole_best.any(axis=1)
     return [
         i
-        for i in members
-        if i not in rules.forced
-        and _coverage(problem, [m for m in members if m != i]) >= total - 1e-12
+        for i, keep in zip(members, needed.tolist(), strict=True)
+        if not keep and i not in rules.forced
     ]
 
 
@@ -281,8 +295,10 @@ def _greedy_fill(problem: Problem, rules: Rules, start: Sequence[int]) -> list[i
         # cohesion can only grow, so it is re-added in full each round
         order = candidates[np.argsort(-bounds[candidates], kind="stable")]
         best_gain, best = -np.inf, -1
-        for start_at in range(0, order.size, 16):
-            batch = order[start_at : start_at + 16]
+        # candidates never evaluated (infinite bound) sort first and go in one batch
+        start_at, step = 0, max(16, int(np.isinf(bounds[order]).sum()))
+        while start_at < order.size:
+            batch = order[start_at : start_at + step]
             fresh = state.gains(batch, modular)
             bounds[batch] = (
                 fresh
@@ -294,7 +310,9 @@ def _greedy_fill(problem: Problem, rules: Rules, start: Sequence[int]) -> list[i
             k = int(np.argmax(fresh))
             if fresh[k] > best_gain:
                 best_gain, best = float(fresh[k]), int(batch[k])
-            remaining = order[start_at + 16 :]
+            start_at += step
+            step = 16
+            remaining = order[start_at:]
             if remaining.size == 0 or best_gain >= bounds[remaining].max():
                 break
         enough = len(state.members) >= rules.min_size and not any((unmet[0], unmet[1], unmet[2]))
