@@ -46,7 +46,7 @@ from matcher.model import (
     Kind,
 )
 from matcher.objective import N_REGIONS, N_SECTORS, TERMS, Problem, Weights, evaluate
-from matcher.proximity import WalkGraph, introduction_paths, personalised_pagerank
+from matcher.proximity import WalkGraph, adamic_adar, introduction_paths, personalised_pagerank
 from matcher.solvers import InfeasibleError, Rules, Solution, top_k
 from matcher.taxonomy import MatchCredits, match_credit
 
@@ -82,6 +82,7 @@ class EngineConfig:
     pool_per_need: int = 30
     pool_per_activity: int = 10
     pool_proximity: int = 40
+    pool_adamic_adar: int = 20
     pool_theme: int = 30
     pool_local: int = 30
     pool_required: int = 15
@@ -91,7 +92,7 @@ class EngineConfig:
     restart: float = 0.15
     difference: int = 1
     solver: str = "auto"
-    milp_time_limit: float = 0.25
+    milp_time_limit: float = 0.0
     gap_below: float = 0.5
     complementary: bool = True
     exclude_flags_from: FlagLevel = FlagLevel.ESCALATED
@@ -226,6 +227,22 @@ class CoalitionRecommender:
             )
         return self
 
+    def proximity(self, seeds: Sequence[int]) -> FloatArray:
+        """Personalised PageRank of every organisation from ``seeds`` (index positions)."""
+        config = self.config
+        return personalised_pagerank(
+            self.graph_,
+            seeds,
+            alpha=config.restart,
+            walks=config.walks,
+            max_steps=config.walk_steps,
+            seed=config.seed,
+        )
+
+    def common_neighbours(self, seeds: Sequence[int]) -> FloatArray:
+        """Adamic-Adar of every organisation with ``seeds``: friends of friends, weighted."""
+        return adamic_adar(self.graph_, seeds)
+
     def _need_top(self, code: str) -> IntArray:
         """The best holders of a need (query-independent, cached)."""
         cached = self._need_top_cache.get(code)
@@ -351,14 +368,8 @@ class CoalitionRecommender:
         config = self.config
         lead = index.position[initiative.lead]
         forced = [index.position[o] for o in sorted(initiative.constraints.include)]
-        ppr = personalised_pagerank(
-            self.graph_,
-            [lead, *forced],
-            alpha=config.restart,
-            walks=config.walks,
-            max_steps=config.walk_steps,
-            seed=config.seed,
-        )
+        ppr = self.proximity([lead, *forced])
+        shared = self.common_neighbours([lead, *forced])
         need_codes = [need.capability for need in initiative.needs]
         need_vectors = [self.need_coverage(code) for code in need_codes]
         ppr_top = float(ppr.max(initial=0.0)) or 1.0
@@ -385,6 +396,8 @@ class CoalitionRecommender:
             chosen.append(self._activity_top_[ACTIVITY_TYPES.index(activity)])
         reached = np.flatnonzero(ppr > 0)
         chosen.append(self._top(reached, ppr[reached], config.pool_proximity))
+        two_hops = np.flatnonzero(shared > 0)
+        chosen.append(self._top(two_hops, shared[two_hops], config.pool_adamic_adar))
         for column in theme_columns:
             chosen.append(self._theme_top_[column])
         target_ids = [

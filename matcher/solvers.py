@@ -37,6 +37,8 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 _EPS = 1e-12
+#: Candidates re-evaluated at once by lazy greedy (numpy calls cost more than arithmetic).
+_LAZY_BATCH = 64
 
 
 class InfeasibleError(ValueError):
@@ -277,16 +279,21 @@ def _redundant(problem: Problem, rules: Rules, members: Sequence[int]) -> list[i
 
 
 def _greedy_fill(problem: Problem, rules: Rules, start: Sequence[int]) -> list[int] | None:
-    """Lazy greedy from ``start``: re-evaluate the most promising candidates first."""
+    """Lazy greedy from ``start``: re-evaluate the most promising candidates first.
+
+    Unmet requirements (a sector, a kind, a local partner) are met first, by the best
+    candidate that meets one: later, with complementarity, it might add nothing of its own.
+    """
     modular = problem.modular()
     caps = _cohesion_caps(problem)
     state = _State(problem, start)
     bounds = np.full(problem.size, np.inf)
+    banned = np.zeros(problem.size, dtype=bool)
     while len(state.members) < rules.max_size:
-        allowed = _feasible_mask(problem, rules, state.members)
+        allowed = _feasible_mask(problem, rules, state.members) & ~banned
         unmet = _unmet(problem, rules, state.members)
-        slots = rules.max_size - len(state.members)
-        if _needed(unmet) >= slots:
+        if _needed(unmet):
+            # requirements first, while a helper can still add something of its own
             allowed &= _helps(problem, rules, unmet)
         candidates = np.flatnonzero(allowed)
         if candidates.size == 0:
@@ -296,7 +303,7 @@ def _greedy_fill(problem: Problem, rules: Rules, start: Sequence[int]) -> list[i
         order = candidates[np.argsort(-bounds[candidates], kind="stable")]
         best_gain, best = -np.inf, -1
         # candidates never evaluated (infinite bound) sort first and go in one batch
-        start_at, step = 0, max(16, int(np.isinf(bounds[order]).sum()))
+        start_at, step = 0, max(_LAZY_BATCH, int(np.isinf(bounds[order]).sum()))
         while start_at < order.size:
             batch = order[start_at : start_at + step]
             fresh = state.gains(batch, modular)
@@ -311,21 +318,44 @@ def _greedy_fill(problem: Problem, rules: Rules, start: Sequence[int]) -> list[i
             if fresh[k] > best_gain:
                 best_gain, best = float(fresh[k]), int(batch[k])
             start_at += step
-            step = 16
+            step = _LAZY_BATCH
             remaining = order[start_at:]
             if remaining.size == 0 or best_gain >= bounds[remaining].max():
                 break
         enough = len(state.members) >= rules.min_size and not any((unmet[0], unmet[1], unmet[2]))
         if best < 0 or (enough and best_gain <= 0):
             break
+        if rules.complementary and _breaks_protected(problem, rules, state.members, best):
+            banned[best] = True  # it would leave a required or forced member with nothing
+            bounds[best] = -np.inf
+            continue
         state.add(best)
+        if rules.complementary:  # drop members the newcomer made redundant
+            kept = [
+                m
+                for m in state.members
+                if m not in _redundant(problem, rules, state.members) or m == best
+            ]
+            if len(kept) < len(state.members):
+                state = _State(problem, kept)
     members = list(state.members)
-    if rules.complementary:
-        redundant = _redundant(problem, rules, members)
-        while redundant and len(members) > rules.min_size:
-            members.remove(redundant[0])
-            redundant = _redundant(problem, rules, members)
     return members if _is_valid(problem, rules, members) else None
+
+
+def _breaks_protected(
+    problem: Problem, rules: Rules, members: Sequence[int], newcomer: int
+) -> bool:
+    """Whether adding ``newcomer`` makes a forced member, or the only member meeting a
+    requirement, redundant (it could then be neither kept nor dropped)."""
+    after = [*members, newcomer]
+    redundant = set(_redundant(problem, rules, after)) - {newcomer}
+    if not redundant:
+        return False
+    for r in redundant:
+        others = [m for m in after if m != r]
+        if _unmet(problem, rules, others) != (set(), set(), False):
+            return True
+    return False
 
 
 def _cohesion_caps(problem: Problem) -> FloatArray:
@@ -336,51 +366,67 @@ def _cohesion_caps(problem: Problem) -> FloatArray:
     return result
 
 
+def _repair(problem: Problem, rules: Rules, members: list[int]) -> list[int] | None:
+    """Drop members made redundant by a move (the cheapest loss first); None if invalid."""
+    current = list(members)
+    if rules.complementary:
+        redundant = _redundant(problem, rules, current)
+        while redundant and len(current) > rules.min_size:
+            drop = max(redundant, key=lambda r: score(problem, [m for m in current if m != r]))
+            current.remove(drop)
+            redundant = _redundant(problem, rules, current)
+    return current if _is_valid(problem, rules, current) else None
+
+
 def _local_search(
-    problem: Problem, rules: Rules, members: list[int], max_rounds: int = 50
+    problem: Problem,
+    rules: Rules,
+    members: list[int],
+    *,
+    max_rounds: int = 20,
+    candidates_per_move: int = 12,
 ) -> list[int]:
-    """Best-improvement add / drop / swap moves until none improves the score."""
+    """Best-improvement add / drop / swap moves until none improves the score.
+
+    A move that leaves members redundant is repaired by dropping them; the most promising
+    ``candidates_per_move`` entrants (by exact marginal gain) are tried for each move.
+    """
     modular = problem.modular()
     current = list(members)
     current_score = score(problem, current)
     for _ in range(max_rounds):
         best_score, best_move = current_score + 1e-9, None
-        # add
-        if len(current) < rules.max_size:
-            addable = np.flatnonzero(_feasible_mask(problem, rules, current))
-            if addable.size:
-                gains = _State(problem, current).gains(addable, modular)
-                k = int(np.argmax(gains))
-                if current_score + gains[k] > best_score and _is_valid(
-                    problem, rules, [*current, int(addable[k])]
-                ):
-                    best_score, best_move = (
-                        current_score + float(gains[k]),
-                        [*current, int(addable[k])],
-                    )
-        # drop, or swap: f(S - r + a) = f(S - r) + gain(a | S - r)
-        for r in current:
-            if r in rules.forced:
-                continue
+        removals: list[int | None] = [None, *(r for r in current if r not in rules.forced)]
+        for r in removals:
             rest = [i for i in current if i != r]
-            rest_score = score(problem, rest)
-            if (
-                len(rest) >= rules.min_size
-                and rest_score > best_score
-                and _is_valid(problem, rules, rest)
-            ):
-                best_score, best_move = rest_score, rest
-            allowed = _feasible_mask(problem, rules, rest)
-            allowed[r] = False
-            candidates = np.flatnonzero(allowed)
-            if candidates.size == 0:
+            rest_score = current_score if r is None else score(problem, rest)
+            if r is not None and len(rest) >= rules.min_size and rest_score > best_score:
+                repaired = _repair(problem, rules, rest)
+                if repaired is not None:
+                    value = score(problem, repaired)
+                    if value > best_score:
+                        best_score, best_move = value, repaired
+            if len(rest) >= rules.max_size:
                 continue
-            gains = _State(problem, rest).gains(candidates, modular)
-            for k in np.argsort(-gains)[:8]:
-                swapped = [*rest, int(candidates[k])]
-                if rest_score + gains[k] > best_score and _is_valid(problem, rules, swapped):
-                    best_score, best_move = rest_score + float(gains[k]), swapped
+            allowed = _feasible_mask(problem, rules, rest)
+            if r is not None:
+                allowed[r] = False
+            entrants = np.flatnonzero(allowed)
+            if entrants.size == 0:
+                continue
+            gains = _State(problem, rest).gains(entrants, modular)
+            for k in np.argsort(-gains)[:candidates_per_move].tolist():
+                if rest_score + gains[k] <= best_score:
                     break
+                moved = [*rest, int(entrants[k])]
+                if _is_valid(problem, rules, moved):
+                    best_score, best_move = rest_score + float(gains[k]), moved
+                    break
+                repaired = _repair(problem, rules, moved)
+                if repaired is not None:
+                    value = score(problem, repaired)
+                    if value > best_score:
+                        best_score, best_move = value, repaired
         if best_move is None:
             break
         current, current_score = best_move, score(problem, best_move)
@@ -422,8 +468,14 @@ def _cohesion_value(problem: Problem, members: Sequence[int]) -> float:
     return problem.weights.cohesion * pair_sum / problem.max_size
 
 
-def greedy(problem: Problem, rules: Rules, *, local_search: bool = True) -> Solution:
+def greedy(
+    problem: Problem, rules: Rules, *, local_search: bool = True, restarts: bool = False
+) -> Solution:
     """Lazy greedy from the forced members, then local search; reports a bound.
+
+    With ``restarts``, greedy runs again once per member of its first coalition with that
+    member barred, and local search starts from the best of those coalitions: complementarity
+    makes the landscape rugged, and one barred early choice often opens a better one.
 
     Raises
     ------
@@ -433,20 +485,33 @@ def greedy(problem: Problem, rules: Rules, *, local_search: bool = True) -> Solu
     Notes
     -----
     Greedy alone has the (1 - 1/e) guarantee on the monotone submodular part; the bound of
-    :func:`_greedy_bound` says how far this solution can be from the optimum.
+    :func:`_greedy_bound` says how far this solution can be from the optimum. Restarts cost
+    one more greedy run per member.
     """
     started = time.perf_counter()
     members = _greedy_fill(problem, rules, list(dict.fromkeys(rules.forced)))
     if members is None:
         raise InfeasibleError("No coalition satisfies the constraints")
+    if restarts:
+        best, best_score = members, score(problem, members)
+        for barred in members:
+            if barred in rules.forced:
+                continue
+            other = _greedy_fill(
+                problem, rules.with_cut([barred], 1), list(dict.fromkeys(rules.forced))
+            )
+            if other is not None and score(problem, other) > best_score:
+                best, best_score = other, score(problem, other)
+        members = best
     if local_search:
         members = _local_search(problem, rules, members)
     value = score(problem, members)
     bound = max(_greedy_bound(problem, rules, members), value)
+    name = "greedy" + ("+restarts" if restarts else "") + ("+local_search" if local_search else "")
     return Solution(
         members=tuple(members),
         score=value,
-        solver="greedy+local_search" if local_search else "greedy",
+        solver=name,
         bound=bound,
         seconds=time.perf_counter() - started,
     )
@@ -600,20 +665,20 @@ class _MilpBuilder:
         return x
 
     def _complementarity(self, x: list[int], values: FloatArray, base: FloatArray) -> None:
-        """Binary z_ij = 1 only if i is in and no other member holds j at least as well:
-        sum_{k in D_ij} x_k + |D_ij| z_ij <= |D_ij|, z_ij <= x_i."""
+        """Binary z_ij = 1 only if i is in and no other member holds j at least as well.
+
+        With D_ij the candidates holding j at least as well as i (i included) and m the
+        maximum size: sum_{k in D_ij} x_k + m z_ij <= m + 1 (at most m members, so the bound
+        is tight), and z_ij <= x_i."""
+        big = float(self.rules.max_size)
         for j in range(values.shape[1]):
             column = values[:, j]
             for i in np.flatnonzero(column > base[j] + _EPS).tolist():
-                dominators = [k for k in np.flatnonzero(column >= column[i]).tolist() if k != i]
+                holders = np.flatnonzero(column >= column[i]).tolist()
                 z = self._variable(0.0, integer=True)
                 self._row({z: 1.0, x[i]: -1.0}, -np.inf, 0.0)
-                if dominators:
-                    self._row(
-                        {z: float(len(dominators)), **{x[k]: 1.0 for k in dominators}},
-                        -np.inf,
-                        float(len(dominators)),
-                    )
+                if len(holders) > 1:
+                    self._row({z: big, **{x[k]: 1.0 for k in holders}}, -np.inf, big + 1.0)
                 self.strict[i].append(z)
 
     def _counts(
@@ -658,11 +723,19 @@ class _MilpBuilder:
 
 
 def solve(
-    problem: Problem, rules: Rules, *, method: str = "auto", milp_time_limit: float = 0.25
+    problem: Problem,
+    rules: Rules,
+    *,
+    method: str = "auto",
+    milp_time_limit: float = 0.0,
+    restarts: bool = True,
 ) -> Solution:
-    """Solve with ``method``: ``greedy``, ``milp``, or ``auto`` (greedy + local search, then
-    the MILP within ``milp_time_limit`` seconds when greedy's bound leaves a gap, keeping the
-    better)."""
+    """Solve with ``method``.
+
+    ``greedy``: lazy greedy + local search. ``milp``: the exact MILP (at least 1 s). ``auto``:
+    greedy (with ``restarts``) + local search, then, if ``milp_time_limit`` > 0 and greedy's
+    bound leaves a gap, the MILP within that budget, keeping the better of the two.
+    """
     if method == "greedy":
         return greedy(problem, rules)
     if method == "milp":
@@ -670,7 +743,7 @@ def solve(
     if method != "auto":
         raise ValueError(f"Unknown solver {method!r}: use greedy, milp or auto")
     try:
-        first = greedy(problem, rules)
+        first: Solution | None = greedy(problem, rules, restarts=restarts)
     except InfeasibleError:
         first = None
     if milp_time_limit <= 0 or (first is not None and first.gap <= 1e-9):
@@ -710,15 +783,25 @@ def top_k(
     *,
     difference: int = 1,
     method: str = "auto",
-    milp_time_limit: float = 0.25,
+    milp_time_limit: float = 0.0,
 ) -> list[Solution]:
     """Up to ``count`` coalitions, each the best that differs from every earlier one by at
-    least ``difference`` members (no-good cuts)."""
+    least ``difference`` members (no-good cuts).
+
+    The first coalition, the one a broker reads first, gets greedy's restarts under
+    ``auto``; the alternatives get greedy and local search.
+    """
     solutions: list[Solution] = []
     current = rules
-    for _ in range(count):
+    for rank in range(count):
         try:
-            solution = solve(problem, current, method=method, milp_time_limit=milp_time_limit)
+            solution = solve(
+                problem,
+                current,
+                method=method,
+                milp_time_limit=milp_time_limit,
+                restarts=rank == 0,
+            )
         except InfeasibleError:
             break
         solutions.append(solution)

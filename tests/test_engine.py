@@ -58,7 +58,8 @@ def test_the_only_trio_covering_every_need_is_recommended(taxonomies: Taxonomies
 def test_alternatives_differ_from_every_earlier_coalition_by_two_members(
     taxonomies: Taxonomies,
 ) -> None:
-    result = recommender(complementary_dataset(taxonomies), difference=2).recommend(ask(count=3))
+    engine = recommender(complementary_dataset(taxonomies), difference=2, solver="milp")
+    result = engine.recommend(ask(count=3))
     coalitions = [set(ids(result, k)) for k in range(len(result.coalitions))]
     assert coalitions == [{"fund", "train", "media"}, {"fund-train", "media"}, {"bank2", "train"}]
     for k, later in enumerate(coalitions):
@@ -69,7 +70,7 @@ def test_alternatives_differ_from_every_earlier_coalition_by_two_members(
 def test_by_default_each_alternative_changes_at_least_one_member(
     taxonomies: Taxonomies,
 ) -> None:
-    result = recommender(complementary_dataset(taxonomies)).recommend(ask(count=3))
+    result = recommender(complementary_dataset(taxonomies), solver="milp").recommend(ask(count=3))
     coalitions = [set(ids(result, k)) for k in range(len(result.coalitions))]
     assert coalitions[:2] == [{"fund", "train", "media"}, {"fund", "fund-train", "media"}]
     assert len({frozenset(c) for c in coalitions}) == len(coalitions) == 3

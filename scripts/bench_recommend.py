@@ -1,0 +1,250 @@
+"""Benchmark the recommendation engine on generated directories of growing size.
+
+For each size it prints: the time to read the directory and to build the index, the index's
+memory (its arrays and matrices) and the process's peak RSS; the latency p50/p95/p99 of
+`recommend` over varied initiatives; the same pipeline with networkx's personalised PageRank
+(`tol` = 1e-6 / N, fair at any size) and Adamic-Adar in place of ours, on a sample of the same
+initiatives, and the ratio of medians; and the quality of the default solver: the mean ratio
+of its objective to the MILP optimum on the same candidate pools.
+
+    python scripts/bench_recommend.py --sizes 10000,100000 [--requests 200] [--networkx 20]
+        [--quality 200] [--workdir /tmp/bench] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+from matcher.datadir import read_data_directory
+from matcher.dataset import Dataset
+from matcher.generate import generate_directory
+from matcher.index import Index, build_index
+from matcher.model import ActivityType, Initiative
+from matcher.recommend import CoalitionRecommender, EngineConfig
+from matcher.solvers import InfeasibleError, greedy, milp, solve
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def index_mib(index: Index) -> float:
+    """Bytes held by the index's arrays and sparse matrices (not its Python dicts)."""
+    return sum(_nbytes(getattr(index, f.name)) for f in dataclasses.fields(index)) / 2**20
+
+
+def _nbytes(value: object) -> int:
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if sp.issparse(value):
+        return int(
+            sum(
+                getattr(value, a).nbytes for a in ("data", "indices", "indptr") if hasattr(value, a)
+            )
+        )
+    if isinstance(value, tuple):
+        return sum(_nbytes(v) for v in value if isinstance(v, np.ndarray)) + 8 * len(value)
+    return 0
+
+
+def initiatives(dataset: Dataset, index: Index, count: int, seed: int) -> list[Initiative]:
+    """Varied, realistic requests: a lead with history, 1-3 themes, 2-4 activity types, 2-5
+    needs drawn from the capability codes in use, sometimes a target country, required sector
+    or a local partner."""
+    rng = np.random.default_rng(seed)
+    leads = np.flatnonzero(index.partnerships > 0)
+    used_codes = sorted({c.capability for c in dataset.capabilities}) or list(
+        dataset.taxonomies.capabilities
+    )
+    themes = [t for t in index.theme_codes if not t.startswith("sdg")]
+    activities = [a.value for a in ActivityType]
+    result = []
+    for k in range(count):
+        lead = int(rng.choice(leads))
+        country = index.country[lead]
+        body: dict[str, Any] = {
+            "id": f"bench-{k}",
+            "lead": index.org_ids[lead],
+            "themes": list(rng.choice(themes, size=int(rng.integers(1, 4)), replace=False)),
+            "activity_types": list(
+                rng.choice(activities, size=int(rng.integers(2, 5)), replace=False)
+            ),
+            "needs": [
+                {"capability": str(code), "weight": float(rng.choice([0.5, 0.8, 1.0]))}
+                for code in rng.choice(used_codes, size=int(rng.integers(2, 6)), replace=False)
+            ],
+            "constraints": {"min_size": 2, "max_size": int(rng.integers(3, 7))},
+            "count": 3,
+        }
+        if country and rng.random() < 0.5:
+            body["countries"] = [country]
+            body["constraints"]["require_local_partner"] = bool(rng.random() < 0.5)
+        if rng.random() < 0.3:
+            body["constraints"]["required_sectors"] = [
+                str(rng.choice(["private", "civil_society"]))
+            ]
+        result.append(Initiative.from_mapping(body))
+    return result
+
+
+class NetworkxRecommender(CoalitionRecommender):
+    """The same pipeline, with proximity from networkx written plainly."""
+
+    def fit(self, index: Index) -> NetworkxRecommender:
+        super().fit(index)
+        self.nx_graph_ = nx.from_scipy_sparse_array(index.collaboration)
+        return self
+
+    def proximity(self, seeds: Sequence[int]) -> FloatArray:
+        n = self.index_.size
+        personalization = {int(s): 1.0 for s in seeds}
+        ranks = nx.pagerank(
+            self.nx_graph_,
+            alpha=1 - self.config.restart,
+            personalization=personalization,
+            tol=1e-6 / n,
+            weight="weight",
+        )
+        scores = np.zeros(n)
+        for node, value in ranks.items():
+            scores[node] = value
+        return scores
+
+    def common_neighbours(self, seeds: Sequence[int]) -> FloatArray:
+        scores = np.zeros(self.index_.size)
+        graph = self.nx_graph_
+        two_hops = {v for s in seeds for u in graph[s] for v in graph[u]} - set(seeds)
+        pairs = [(int(s), v) for s in seeds for v in two_hops]
+        for _, v, value in nx.adamic_adar_index(graph, pairs):
+            scores[v] += value
+        return scores
+
+
+def latencies(engine: CoalitionRecommender, requests: Sequence[Initiative]) -> list[float]:
+    times = []
+    for initiative in requests:
+        started = time.perf_counter()
+        engine.recommend(initiative)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def percentiles(times: Sequence[float]) -> str:
+    p50, p95, p99 = np.percentile(np.asarray(times) * 1000, [50, 95, 99])
+    return f"p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  p99 {p99:7.1f} ms"
+
+
+def solver_quality(engine: CoalitionRecommender, requests: Sequence[Initiative]) -> str:
+    ratios: dict[str, list[float]] = {"greedy": [], "greedy+local_search": [], "auto": []}
+    skipped = 0
+    for initiative in requests:
+        context = engine._context(initiative)
+        try:
+            optimum = milp(context.problem, context.rules, time_limit=30.0)
+        except InfeasibleError:
+            skipped += 1
+            continue
+        if optimum.score <= 0 or "optimal" not in optimum.notes[0]:
+            skipped += 1
+            continue
+        for name, run in (
+            ("greedy", lambda: greedy(context.problem, context.rules, local_search=False)),
+            ("greedy+local_search", lambda: greedy(context.problem, context.rules)),
+            (
+                "auto",
+                lambda: solve(
+                    context.problem,
+                    context.rules,
+                    method="auto",
+                    milp_time_limit=engine.config.milp_time_limit,
+                ),
+            ),
+        ):
+            try:
+                ratios[name].append(run().score / optimum.score)
+            except InfeasibleError:
+                ratios[name].append(0.0)
+    parts = [
+        f"{name} mean {np.mean(values):.4f} min {np.min(values):.4f}"
+        for name, values in ratios.items()
+        if values
+    ]
+    return f"{len(ratios['auto'])} problems ({skipped} skipped): " + "; ".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument(
+        "--networkx",
+        type=int,
+        default=20,
+        help="requests timed with the networkx pipeline (0: skip)",
+    )
+    parser.add_argument(
+        "--quality", type=int, default=200, help="problems for the solver-quality ratio (0: skip)"
+    )
+    parser.add_argument("--solver", default="auto", choices=["auto", "greedy", "milp"])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/partnermatch-bench"))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    for size in (int(s) for s in args.sizes.split(",")):
+        folder = args.workdir / f"orgs-{size}"
+        if not (folder / "organisations.csv").exists():
+            started = time.perf_counter()
+            generate_directory(size, folder, seed=args.seed)
+            print(f"[{size:,}] generated in {time.perf_counter() - started:.1f} s", flush=True)
+        started = time.perf_counter()
+        dataset = read_data_directory(folder)
+        read = time.perf_counter() - started
+        started = time.perf_counter()
+        index = build_index(dataset)
+        built = time.perf_counter() - started
+        engine = CoalitionRecommender(config=EngineConfig(solver=args.solver)).fit(index)
+        print(
+            f"[{size:,}] read+validate {read:.1f} s, index {built:.1f} s, index arrays "
+            f"{index_mib(index):,.0f} MiB, peak RSS {peak_rss_mib():,.0f} MiB",
+            flush=True,
+        )
+        requests = initiatives(dataset, index, args.requests, args.seed)
+        latencies(engine, requests[:5])  # warm the per-code caches, as a running service has
+        ours = latencies(engine, requests)
+        print(
+            f"[{size:,}] recommend ({args.solver}), {len(ours)} requests: {percentiles(ours)}",
+            flush=True,
+        )
+        if args.networkx:
+            sample = requests[: args.networkx]
+            plain = NetworkxRecommender(config=EngineConfig(solver=args.solver)).fit(index)
+            theirs = latencies(plain, sample)
+            ratio = np.median(theirs) / np.median(ours[: len(sample)])
+            print(
+                f"[{size:,}] networkx pipeline, {len(sample)} requests: {percentiles(theirs)}"
+                f"  -> ours is {ratio:,.0f}x faster (median)",
+                flush=True,
+            )
+        if args.quality:
+            print(
+                f"[{size:,}] solver quality vs MILP optimum, "
+                f"{solver_quality(engine, requests[: args.quality])}",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
