@@ -112,8 +112,8 @@ def format_recommendation(result: Recommendation) -> str:
     for rank, coalition in enumerate(result.coalitions, start=1):
         lines.append("")
         lines.append(
-            f"#{rank}  score {coalition.score:.3f}  ({coalition.solver}, optimality gap "
-            f"{coalition.optimality_gap or 0:.1%})"
+            f"#{rank}  score {coalition.score:.3f}  ({coalition.solver}, within "
+            f"{coalition.optimality_gap or 0:.1%} of the optimum at most)"
         )
         for member in coalition.members:
             covers = ", ".join(f"{need} {value:.2f}" for need, value in member.covers.items())
