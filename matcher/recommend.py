@@ -202,7 +202,9 @@ class CoalitionRecommender:
         self._need_cache: dict[str, tuple[IntArray, FloatArray]] = {}
 
     def fit(self, index: Index) -> CoalitionRecommender:
-        """Attach an index (built from history) and prepare its graph."""
+        """Attach an index (built from history) and prepare what no request changes: the
+        walk graph, the holders of every capability code, and the most experienced
+        organisations per activity type and per theme."""
         self.index_ = index
         self.graph_ = WalkGraph.from_matrix(index.collaboration)
         self._need_cache = {}
@@ -217,6 +219,8 @@ class CoalitionRecommender:
             )
             for k in range(len(ACTIVITY_TYPES))
         ]
+        for code in index.capability_codes:  # every need's holders, once per index
+            self._need_top(code)
         by_theme = index.theme_by_column
         self._theme_top_ = []
         for column in range(len(index.theme_codes)):
