@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import resource
 import sys
 import time
@@ -160,19 +161,18 @@ def solver_quality(engine: CoalitionRecommender, requests: Sequence[Initiative])
         if optimum.score <= 0 or "optimal" not in optimum.notes[0]:
             skipped += 1
             continue
-        for name, run in (
-            ("greedy", lambda: greedy(context.problem, context.rules, local_search=False)),
-            ("greedy+local_search", lambda: greedy(context.problem, context.rules)),
-            (
-                "auto",
-                lambda: solve(
-                    context.problem,
-                    context.rules,
-                    method="auto",
-                    milp_time_limit=engine.config.milp_time_limit,
-                ),
+        runs = {
+            "greedy": functools.partial(greedy, context.problem, context.rules, local_search=False),
+            "greedy+local_search": functools.partial(greedy, context.problem, context.rules),
+            "auto": functools.partial(
+                solve,
+                context.problem,
+                context.rules,
+                method="auto",
+                milp_time_limit=engine.config.milp_time_limit,
             ),
-        ):
+        }
+        for name, run in runs.items():
             try:
                 ratios[name].append(run().score / optimum.score)
             except InfeasibleError:
