@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from matcher.affinity import AffinityModel, AffinityQuery
 from matcher.exceptions import NotFoundError, PartnerMatchError, ValidationError
 from matcher.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
 from matcher.model import (
@@ -75,6 +76,9 @@ class EngineConfig:
     number of members each next coalition must change; ``gap_below`` is the coverage under
     which a need is reported as a gap; ``complementary`` requires every member to be the best
     holder of some need or wanted activity type (§80: complementary skills).
+    ``affinity_gain_weight`` and ``affinity_rerank`` govern :meth:`CoalitionRecommender.complete`
+    with a learned affinity model: the ``affinity_rerank`` most likely joiners are re-ranked by
+    log-odds of joining + ``affinity_gain_weight`` × objective gain.
     """
 
     weights: Weights = field(default_factory=Weights)
@@ -97,6 +101,8 @@ class EngineConfig:
     complementary: bool = True
     exclude_flags_from: FlagLevel = FlagLevel.ESCALATED
     seed: int = 0
+    affinity_gain_weight: float = 0.25
+    affinity_rerank: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +207,17 @@ class CoalitionRecommender:
         self.config = config or EngineConfig()
         self._need_cache: dict[str, tuple[IntArray, FloatArray]] = {}
 
-    def fit(self, index: Index) -> CoalitionRecommender:
+    def fit(self, index: Index, affinity: AffinityModel | None = None) -> CoalitionRecommender:
         """Attach an index (built from history) and prepare what no request changes: the
         walk graph, the holders of every capability code, and the most experienced
-        organisations per activity type and per theme."""
+        organisations per activity type and per theme.
+
+        ``affinity``, a fitted :class:`~matcher.affinity.AffinityModel` (trained on the same
+        history, never on later partnerships), makes :meth:`complete` rank by the learned
+        likelihood of joining; without it :meth:`complete` ranks by the objective's gain."""
         self.index_ = index
         self.graph_ = WalkGraph.from_matrix(index.collaboration)
+        self.affinity_ = affinity.ranker(index, self.graph_) if affinity is not None else None
         self._need_cache = {}
         self._need_top_cache: dict[str, IntArray] = {}
         experience = np.log1p(index.partnerships)
@@ -799,7 +810,22 @@ class CoalitionRecommender:
     ) -> list[Completion]:
         """Rank candidates for one more seat in the partial coalition ``members``.
 
-        The gain is the exact change of the objective when the candidate joins.
+        Without an affinity model (``fit(index)``), candidates are the objective's pool and
+        rank by the gain: the exact change of the objective when the candidate joins.
+
+        With one (``fit(index, affinity=model)``), candidates are the model's bounded set,
+        gated like the pool (exclusions, flags, delisting, capacity, conflicts with the lead
+        or a locked member); the ``max(k, config.affinity_rerank)`` most likely joiners that
+        pass the gates are re-ranked by
+
+        .. math:: \\operatorname{logit} P(\\text{joins}) + w \\, \\Delta f
+
+        with :math:`\\Delta f` the objective's exact gain (over a pool of those candidates and
+        the locked members) and :math:`w` = ``config.affinity_gain_weight``, and the first
+        ``k`` come back. ``gain`` and ``score_parts`` stay the objective's, and the first
+        reason gives the affinity, so a broker sees both how likely a candidate is to join and
+        what it adds. The learned likelihood leads because on real consortia (CORDIS H2020) it
+        finds the actual joiner far more often than the gain does.
         """
         index = self._fitted()
         for org_id in members:
@@ -815,6 +841,70 @@ class CoalitionRecommender:
             min_size=min(constraints.min_size, max_size),
         )
         request = dataclasses.replace(initiative, constraints=constraints, count=1)
+        ranker = getattr(self, "affinity_", None)
+        if ranker is not None:
+            self._check(request)
+            config = self.config
+            lead = index.position[request.lead]
+            locked_positions = sorted({index.position[o] for o in locked})
+            conflicting = {
+                other
+                for org_id in locked
+                for conflict in index.conflicts_of.get(org_id, ())
+                for other in conflict.pair
+            } - set(locked)
+            query = AffinityQuery(request.lead, tuple(locked), request.themes, request.countries)
+            positions, likelihood = ranker.rank(query)
+            kept: list[tuple[int, float]] = []
+            wanted = max(k, config.affinity_rerank)
+            for position, value in zip(positions.tolist(), likelihood.tolist(), strict=True):
+                if index.org_ids[position] in conflicting:
+                    continue
+                if self._gate(position, lead, request) is not None:
+                    continue
+                kept.append((position, value))
+                if len(kept) >= wanted:
+                    break
+            pool = np.asarray(sorted({*locked_positions, *(p for p, _ in kept)}), dtype=np.int64)
+            need_vectors = [self.need_coverage(need.capability) for need in request.needs]
+            need_codes = [need.capability for need in request.needs]
+            ppr = self.proximity([lead, *locked_positions])
+            problem = self._problem(request, lead, pool, ppr, need_vectors)
+            slot = {int(p): i for i, p in enumerate(pool.tolist())}
+            current = [slot[p] for p in locked_positions]
+            base_parts = evaluate(problem, current)
+            base = sum(base_parts.values())
+            ranked = []
+            for position, value in kept:
+                parts = evaluate(problem, [*current, slot[position]])
+                gain = sum(parts.values()) - base
+                combined = value + config.affinity_gain_weight * gain
+                ranked.append((combined, value, gain, position, parts))
+            ranked.sort(key=lambda item: (-item[0], index.org_ids[item[3]]))
+            chosen = ranked[:k]
+            paths = introduction_paths(self.graph_, lead, [item[3] for item in chosen])
+            answers = []
+            for _, value, gain, position, parts in chosen:
+                delta = {t: parts[t] - base_parts[t] for t in TERMS}
+                answers.append(
+                    Completion(
+                        id=index.org_ids[position],
+                        gain=round(gain, 9),
+                        score_parts={t: round(v, 9) for t, v in delta.items()},
+                        covers={
+                            code: round(float(problem.cover[slot[position], j]), 6)
+                            for j, code in enumerate(need_codes)
+                            if problem.cover[slot[position], j] > 0
+                        },
+                        path_to_lead=tuple(index.org_ids[p] for p in paths.get(position, ())),
+                        reasons=(
+                            f"affinity: log-odds {value:+.2f} of joining such a coalition "
+                            "(learned from history)",
+                            *self._evidence(position, need_codes),
+                        ),
+                    )
+                )
+            return answers
         context = self._context(request)
         problem = context.problem
         where = {int(p): k for k, p in enumerate(context.pool.tolist())}

@@ -18,6 +18,8 @@ import click
 from tqdm import tqdm
 
 from matcher.cordis import convert_cordis_directory
+from matcher.datadir import read_data_directory
+from matcher.evaluation import render_text, run_evaluation
 from matcher.exceptions import DataDirectoryError, PartnerMatchError, ValidationError
 from matcher.generate import generate_directory
 from matcher.model import Initiative
@@ -214,15 +216,42 @@ def recommend_command(
 
 @cli.command("evaluate")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--split-year", type=int, required=True)
+@click.option("--split-year", type=int, required=True, help="First test year.")
 @click.option("--k", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--min-size", type=click.IntRange(2), default=3, show_default=True)
-@click.option("--max-cases", type=click.IntRange(1))
+@click.option("--max-cases", type=click.IntRange(1), help="A sample of N test cases.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="text")
-def evaluate_command(**_: Any) -> None:
+def evaluate_command(
+    data_dir: Path,
+    split_year: int,
+    k: int,
+    min_size: int,
+    max_cases: int | None,
+    seed: int,
+    output_format: str,
+) -> None:
     """Hold-out evaluation on history, with baselines."""
-    _not_implemented("evaluate", "recommendation engine")
+    try:
+        dataset = read_data_directory(data_dir)
+        summary, details = run_evaluation(
+            dataset,
+            split_year=split_year,
+            k=k,
+            min_size=min_size,
+            max_cases=max_cases,
+            seed=seed,
+        )
+    except DataDirectoryError as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        _fail(f"{data_dir} rejected: {len(err.problems)} problem(s)")
+    except (PartnerMatchError, OSError) as err:
+        _fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+    if output_format == "json":
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(render_text(summary, details))
 
 
 @cli.command("serve")

@@ -217,3 +217,54 @@ def test_recommend_rejects_bad_initiatives_with_one_line(
     assert result.exit_code == 1
     assert message in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_evaluate_prints_the_json_of_the_issue(runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "generated"
+    assert (
+        runner.invoke(
+            cli, ["generate", "--orgs", "400", "--out", str(data), "--seed", "2"]
+        ).exit_code
+        == 0
+    )
+    result = runner.invoke(
+        cli,
+        [
+            "evaluate",
+            "--data",
+            str(data),
+            "--split-year",
+            "2020",
+            "--max-cases",
+            "20",
+            "--k",
+            "5",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["cases"] > 0
+    for task in ("completion", "cold"):
+        assert set(body[task]["method"]) == {"recall@5", "mrr", "ndcg@5"}
+        assert set(body[task]["baselines"]) == {
+            "random",
+            "popularity",
+            "theme_popularity",
+            "adamic_adar",
+            "ppr",
+        }
+        value = body[task]["method"]["recall@5"]
+        assert value["ci95"][0] <= value["value"] <= value["ci95"][1]
+
+
+def test_evaluate_of_a_missing_directory_fails_with_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(
+        cli, ["evaluate", "--data", str(tmp_path / "none"), "--split-year", "2017"]
+    )
+    assert result.exit_code == 1
+    assert "not a directory" in result.stderr
