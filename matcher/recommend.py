@@ -61,7 +61,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-_EMPTY: IntArray = np.zeros(0, dtype=np.int64)
 
 
 class NotFittedError(PartnerMatchError):
@@ -415,27 +414,28 @@ class CoalitionRecommender:
         chosen.append(self._top(two_hops, shared[two_hops], config.pool_adamic_adar))
         for column in theme_columns:
             chosen.append(self._theme_top_[column])
-        target_ids = [
-            index.country_lookup[c] for c in initiative.countries if c in index.country_lookup
-        ]
-        for country in sorted(initiative.countries):
-            chosen.append(index.by_country.get(country, _EMPTY)[: config.pool_local])
-        if target_ids:
+
+        def add_group(popular: IntArray, ids: IntArray, wanted: int, count: int) -> None:
+            """The group's most popular organisations and its best holders of each need."""
+            chosen.append(popular[:count])
             for holders, coverage in need_vectors:
-                local = np.isin(index.country_id[holders], target_ids)
-                chosen.append(self._top(holders[local], coverage[local], config.pool_local))
+                inside = ids[holders] == wanted
+                chosen.append(self._top(holders[inside], coverage[inside], count))
+
+        for country in sorted(initiative.countries):
+            if country in index.country_lookup:
+                add_group(
+                    index.by_country[country],
+                    index.country_id,
+                    index.country_lookup[country],
+                    config.pool_local,
+                )
         for sector in sorted(initiative.constraints.required_sectors):
             sector_id = SECTORS.index(sector)
-            chosen.append(index.by_sector[sector_id][: config.pool_required])
-            for holders, coverage in need_vectors:
-                inside = index.sector[holders] == sector_id
-                chosen.append(self._top(holders[inside], coverage[inside], config.pool_required))
+            add_group(index.by_sector[sector_id], index.sector, sector_id, config.pool_required)
         for kind in sorted(initiative.constraints.required_kinds):
             kind_id = KINDS.index(kind)
-            chosen.append(index.by_kind[kind_id][: config.pool_required])
-            for holders, coverage in need_vectors:
-                inside = index.kind[holders] == kind_id
-                chosen.append(self._top(holders[inside], coverage[inside], config.pool_required))
+            add_group(index.by_kind[kind_id], index.kind, kind_id, config.pool_required)
 
         candidates = np.unique(np.concatenate(chosen)).astype(np.int64)
         excluded: list[Exclusion] = []
