@@ -469,13 +469,13 @@ def _cohesion_value(problem: Problem, members: Sequence[int]) -> float:
 
 
 def greedy(
-    problem: Problem, rules: Rules, *, local_search: bool = True, restarts: bool = False
+    problem: Problem, rules: Rules, *, local_search: bool = True, restarts: int = 0
 ) -> Solution:
     """Lazy greedy from the forced members, then local search; reports a bound.
 
-    With ``restarts``, greedy runs again once per member of its first coalition with that
-    member barred, and local search starts from the best of those coalitions: complementarity
-    makes the landscape rugged, and one barred early choice often opens a better one.
+    With ``restarts`` = r, greedy runs again r times, each with one of its first r choices
+    barred, and local search starts from the best of those coalitions: complementarity makes
+    the landscape rugged, and one barred early choice often opens a better one.
 
     Raises
     ------
@@ -494,9 +494,7 @@ def greedy(
         raise InfeasibleError("No coalition satisfies the constraints")
     if restarts:
         best, best_score = members, score(problem, members)
-        for barred in members:
-            if barred in rules.forced:
-                continue
+        for barred in [m for m in members if m not in rules.forced][:restarts]:
             other = _greedy_fill(
                 problem, rules.with_cut([barred], 1), list(dict.fromkeys(rules.forced))
             )
@@ -728,7 +726,7 @@ def solve(
     *,
     method: str = "auto",
     milp_time_limit: float = 0.0,
-    restarts: bool = True,
+    restarts: int = 2,
 ) -> Solution:
     """Solve with ``method``.
 
@@ -800,7 +798,7 @@ def top_k(
                 current,
                 method=method,
                 milp_time_limit=milp_time_limit,
-                restarts=rank == 0,
+                restarts=2 if rank == 0 else 0,
             )
         except InfeasibleError:
             break
