@@ -220,9 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{index_mib(index):,.0f} MiB, peak RSS {peak_rss_mib():,.0f} MiB",
             flush=True,
         )
-        requests = initiatives(dataset, index, args.requests, args.seed)
-        latencies(engine, requests[:5])  # warm the per-code caches, as a running service has
-        ours = latencies(engine, requests)
+        requests = initiatives(dataset, index, max(args.requests, args.quality), args.seed)
+        latencies(engine, requests[:5])  # warm the caches, as a running service has
+        ours = latencies(engine, requests[: args.requests])
         print(
             f"[{size:,}] recommend ({args.solver}), {len(ours)} requests: {percentiles(ours)}",
             flush=True,
