@@ -62,7 +62,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -282,8 +282,3 @@ def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
 def score(problem: Problem, members: Sequence[int]) -> float:
     """:math:`f(S)`: the sum of :func:`evaluate`'s parts."""
     return float(sum(evaluate(problem, members).values()))
-
-
-def describe(weights: Weights) -> Mapping[str, float]:
-    """The weights as a plain mapping (for reports and the API)."""
-    return {term: getattr(weights, term) for term in TERMS}

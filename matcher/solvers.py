@@ -236,23 +236,6 @@ def _is_valid(problem: Problem, rules: Rules, members: Sequence[int]) -> bool:
     return not (rules.complementary and _redundant(problem, rules, members))
 
 
-def _coverage(problem: Problem, members: Sequence[int]) -> float:
-    """The coverage terms' raw value (needs weighted, activity types summed)."""
-    chosen = np.asarray(members, dtype=np.int64)
-    value = 0.0
-    if problem.need_weights.size:
-        best = problem.base_cover.copy()
-        if chosen.size:
-            best = np.maximum(best, problem.cover[chosen].max(axis=0))
-        value += float(problem.need_weights @ best)
-    if problem.base_activity.size:
-        best_activity = problem.base_activity.copy()
-        if chosen.size:
-            best_activity = np.maximum(best_activity, problem.activity[chosen].max(axis=0))
-        value += float(best_activity.sum())
-    return value
-
-
 def _redundant(problem: Problem, rules: Rules, members: Sequence[int]) -> list[int]:
     """Members (not forced) whose removal costs the coverage terms nothing.
 
@@ -262,9 +245,8 @@ def _redundant(problem: Problem, rules: Rules, members: Sequence[int]) -> list[i
     if not members:
         return []
     chosen = np.asarray(members, dtype=np.int64)
-    columns = [np.hstack([problem.cover[chosen], problem.activity[chosen]])]
+    values = np.hstack([problem.cover[chosen], problem.activity[chosen]])
     baseline = np.concatenate([problem.base_cover, problem.base_activity])
-    values = columns[0]
     if values.shape[1] == 0:
         return [i for i in members if i not in rules.forced]
     best = values.max(axis=0)
