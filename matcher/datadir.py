@@ -113,7 +113,9 @@ FILES: dict[str, FileSpec] = {
         required=("partnership_id", "org_id"), optional=("role", "contribution_usd")
     ),
     "flags.csv": FileSpec(
-        required=("org_id", "category", "level"), optional=("note", "date"), optional_file=True
+        required=("org_id", "category", "level"),
+        optional=("note", "date", "source", "dismissed_by", "dismissed_on"),
+        optional_file=True,
     ),
     "conflicts.csv": FileSpec(
         required=("org_a", "org_b"), optional=("reason",), optional_file=True
@@ -274,6 +276,9 @@ PARSERS: dict[str, dict[str, Parser]] = {
         "level": _enum(FlagLevel, "flag level"),
         "note": _text,
         "date": _date,
+        "source": _text,
+        "dismissed_by": _text,
+        "dismissed_on": _date,
     },
     "conflicts.csv": {"org_a": _id, "org_b": _id, "reason": _text},
 }

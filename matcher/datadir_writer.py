@@ -39,7 +39,7 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "capabilities.csv": ("org_id", "capability"),
     "partnerships.csv": ("id",),
     "memberships.csv": ("partnership_id", "org_id"),
-    "flags.csv": ("org_id", "category", "level", "date", "note"),
+    "flags.csv": ("org_id", "category", "level", "date", "source", "note"),
     "conflicts.csv": ("org_a", "org_b"),
     "taxonomy/themes.csv": ("code",),
     "taxonomy/capabilities.csv": ("code",),
@@ -210,6 +210,9 @@ def dataset_tables(
                 "level": f.level,
                 "note": f.note,
                 "date": f.date,
+                "source": f.source,
+                "dismissed_by": f.dismissed_by,
+                "dismissed_on": f.dismissed_on,
             }
             for f in dataset.flags
         ],

@@ -453,18 +453,45 @@ class Membership:
 
 @dataclass(frozen=True, slots=True)
 class Flag:
-    """An integrity flag on an organisation (§68 UN guidelines, §34 Global Compact)."""
+    """An integrity flag on an organisation (§68 UN guidelines, §34 Global Compact).
+
+    ``source`` names what raised it when a tool did (``un-sanctions:QDe.001`` for a
+    sanctions-list match), so re-screening recognises it. A reviewer may dismiss a flag
+    (a false positive): it is kept, with who dismissed it and when, and no longer counts.
+    """
 
     org_id: str
     category: str
     level: FlagLevel
     note: str = ""
     date: dt.date | None = None
+    source: str = ""
+    dismissed_by: str = ""
+    dismissed_on: dt.date | None = None
 
     def __post_init__(self) -> None:
         check_id(self.org_id, "Organisation", "org_id")
         _codes([self.category], "Flag category", "category")
         _set(self, "level", _enum(FlagLevel, self.level, "flag level", "level"))
+        for name in ("date", "dismissed_on"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, dt.date):
+                raise ValidationError(
+                    f"Flag on {self.org_id!r}: {name} must be a date, got {value!r}",
+                    field=name,
+                    value=value,
+                )
+        if bool(self.dismissed_by) != (self.dismissed_on is not None):
+            raise ValidationError(
+                f"Flag on {self.org_id!r}: a dismissal needs both dismissed_by and dismissed_on",
+                field="dismissed_by",
+                value=self.dismissed_by,
+            )
+
+    @property
+    def dismissed(self) -> bool:
+        """Whether a reviewer dismissed the flag (it is shown, but no longer counts)."""
+        return bool(self.dismissed_by)
 
 
 @dataclass(frozen=True, slots=True)

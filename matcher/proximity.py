@@ -249,9 +249,20 @@ def _path(
         return (source, int(common[best]), target)
     if max_hops < 3:
         return ()
-    bridge = matrix[near_source][:, near_target].tocoo()
-    if bridge.nnz == 0:
+    # the ties from the source's neighbours that land on the target's neighbours
+    starts = matrix.indptr[near_source]
+    lengths = matrix.indptr[near_source + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
         return ()
-    warmth = source_weight[bridge.row] + bridge.data + target_weight[bridge.col]
+    edges = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    landing = matrix.indices[edges]
+    slot = np.minimum(np.searchsorted(near_target, landing), near_target.size - 1)
+    hit = near_target[slot] == landing
+    if not hit.any():
+        return ()
+    row = np.repeat(np.arange(near_source.size), lengths)[hit]
+    col = slot[hit]
+    warmth = source_weight[row] + matrix.data[edges[hit]] + target_weight[col]
     best = int(np.argmax(warmth))
-    return (source, int(near_source[bridge.row[best]]), int(near_target[bridge.col[best]]), target)
+    return (source, int(near_source[row[best]]), int(near_target[col[best]]), target)

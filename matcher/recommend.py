@@ -25,7 +25,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,14 +40,14 @@ from matcher.model import (
     Coalition,
     CoalitionMember,
     Exclusion,
-    FlagLevel,
+    Flag,
     Gap,
-    GCStatus,
     Initiative,
     Kind,
 )
 from matcher.objective import N_REGIONS, N_SECTORS, TERMS, Problem, Weights, evaluate
 from matcher.proximity import WalkGraph, adamic_adar, introduction_paths, personalised_pagerank
+from matcher.screening import ScreeningPolicy, screen_all
 from matcher.solvers import InfeasibleError, Rules, Solution, top_k
 from matcher.taxonomy import MatchCredits, match_credit
 
@@ -98,7 +98,7 @@ class EngineConfig:
     milp_time_limit: float = 0.0
     gap_below: float = 0.5
     complementary: bool = True
-    exclude_flags_from: FlagLevel = FlagLevel.ESCALATED
+    screening: ScreeningPolicy = field(default_factory=ScreeningPolicy)
     seed: int = 0
     affinity_gain_weight: float = 0.25
     affinity_rerank: int = 100
@@ -219,6 +219,19 @@ class CoalitionRecommender:
         self.affinity_ = affinity.ranker(index, self.graph_) if affinity is not None else None
         self._need_cache = {}
         self._need_top_cache: dict[str, IntArray] = {}
+        active_of = {index.org_ids[i]: int(index.active[i]) for i in np.flatnonzero(index.active)}
+        self.screening_ = screen_all(
+            index.dataset.organisations.values(), index.flags_of, active_of, self.config.screening
+        )
+        self._screened_out_ = {
+            index.position[org_id]: "; ".join(result.reasons)
+            for org_id, result in self.screening_.items()
+            if result.excluded
+        }
+        self._penalised_ = np.zeros(index.size)
+        for org_id, result in self.screening_.items():
+            if result.penalised:
+                self._penalised_[index.position[org_id]] = 1.0
         experience = np.log1p(index.partnerships)
         self._activity_top_ = [
             self._top(
@@ -337,25 +350,16 @@ class CoalitionRecommender:
     def _gate(self, i: int, lead: int, initiative: Initiative) -> str | None:
         index = self._fitted()
         org_id = index.org_ids[i]
-        if i == lead:
-            return "the lead itself"
+        if i == lead and not initiative.constraints.allow_lead_as_implementer:
+            return (
+                "the lead itself: a broker is not proposed as implementer of its own "
+                "initiative (§78) unless the request allows it"
+            )
         if org_id in initiative.constraints.exclude:
             return "excluded by the request"
-        if index.worst_flag[i] >= self.config.exclude_flags_from.rank:
-            level = list(FlagLevel)[index.worst_flag[i] - 1].value
-            categories = sorted(
-                f.category
-                for f in index.flags_of.get(org_id, ())
-                if f.level.rank == index.worst_flag[i]
-            )
-            return f"integrity flag at level {level}: {', '.join(categories)}"
-        org = index.organisation(i)
-        if org.gc_status is GCStatus.DELISTED:
-            return "delisted from the Global Compact"
-        if index.active[i] >= index.max_active[i]:
-            return (
-                f"at capacity: {index.active[i]} active partnerships, at most {index.max_active[i]}"
-            )
+        screened_out = self._screened_out_.get(i)
+        if screened_out is not None:
+            return screened_out
         for conflict in index.conflicts_of.get(org_id, ()):
             if conflict.pair == frozenset((org_id, index.org_ids[lead])):
                 reason = f": {conflict.reason}" if conflict.reason else ""
@@ -404,6 +408,8 @@ class CoalitionRecommender:
             return result
 
         chosen: list[IntArray] = [np.asarray(forced, dtype=np.int64)]
+        if initiative.constraints.allow_lead_as_implementer:
+            chosen.append(np.asarray([lead], dtype=np.int64))
         for code in need_codes:
             chosen.append(self._need_top(code))
         for activity in sorted(initiative.activity_types):
@@ -496,17 +502,12 @@ class CoalitionRecommender:
         base_cover = np.zeros(len(need_vectors))
         # a need is what the initiative lacks: the lead's own capabilities do not cover it
         for j, (positions, values) in enumerate(need_vectors):
-            located = self._located_factor(initiative, initiative.needs[j].capability)
             slot = np.searchsorted(pool, positions)
             inside = slot < n
             inside[inside] &= pool[slot[inside]] == positions[inside]
-            for p, k, v in zip(
-                positions[inside].tolist(),
-                slot[inside].tolist(),
-                values[inside].tolist(),
-                strict=True,
-            ):
-                cover[k, j] = v * located(p)
+            cover[slot[inside], j] = values[inside] * self._located_factors(
+                initiative, initiative.needs[j].capability, positions[inside]
+            )
         wanted = [ACTIVITY_TYPES.index(a) for a in sorted(initiative.activity_types)]
         activity = index.activity[pool][:, wanted].astype(np.float64)
         base_activity = index.activity[lead, wanted].astype(np.float64)
@@ -555,7 +556,7 @@ class CoalitionRecommender:
             ties=ties,
             novel=(to_lead == 0).astype(np.float64),
             record=index.record[pool].astype(np.float64),
-            yellow=(index.worst_flag[pool] == FlagLevel.YELLOW.rank).astype(np.float64),
+            yellow=self._penalised_[pool],
             max_size=initiative.constraints.max_size,
             weights=self.config.weights,
         )
@@ -577,23 +578,31 @@ class CoalitionRecommender:
         result: FloatArray = np.minimum(alignment, 1.0)
         return result
 
-    def _located_factor(self, initiative: Initiative, code: str) -> Callable[[int], float]:
-        """Local presence is presence *there*: elsewhere it counts a quarter in a target
-        region and nothing beyond. Other capabilities travel."""
+    def _located_factors(
+        self, initiative: Initiative, code: str, positions: IntArray
+    ) -> FloatArray:
+        """What a holder's coverage of ``code`` counts for, per position in ``positions``.
+
+        Local presence is presence *there*: elsewhere it counts a quarter in a target region
+        and nothing beyond. Other capabilities travel (factor 1).
+        """
         index = self._fitted()
         vocabulary = index.taxonomies.capabilities
         if not initiative.countries or not (
             code == "local_presence" or "local_presence" in vocabulary.ancestors(code)
         ):
-            return lambda position: 1.0
+            return np.ones(positions.size)
         regions = _regions_of(index, initiative)
-
-        def factor(position: int) -> float:
-            if index.country[position] in initiative.countries:
-                return 1.0
-            return 0.25 if index.region[position] in regions else 0.0
-
-        return factor
+        return np.array(
+            [
+                1.0
+                if index.country[p] in initiative.countries
+                else 0.25
+                if index.region[p] in regions
+                else 0.0
+                for p in positions.tolist()
+            ]
+        )
 
     def _rules(
         self, initiative: Initiative, lead: int, pool: IntArray, forced: Sequence[int]
@@ -696,7 +705,7 @@ class CoalitionRecommender:
                     activity_types=activity_types,
                     marginal_gain=round(gain, 9),
                     path_to_lead=tuple(index.org_ids[p] for p in paths.get(position, ())),
-                    flags=index.flags_of.get(org_id, ()),
+                    flags=self._findings(org_id),
                     evidence=tuple(self._evidence(position, context.need_codes)),
                 )
             )
@@ -709,6 +718,11 @@ class CoalitionRecommender:
             solver=solution.solver,
             optimality_gap=round(solution.gap, 9),
         )
+
+    def _findings(self, org_id: str) -> tuple[Flag, ...]:
+        """Stored and derived integrity findings, shown with a member."""
+        result = self.screening_.get(org_id)
+        return result.findings if result is not None else ()
 
     def _gaps(self, context: _Context, members: Sequence[int]) -> list[Gap]:
         index = self._fitted()
@@ -723,15 +737,11 @@ class CoalitionRecommender:
             if coverage >= self.config.gap_below:
                 continue
             positions, values = context.need_vectors[j]
-            located = self._located_factor(context.initiative, code)
+            scaled = values * self._located_factors(context.initiative, code, positions)
             best_id, best_value = None, 0.0
-            for p, v in sorted(
-                (
-                    (p, v * located(p))
-                    for p, v in zip(positions.tolist(), values.tolist(), strict=True)
-                ),
-                key=lambda item: (-item[1], item[0]),
-            ):
+            # positions ascend, so a stable sort breaks ties by position
+            for k in np.argsort(-scaled, kind="stable").tolist():
+                p, v = int(positions[k]), float(scaled[k])
                 if v <= 0:
                     break
                 if p == context.lead or p in member_positions or p in context.gated:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint
 from scipy.optimize import milp as scipy_milp
 
-from matcher.objective import N_REGIONS, N_SECTORS, Problem, score
+from matcher.objective import N_REGIONS, N_SECTORS, Problem, harmonic, score
 
 __all__ = ["Rules", "Solution", "greedy", "milp", "solve", "top_k", "InfeasibleError"]
 
@@ -177,6 +177,83 @@ class _State:
         self.tie_to_chosen += p.ties[:, i]
 
 
+class _Search:
+    """Memoised f(S) and redundancy checks over one problem, for the duration of a search.
+
+    Local search and repairs revisit the same coalitions many times; each visit costs a
+    dozen numpy calls, a dictionary lookup costs nothing. ``score`` here is the objective
+    summed in one pass (it may differ from :func:`matcher.objective.score` in the last bit,
+    so the reported score is always recomputed by that function).
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.modular = problem.modular()
+        self.need_share = (
+            problem.need_weights / problem.need_weights.sum()
+            if problem.need_weights.size and problem.need_weights.sum() > 0
+            else np.zeros(problem.need_weights.size)
+        )
+        self._scores: dict[tuple[int, ...], float] = {}
+        self._redundant: dict[tuple[tuple[int, ...], tuple[int, ...]], list[int]] = {}
+
+    def score(self, members: Sequence[int]) -> float:
+        key = tuple(members)
+        value = self._scores.get(key)
+        if value is None:
+            value = self._score(key)
+            self._scores[key] = value
+        return value
+
+    def _score(self, members: tuple[int, ...]) -> float:
+        p = self.problem
+        w = p.weights
+        chosen = np.asarray(members, dtype=np.int64)
+        total = float(self.modular[chosen].sum())
+        if chosen.size:
+            total += w.need_coverage * float(
+                self.need_share @ np.maximum(p.base_cover, p.cover[chosen].max(axis=0))
+            )
+            if p.base_activity.size:
+                total += w.activity_coverage * float(
+                    np.maximum(p.base_activity, p.activity[chosen].max(axis=0)).mean()
+                )
+            if p.base_resources.size:
+                brought = p.base_resources | p.resources[chosen].any(axis=0)
+                total += w.resource_mix * float(brought.mean())
+            if chosen.size > 1:
+                pair_sum = float(p.ties[np.ix_(chosen, chosen)].sum()) / 2
+                total += w.cohesion * pair_sum / p.max_size
+            if p.wants_local and bool(p.local[chosen].any()):
+                total += w.local_partner
+        else:
+            total += w.need_coverage * float(self.need_share @ p.base_cover)
+            if p.base_activity.size:
+                total += w.activity_coverage * float(p.base_activity.mean())
+            if p.base_resources.size:
+                total += w.resource_mix * float(p.base_resources.mean())
+        sectors = p.base_sector_counts.copy()
+        regions = p.base_region_counts.copy()
+        for i in members:
+            sectors[p.sector[i]] += 1
+            if p.region[i] >= 0:
+                regions[p.region[i]] += 1
+        total += w.sector_diversity * float(harmonic(sectors).sum()) / N_SECTORS
+        total += w.geographic_balance * float(harmonic(regions).sum()) / N_REGIONS
+        return total
+
+    def redundant(self, rules: Rules, members: Sequence[int]) -> list[int]:
+        key = (tuple(members), rules.forced)
+        value = self._redundant.get(key)
+        if value is None:
+            value = _redundant(self.problem, rules, members)
+            self._redundant[key] = value
+        return value
+
+    def is_valid(self, rules: Rules, members: Sequence[int]) -> bool:
+        return _is_valid(self.problem, rules, members, redundant=self.redundant)
+
+
 def _feasible_mask(problem: Problem, rules: Rules, members: Sequence[int]) -> BoolArray:
     """Candidates that may join ``members`` without breaking a conflict or a cut."""
     allowed = np.ones(problem.size, dtype=bool)
@@ -220,7 +297,13 @@ def _needed(unmet: tuple[set[int], set[int], bool]) -> int:
     return max(len(sectors), len(kinds), int(local))
 
 
-def _is_valid(problem: Problem, rules: Rules, members: Sequence[int]) -> bool:
+def _is_valid(
+    problem: Problem,
+    rules: Rules,
+    members: Sequence[int],
+    *,
+    redundant: Callable[[Rules, Sequence[int]], list[int]] | None = None,
+) -> bool:
     chosen = set(members)
     if len(chosen) != len(members) or not rules.min_size <= len(chosen) <= rules.max_size:
         return False
@@ -233,7 +316,11 @@ def _is_valid(problem: Problem, rules: Rules, members: Sequence[int]) -> bool:
     sectors, kinds, local = _unmet(problem, rules, members)
     if sectors or kinds or local:
         return False
-    return not (rules.complementary and _redundant(problem, rules, members))
+    if not rules.complementary:
+        return True
+    if redundant is None:
+        return not _redundant(problem, rules, members)
+    return not redundant(rules, members)
 
 
 def _redundant(problem: Problem, rules: Rules, members: Sequence[int]) -> list[int]:
@@ -260,13 +347,16 @@ def _redundant(problem: Problem, rules: Rules, members: Sequence[int]) -> list[i
     ]
 
 
-def _greedy_fill(problem: Problem, rules: Rules, start: Sequence[int]) -> list[int] | None:
+def _greedy_fill(
+    problem: Problem, rules: Rules, start: Sequence[int], search: _Search | None = None
+) -> list[int] | None:
     """Lazy greedy from ``start``: re-evaluate the most promising candidates first.
 
     Unmet requirements (a sector, a kind, a local partner) are met first, by the best
     candidate that meets one: later, with complementarity, it might add nothing of its own.
     """
-    modular = problem.modular()
+    search = search or _Search(problem)
+    modular = search.modular
     caps = _cohesion_caps(problem)
     state = _State(problem, start)
     bounds = np.full(problem.size, np.inf)
@@ -307,35 +397,30 @@ def _greedy_fill(problem: Problem, rules: Rules, start: Sequence[int]) -> list[i
         enough = len(state.members) >= rules.min_size and not any((unmet[0], unmet[1], unmet[2]))
         if best < 0 or (enough and best_gain <= 0):
             break
-        if rules.complementary and _breaks_protected(problem, rules, state.members, best):
+        if rules.complementary and _breaks_protected(search, rules, state.members, best):
             banned[best] = True  # it would leave a required or forced member with nothing
             bounds[best] = -np.inf
             continue
         state.add(best)
         if rules.complementary:  # drop members the newcomer made redundant
-            kept = [
-                m
-                for m in state.members
-                if m not in _redundant(problem, rules, state.members) or m == best
-            ]
+            redundant = search.redundant(rules, state.members)
+            kept = [m for m in state.members if m not in redundant or m == best]
             if len(kept) < len(state.members):
                 state = _State(problem, kept)
     members = list(state.members)
-    return members if _is_valid(problem, rules, members) else None
+    return members if search.is_valid(rules, members) else None
 
 
-def _breaks_protected(
-    problem: Problem, rules: Rules, members: Sequence[int], newcomer: int
-) -> bool:
+def _breaks_protected(search: _Search, rules: Rules, members: Sequence[int], newcomer: int) -> bool:
     """Whether adding ``newcomer`` makes a forced member, or the only member meeting a
     requirement, redundant (it could then be neither kept nor dropped)."""
     after = [*members, newcomer]
-    redundant = set(_redundant(problem, rules, after)) - {newcomer}
+    redundant = set(search.redundant(rules, after)) - {newcomer}
     if not redundant:
         return False
     for r in redundant:
         others = [m for m in after if m != r]
-        if _unmet(problem, rules, others) != (set(), set(), False):
+        if _unmet(search.problem, rules, others) != (set(), set(), False):
             return True
     return False
 
@@ -348,20 +433,20 @@ def _cohesion_caps(problem: Problem) -> FloatArray:
     return result
 
 
-def _repair(problem: Problem, rules: Rules, members: list[int]) -> list[int] | None:
+def _repair(search: _Search, rules: Rules, members: list[int]) -> list[int] | None:
     """Drop members made redundant by a move (the cheapest loss first); None if invalid."""
     current = list(members)
     if rules.complementary:
-        redundant = _redundant(problem, rules, current)
+        redundant = search.redundant(rules, current)
         while redundant and len(current) > rules.min_size:
-            drop = max(redundant, key=lambda r: score(problem, [m for m in current if m != r]))
+            drop = max(redundant, key=lambda r: search.score([m for m in current if m != r]))
             current.remove(drop)
-            redundant = _redundant(problem, rules, current)
-    return current if _is_valid(problem, rules, current) else None
+            redundant = search.redundant(rules, current)
+    return current if search.is_valid(rules, current) else None
 
 
 def _local_search(
-    problem: Problem,
+    search: _Search,
     rules: Rules,
     members: list[int],
     *,
@@ -373,19 +458,19 @@ def _local_search(
     A move that leaves members redundant is repaired by dropping them; the most promising
     ``candidates_per_move`` entrants (by exact marginal gain) are tried for each move.
     """
-    modular = problem.modular()
+    problem, modular, score_of = search.problem, search.modular, search.score
     current = list(members)
-    current_score = score(problem, current)
+    current_score = score_of(current)
     for _ in range(max_rounds):
         best_score, best_move = current_score + 1e-9, None
         removals: list[int | None] = [None, *(r for r in current if r not in rules.forced)]
         for r in removals:
             rest = [i for i in current if i != r]
-            rest_score = current_score if r is None else score(problem, rest)
+            rest_score = current_score if r is None else score_of(rest)
             if r is not None and len(rest) >= rules.min_size and rest_score > best_score:
-                repaired = _repair(problem, rules, rest)
+                repaired = _repair(search, rules, rest)
                 if repaired is not None:
-                    value = score(problem, repaired)
+                    value = score_of(repaired)
                     if value > best_score:
                         best_score, best_move = value, repaired
             if len(rest) >= rules.max_size:
@@ -401,17 +486,17 @@ def _local_search(
                 if rest_score + gains[k] <= best_score:
                     break
                 moved = [*rest, int(entrants[k])]
-                if _is_valid(problem, rules, moved):
+                if search.is_valid(rules, moved):
                     best_score, best_move = rest_score + float(gains[k]), moved
                     break
-                repaired = _repair(problem, rules, moved)
+                repaired = _repair(search, rules, moved)
                 if repaired is not None:
-                    value = score(problem, repaired)
+                    value = score_of(repaired)
                     if value > best_score:
                         best_score, best_move = value, repaired
         if best_move is None:
             break
-        current, current_score = best_move, score(problem, best_move)
+        current, current_score = best_move, score_of(best_move)
     return current
 
 
@@ -471,20 +556,20 @@ def greedy(
     one more greedy run per member.
     """
     started = time.perf_counter()
-    members = _greedy_fill(problem, rules, list(dict.fromkeys(rules.forced)))
+    search = _Search(problem)
+    forced = list(dict.fromkeys(rules.forced))
+    members = _greedy_fill(problem, rules, forced, search)
     if members is None:
         raise InfeasibleError("No coalition satisfies the constraints")
     if restarts:
-        best, best_score = members, score(problem, members)
+        best, best_score = members, search.score(members)
         for barred in [m for m in members if m not in rules.forced][:restarts]:
-            other = _greedy_fill(
-                problem, rules.with_cut([barred], 1), list(dict.fromkeys(rules.forced))
-            )
-            if other is not None and score(problem, other) > best_score:
-                best, best_score = other, score(problem, other)
+            other = _greedy_fill(problem, rules.with_cut([barred], 1), forced, search)
+            if other is not None and search.score(other) > best_score:
+                best, best_score = other, search.score(other)
         members = best
     if local_search:
-        members = _local_search(problem, rules, members)
+        members = _local_search(search, rules, members)
     value = score(problem, members)
     bound = max(_greedy_bound(problem, rules, members), value)
     name = "greedy" + ("+restarts" if restarts else "") + ("+local_search" if local_search else "")

@@ -118,7 +118,7 @@ def test_red_flag_and_delisting_exclude_with_a_reason(taxonomies: Taxonomies) ->
     assert {"fund", "train"}.isdisjoint(ids(result))
     reasons = {e.id: e.reason for e in result.excluded}
     assert reasons == {
-        "fund": "integrity flag at level red: sanctions",
+        "fund": "integrity flag at level red: sanctions (listed)",
         "train": "delisted from the Global Compact",
     }
 

@@ -106,6 +106,9 @@ def flag_row(flag: Flag) -> Row:
         "level": _text(flag.level),
         "note": flag.note,
         "date": flag.date,
+        "source": flag.source,
+        "dismissed_by": flag.dismissed_by,
+        "dismissed_on": flag.dismissed_on,
     }
 
 
@@ -233,6 +236,9 @@ def rows_to_dataset(
                 level=row["level"],
                 note=row["note"],
                 date=row["date"],
+                source=row.get("source") or "",
+                dismissed_by=row.get("dismissed_by") or "",
+                dismissed_on=row.get("dismissed_on"),
             )
             for row in tables.get("flags", ())
         ],

@@ -67,7 +67,16 @@ TABLES: dict[str, TableSpec] = {
     ),
     "flags": TableSpec(
         "flags",
-        key=("org_id", "category", "level", "note", "date"),
+        key=(
+            "org_id",
+            "category",
+            "level",
+            "note",
+            "date",
+            "source",
+            "dismissed_by",
+            "dismissed_on",
+        ),
         scope=("org_id",),
         parent="organisations",
         ignore=("id",),

@@ -127,6 +127,9 @@ flags = Table(
     Column("level", String(16), nullable=False),
     Column("note", Text, nullable=False, server_default=""),
     Column("date", Date),
+    Column("source", Text, nullable=False, server_default=""),
+    Column("dismissed_by", Text, nullable=False, server_default=""),
+    Column("dismissed_on", Date),
     Index("ix_flags_org_id", "org_id"),
 )
 
