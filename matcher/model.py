@@ -764,10 +764,16 @@ class Gap:
 
 @dataclass(frozen=True, slots=True)
 class Exclusion:
-    """A candidate left out by a hard gate, with the reason."""
+    """A candidate left out by a hard gate: which gate, and the detail.
+
+    Gates: ``lead`` (§78), ``request`` (excluded by the request), ``integrity_flag``,
+    ``sanctions``, ``global_compact``, ``verification``, ``capacity``,
+    ``conflict_of_interest``.
+    """
 
     id: str
     reason: str
+    gate: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,7 +119,7 @@ class Recommendation:
         return {
             "initiative": self.initiative.id,
             "coalitions": [_coalition_dict(c) for c in self.coalitions],
-            "excluded": [{"id": e.id, "reason": e.reason} for e in self.excluded],
+            "excluded": [{"id": e.id, "gate": e.gate, "reason": e.reason} for e in self.excluded],
             "pool_size": self.pool_size,
             "infeasible": list(self.infeasible),
         }
@@ -224,7 +224,9 @@ class CoalitionRecommender:
             index.dataset.organisations.values(), index.flags_of, active_of, self.config.screening
         )
         self._screened_out_ = {
-            index.position[org_id]: "; ".join(result.reasons)
+            index.position[org_id]: Exclusion(
+                org_id, "; ".join(result.reasons), ", ".join(result.gates)
+            )
             for org_id, result in self.screening_.items()
             if result.excluded
         }
@@ -347,23 +349,30 @@ class CoalitionRecommender:
 
     # ---- candidate pool and gates ----------------------------------------------------------
 
-    def _gate(self, i: int, lead: int, initiative: Initiative) -> str | None:
+    def _gate(self, i: int, lead: int, initiative: Initiative) -> Exclusion | None:
+        """The hard gate that keeps organisation ``i`` out of this initiative, if any."""
         index = self._fitted()
         org_id = index.org_ids[i]
         if i == lead and not initiative.constraints.allow_lead_as_implementer:
-            return (
+            return Exclusion(
+                org_id,
                 "the lead itself: a broker is not proposed as implementer of its own "
-                "initiative (§78) unless the request allows it"
+                "initiative (§78) unless the request allows it",
+                "lead",
             )
         if org_id in initiative.constraints.exclude:
-            return "excluded by the request"
+            return Exclusion(org_id, "excluded by the request", "request")
         screened_out = self._screened_out_.get(i)
         if screened_out is not None:
             return screened_out
         for conflict in index.conflicts_of.get(org_id, ()):
             if conflict.pair == frozenset((org_id, index.org_ids[lead])):
                 reason = f": {conflict.reason}" if conflict.reason else ""
-                return f"declared conflict of interest with the lead{reason}"
+                return Exclusion(
+                    org_id,
+                    f"declared conflict of interest with the lead{reason}",
+                    "conflict_of_interest",
+                )
         return None
 
     @staticmethod
@@ -449,12 +458,12 @@ class CoalitionRecommender:
         explicitly = [index.position[o] for o in sorted(initiative.constraints.exclude)]
         kept: list[int] = []
         for i in sorted(set(candidates.tolist()) | set(explicitly)):
-            reason = self._gate(i, lead, initiative)
-            if reason is None:
+            exclusion = self._gate(i, lead, initiative)
+            if exclusion is None:
                 kept.append(i)
             elif i != lead:
                 gated.add(i)
-                excluded.append(Exclusion(index.org_ids[i], reason))
+                excluded.append(exclusion)
         for i in forced:
             if i in gated:
                 raise ValidationError(

@@ -122,13 +122,16 @@ class Screening:
 
     ``findings`` are what a reviewer sees next to the member: the stored flags (dismissed
     ones included, marked so) and the derived ones (Global Compact status, stale
-    verification). ``reasons`` say why the action is what it is (empty for ``show``).
+    verification). ``reasons`` say why the action is what it is (empty for ``show``) and
+    ``gates`` name the rules behind them (``integrity_flag``, ``sanctions``,
+    ``global_compact``, ``verification``, ``capacity``).
     """
 
     org_id: str
     action: Action
     reasons: tuple[str, ...] = ()
     findings: tuple[Flag, ...] = ()
+    gates: tuple[str, ...] = ()
 
     @property
     def excluded(self) -> bool:
@@ -164,19 +167,26 @@ def screen_organisation(
     The strongest action wins; the reasons listed are those of that action.
     """
     today = today or policy.today()
-    found: list[tuple[Action, str]] = []
+    found: list[tuple[Action, str, str]] = []
     findings = list(flags)
     for flag in flags:
         action = policy.flag_action(flag)
         if action is not Action.SHOW:
-            found.append((action, _flag_reason(flag, action, policy)))
+            gate = "sanctions" if flag.category == "sanctions" else "integrity_flag"
+            found.append((action, gate, _flag_reason(flag, action, policy)))
     if org.gc_status is GCStatus.DELISTED:
-        found.append((policy.delisted, "delisted from the Global Compact"))
+        found.append((policy.delisted, "global_compact", "delisted from the Global Compact"))
         findings.append(
             Flag(org.id, "global_compact_status", FlagLevel.RED, "delisted from the Global Compact")
         )
     elif org.gc_status is GCStatus.NON_COMMUNICATING:
-        found.append((policy.non_communicating, "Global Compact: not communicating on progress"))
+        found.append(
+            (
+                policy.non_communicating,
+                "global_compact",
+                "Global Compact: not communicating on progress",
+            )
+        )
         findings.append(
             Flag(org.id, "global_compact_status", FlagLevel.YELLOW, "not communicating on progress")
         )
@@ -187,20 +197,25 @@ def screen_organisation(
     ):
         years = (today - org.verified_on).days / 365.25
         note = f"last verified on {org.verified_on.isoformat()}, {years:.1f} years ago"
-        found.append((policy.stale_verification, f"stale verification: {note}"))
+        found.append((policy.stale_verification, "verification", f"stale verification: {note}"))
         findings.append(Flag(org.id, "verification", FlagLevel.YELLOW, note))
     if policy.enforce_capacity and org.max_active is not None and active >= org.max_active:
         found.append(
             (
                 Action.EXCLUDE,
+                "capacity",
                 f"at capacity: {active} active partnerships, at most {org.max_active}",
             )
         )
-    strongest = max((action for action, _ in found), key=lambda a: a.rank, default=Action.SHOW)
-    reasons = tuple(reason for action, reason in found if action is strongest)
-    if strongest is Action.SHOW:
-        reasons = ()
-    return Screening(org.id, strongest, reasons, tuple(findings))
+    strongest = max((found_[0] for found_ in found), key=lambda a: a.rank, default=Action.SHOW)
+    chosen = [(gate, reason) for action, gate, reason in found if action is strongest]
+    return Screening(
+        org.id,
+        strongest,
+        tuple(reason for _, reason in chosen),
+        tuple(findings),
+        tuple(dict.fromkeys(gate for gate, _ in chosen)),
+    )
 
 
 def screen_all(

@@ -23,6 +23,8 @@ from matcher.evaluation import render_text, run_evaluation
 from matcher.exceptions import DataDirectoryError, PartnerMatchError, ValidationError
 from matcher.generate import generate_directory
 from matcher.model import Initiative
+from matcher.sanctions import DEFAULT_THRESHOLD, parse_consolidated_list
+from matcher.screening_usecases import dismiss_flag, screen_sanctions
 from matcher.storage.repository import ImportReport
 from matcher.storage.sql import SqlRepository, open_repository
 from matcher.taxonomy_io import load_taxonomies
@@ -266,14 +268,182 @@ def serve_command(**_: Any) -> None:
 
 @cli.command("report")
 @click.argument("initiatives", type=click.Path(path_type=Path))
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Read organisations from a data directory instead of the database.",
+)
 @_db_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", help="Dask scheduler address, with --engine dask.")
-def report_command(**_: Any) -> None:
-    """Batch match reports."""
-    _not_implemented("report", "batch reports")
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="Worker processes (default: the CPUs available; with --scheduler, the cluster's).",
+)
+@click.option(
+    "--count", type=click.IntRange(1, 50), help="Coalitions per initiative (default: its own)."
+)
+@click.option(
+    "--max-load",
+    type=click.IntRange(1),
+    help="Also choose one coalition per initiative, no partner in more than L of them.",
+)
+@click.option("--resume", is_flag=True, help="Skip initiatives whose outputs already exist.")
+@click.option(
+    "--concentration-threshold",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.25,
+    show_default=True,
+    help="Flag partners recommended to more than this share of the initiatives.",
+)
+@click.option(
+    "--figures/--no-figures",
+    default=True,
+    show_default=True,
+    help="Draw the coalition pictures and heat-maps (SVG).",
+)
+def report_command(
+    initiatives: Path,
+    data_dir: Path | None,
+    database_url: str,
+    out: Path,
+    engine: str,
+    scheduler: str | None,
+    workers: int | None,
+    count: int | None,
+    max_load: int | None,
+    resume: bool,
+    concentration_threshold: float,
+    figures: bool,
+) -> None:
+    """Batch match reports over a portfolio of initiatives.
+
+    INITIATIVES is a folder of initiative JSON files, a JSON-lines file or a CSV file (see
+    docs/batch-reports.md). Writes a report per initiative and the portfolio view
+    (index.html, portfolio.csv, coalitions.csv, ...) into --out.
+    """
+    from matcher.index import build_index
+    from matcher.initiative_files import read_initiatives
+    from matcher.recommend import CoalitionRecommender
+    from service.batch import ReportOptions, run_report
+
+    if scheduler and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
+    try:
+        taxonomies = load_taxonomies()
+        repository = None if data_dir is not None else _repository(database_url)
+        dataset = load_dataset(taxonomies, data_dir=data_dir, repository=repository)
+        entries = read_initiatives(initiatives, dataset.taxonomies)
+        if not entries:
+            _fail(f"{initiatives}: no initiatives found")
+        recommender = CoalitionRecommender().fit(build_index(dataset))
+        options = ReportOptions(
+            out=out,
+            engine=engine,
+            scheduler=scheduler,
+            workers=workers,
+            count=count,
+            max_load=max_load,
+            resume=resume,
+            concentration_threshold=concentration_threshold,
+            figures=figures,
+        )
+        summary = run_report(entries, recommender, options, log=lambda line: click.echo(line))
+    except DataDirectoryError as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        _fail(f"{data_dir} rejected: {len(err.problems)} problem(s)")
+    except (PartnerMatchError, OSError, TimeoutError) as err:
+        _fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+    rate = summary.computed / summary.compute_seconds if summary.compute_seconds > 0 else 0.0
+    click.echo(
+        f"{summary.succeeded} of {summary.initiatives} initiatives reported "
+        f"({summary.computed} computed, {summary.resumed} resumed) in "
+        f"{summary.compute_seconds:.1f} s ({rate:.1f}/s) after a {summary.startup_seconds:.1f} s "
+        f"start-up; portfolio view {summary.portfolio_seconds:.1f} s"
+    )
+    if summary.assignment is not None:
+        assignment = summary.assignment
+        how = "proven optimal" if assignment.optimal else f"gap {assignment.gap:.1%} to the bound"
+        click.echo(
+            f"assignment (max load {max_load}): {assignment.assigned} initiatives, total score "
+            f"{assignment.total_score:.3f} by {assignment.method}, {how}"
+        )
+    click.echo(f"wrote {out / 'index.html'}")
+    if summary.failed:
+        for initiative_id, _, reason in summary.errors[:5]:
+            click.echo(f"{initiative_id}: {reason}", err=True)
+        _fail(
+            f"{summary.failed} of {summary.initiatives} initiatives failed; "
+            f"see {out / 'errors.csv'}"
+        )
+
+
+@cli.command("screen")
+@click.option(
+    "--sanctions",
+    "sanctions_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="UN Security Council consolidated list (XML).",
+)
+@_db_option
+@click.option(
+    "--threshold",
+    type=click.FloatRange(50, 100),
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    help="Lowest name similarity (0-100) that counts as a match.",
+)
+@click.option("--dry-run", is_flag=True, help="List the matches; write no flag.")
+def screen_command(
+    sanctions_file: Path, database_url: str, threshold: float, dry_run: bool
+) -> None:
+    """Screen organisation names and aliases against the UN sanctions list.
+
+    New matches become `sanctions` flags at level escalated (excluded from recommendations);
+    matches dismissed by a reviewer stay dismissed.
+    """
+    try:
+        entries = parse_consolidated_list(sanctions_file)
+        result = screen_sanctions(
+            _repository(database_url),
+            entries,
+            threshold=threshold,
+            actor=f"cli:{getpass.getuser()}",
+            dry_run=dry_run,
+        )
+    except PartnerMatchError as err:
+        _fail(str(err))
+    for match in result.matches:
+        click.echo(
+            f"{match.org_id}: {match.org_name_matched!r} ~ {match.entry_reference} "
+            f"{match.entry_name_matched!r} ({match.kind}) score {match.score:.1f}"
+        )
+    verb = "would flag" if dry_run else "flagged"
+    click.echo(
+        f"{len(entries)} list entries, {len(result.matches)} match(es): {verb} "
+        f"{len(result.flagged)} new, {result.already_flagged} already flagged, "
+        f"{result.dismissed} dismissed earlier (kept dismissed)"
+    )
+
+
+@cli.command("dismiss")
+@click.argument("org_id")
+@click.argument("source")
+@click.option("--by", required=True, help="Who dismisses the flag (kept with it).")
+@click.option("--reason", default="", help="Why it is a false positive.")
+@_db_option
+def dismiss_command(org_id: str, source: str, by: str, reason: str, database_url: str) -> None:
+    """Dismiss a flag as a false positive (SOURCE as shown, e.g. un-sanctions:QDe.001)."""
+    try:
+        flag = dismiss_flag(_repository(database_url), org_id, source, by=by, reason=reason)
+    except PartnerMatchError as err:
+        _fail(str(err))
+    click.echo(f"dismissed {flag.category} flag of {org_id} ({source}) by {by}")
 
 
 @cli.command("generate")
