@@ -147,7 +147,12 @@ def _coalition_dict(coalition: Coalition) -> dict[str, Any]:
                 "marginal_gain": m.marginal_gain,
                 "path_to_lead": list(m.path_to_lead),
                 "flags": [
-                    {"category": f.category, "level": f.level.value, "note": f.note}
+                    {
+                        "category": f.category,
+                        "level": f.level.value,
+                        "note": f.note,
+                        **({"dismissed_by": f.dismissed_by} if f.dismissed else {}),
+                    }
                     for f in m.flags
                 ],
                 "evidence": list(m.evidence),

@@ -24,6 +24,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    update,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,6 +51,8 @@ __all__ = [
     "open_repository",
     "SqlRepository",
     "CHUNK_ROWS",
+    "writer",
+    "bump_data_version",
 ]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -62,11 +65,30 @@ class StorageError(PartnerMatchError):
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    # the driver's own transaction handling is off; _sqlite_begin starts transactions
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Writers take the write lock when they begin (``BEGIN IMMEDIATE``): a transaction that
+    read first and wrote later could otherwise fail when another wrote in between. Readers
+    begin deferred and never wait (WAL)."""
+    writer = connection.get_execution_options().get(WRITER_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+#: Execution option marking an engine (or connection) whose transactions write.
+WRITER_OPTION = "partnermatch_writer"
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine for transactions that write (``BEGIN IMMEDIATE`` on SQLite)."""
+    return engine.execution_options(**{WRITER_OPTION: True})
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -81,6 +103,7 @@ def make_engine(url: str, **options: Any) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **options)
 
@@ -89,7 +112,7 @@ def _run_alembic(engine: Engine, step: str, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with engine.begin() as connection:
+        with writer(engine).begin() as connection:
             config.attributes["connection"] = connection
             getattr(command, step)(config, revision)
     except SQLAlchemyError as err:
@@ -195,7 +218,7 @@ class SqlRepository:
             If the database refuses the import (nothing is written).
         """
         try:
-            with self.engine.connect() as connection:
+            with writer(self.engine).connect() as connection:
                 transaction = connection.begin()
                 try:
                     existing = {name: self._read(connection, name) for name in TABLES}
@@ -211,6 +234,8 @@ class SqlRepository:
                         for name in plans:
                             self._apply(connection, _without_deletes(plans[name]), progress, total)
                         self._insert_audit(connection, import_audit_entry(actor, report))
+                        if total:
+                            bump_data_version(connection)
                 except BaseException:
                     transaction.rollback()
                     raise
@@ -262,7 +287,7 @@ class SqlRepository:
         )
 
     def record_audit(self, entry: AuditEntry) -> None:
-        with self.engine.begin() as connection:
+        with writer(self.engine).begin() as connection:
             self._insert_audit(connection, entry)
 
     def audit_entries(
@@ -306,6 +331,17 @@ def _without_deletes(plan: TablePlan) -> TablePlan:
     return TablePlan(
         plan.spec, inserts=plan.inserts, updates=plan.updates, unchanged=plan.unchanged
     )
+
+
+def bump_data_version(connection: Connection) -> int:
+    """Add one to the data version (in the caller's transaction) and return it."""
+    table = tables.data_version
+    connection.execute(
+        update(table)
+        .where(table.c.id == 1)
+        .values(version=table.c.version + 1, updated_at=dt.datetime.now(dt.UTC))
+    )
+    return int(connection.execute(select(table.c.version).where(table.c.id == 1)).scalar_one())
 
 
 def open_repository(url: str, taxonomies: Taxonomies) -> SqlRepository:

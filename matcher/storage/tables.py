@@ -36,6 +36,8 @@ __all__ = [
     "coalition_proposals",
     "reviews",
     "audit_log",
+    "api_keys",
+    "data_version",
 ]
 
 metadata = MetaData(
@@ -214,4 +216,24 @@ audit_log = Table(
     Column("entity_id", String(128), nullable=False),
     Column("detail", JSON, nullable=False),
     Index("ix_audit_log_entity", "entity_type", "entity_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),  # the public part of the key
+    Column("digest", String(128), nullable=False),  # HMAC-SHA256 of the secret part
+    Column("role", String(16), nullable=False),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+#: One row: bumped by every write to the data the index is built from.
+data_version = Table(
+    "data_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,1108 @@
+"""Records the HTTP API reads and edits one at a time: organisations, partnerships,
+initiatives, coalition proposals and their reviews, API keys, the audit log.
+
+Every edit runs in one transaction with its audit entry. Editable records carry a
+``version``: an update or delete that names the version it read (``If-Match``) fails with
+:class:`StaleVersionError` when someone changed the record since, instead of overwriting.
+Writes to the data the recommendation index is built from bump the ``data_version``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+
+from matcher.exceptions import DuplicateIdError, NotFoundError, PartnerMatchError, ValidationError
+from matcher.model import Capability, Membership, Organisation, Partnership
+from matcher.storage import tables
+from matcher.storage.repository import AuditEntry
+from matcher.storage.rows import (
+    capability_row,
+    membership_row,
+    organisation_row,
+    partnership_row,
+    rows_to_dataset,
+)
+from matcher.storage.sql import bump_data_version, writer
+from matcher.taxonomy import Taxonomies
+
+__all__ = [
+    "StaleVersionError",
+    "Page",
+    "OrganisationFilter",
+    "OrganisationRecord",
+    "PartnershipRecord",
+    "InitiativeRecord",
+    "ProposalRecord",
+    "ReviewRecord",
+    "KeyRecord",
+    "DECISIONS",
+    "SqlCatalog",
+]
+
+T = TypeVar("T")
+
+#: Review decisions and the proposal status each leads to.
+DECISIONS: Mapping[str, str] = {
+    "approve": "approved",
+    "reject": "rejected",
+    "request_changes": "changes_requested",
+}
+
+
+class StaleVersionError(PartnerMatchError):
+    """The record changed since the version the caller read (HTTP 409)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing, with the total number of matching records."""
+
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationFilter:
+    """Filters of the organisation listing; ``None`` means "any".
+
+    ``countries`` comes from a region (the caller resolves the region to its countries);
+    ``capability`` matches the code and its descendants; ``text`` is a case-insensitive
+    substring of the name.
+    """
+
+    kind: str | None = None
+    sector: str | None = None
+    country: str | None = None
+    countries: frozenset[str] | None = None
+    theme: str | None = None
+    capability: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationRecord:
+    organisation: Organisation
+    capabilities: tuple[Capability, ...]
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class PartnershipRecord:
+    partnership: Partnership
+    memberships: tuple[Membership, ...]
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class InitiativeRecord:
+    id: str
+    lead: str
+    title: str
+    body: Mapping[str, Any]
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRecord:
+    id: int
+    proposal_id: int
+    reviewer: str
+    decision: str
+    reason_code: str
+    comment: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalRecord:
+    id: int
+    initiative_id: str
+    members: tuple[str, ...]
+    score: float
+    coalition: Mapping[str, Any]
+    status: str
+    proposed_by: str
+    version: int
+    created_at: dt.datetime
+    reviews: tuple[ReviewRecord, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    id: str
+    digest: str
+    role: str
+    name: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _audit(connection: Connection, entry: AuditEntry) -> None:
+    connection.execute(
+        insert(tables.audit_log),
+        {
+            "at": entry.at,
+            "actor": entry.actor,
+            "action": entry.action,
+            "entity_type": entry.entity_type,
+            "entity_id": entry.entity_id,
+            "detail": dict(entry.detail),
+        },
+    )
+
+
+def _contains_code(column: Any, code: str) -> ColumnElement[bool]:
+    """``code`` is one of the ``;``-joined codes of a list column."""
+    return or_(
+        column == code,
+        column.like(f"{code};%"),
+        column.like(f"%;{code}"),
+        column.like(f"%;{code};%"),
+    )
+
+
+class SqlCatalog:
+    """The records of the API on an (already migrated) SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine, taxonomies: Taxonomies) -> None:
+        self.engine = engine
+        self.taxonomies = taxonomies
+
+    # ---- data version ------------------------------------------------------------------
+
+    def data_version(self) -> int:
+        """The version of the data the recommendation index is built from."""
+        table = tables.data_version
+        with self.engine.connect() as connection:
+            value = connection.execute(select(table.c.version).where(table.c.id == 1)).scalar()
+        return int(value or 0)
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.engine.connect() as connection:
+            connection.execute(select(1))
+
+    # ---- organisations -----------------------------------------------------------------
+
+    def _organisation_records(
+        self, connection: Connection, rows: Sequence[RowMapping]
+    ) -> list[OrganisationRecord]:
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        capability_table = tables.capabilities
+        capability_rows = [
+            dict(row)
+            for row in connection.execute(
+                select(capability_table)
+                .where(capability_table.c.org_id.in_(ids))
+                .order_by(capability_table.c.org_id, capability_table.c.capability)
+            ).mappings()
+        ]
+        dataset = rows_to_dataset(
+            {
+                "organisations": [dict(row) for row in rows],
+                "capabilities": capability_rows,
+            },
+            self.taxonomies,
+        )
+        by_org: dict[str, list[Capability]] = {}
+        for capability in dataset.capabilities:
+            by_org.setdefault(capability.org_id, []).append(capability)
+        return [
+            OrganisationRecord(
+                dataset.organisations[row["id"]],
+                tuple(by_org.get(row["id"], ())),
+                int(row["version"]),
+            )
+            for row in rows
+        ]
+
+    def list_organisations(
+        self, where: OrganisationFilter, *, offset: int = 0, limit: int = 50
+    ) -> Page[OrganisationRecord]:
+        """Organisations matching ``where``, by id."""
+        table = tables.organisations
+        conditions: list[ColumnElement[bool]] = []
+        if where.kind:
+            conditions.append(table.c.kind == where.kind)
+        if where.sector:
+            conditions.append(table.c.sector == where.sector)
+        if where.country:
+            conditions.append(table.c.country == where.country)
+        if where.countries is not None:
+            conditions.append(table.c.country.in_(sorted(where.countries)))
+        if where.theme:
+            conditions.append(_contains_code(table.c.themes, where.theme))
+        if where.capability:
+            capability = tables.capabilities
+            conditions.append(
+                exists().where(
+                    and_(
+                        capability.c.org_id == table.c.id,
+                        or_(
+                            capability.c.capability == where.capability,
+                            capability.c.capability.like(f"{where.capability}.%"),
+                        ),
+                    )
+                )
+            )
+        if where.text:
+            escaped = where.text.lower().replace("\\", "\\\\").replace("%", "\\%")
+            escaped = escaped.replace("_", "\\_")
+            conditions.append(func.lower(table.c.name).like(f"%{escaped}%", escape="\\"))
+        condition = and_(True, *conditions)
+        with self.engine.connect() as connection:
+            total = int(
+                connection.execute(
+                    select(func.count()).select_from(table).where(condition)
+                ).scalar_one()
+            )
+            rows = (
+                connection.execute(
+                    select(table).where(condition).order_by(table.c.id).offset(offset).limit(limit)
+                )
+                .mappings()
+                .all()
+            )
+            return Page(self._organisation_records(connection, rows), total, offset, limit)
+
+    def get_organisation(self, org_id: str) -> OrganisationRecord:
+        """One organisation with its capabilities.
+
+        Raises
+        ------
+        NotFoundError
+        """
+        table = tables.organisations
+        with self.engine.connect() as connection:
+            row = connection.execute(select(table).where(table.c.id == org_id)).mappings().first()
+            if row is None:
+                raise NotFoundError(f"Organisation {org_id!r} not found")
+            return self._organisation_records(connection, [row])[0]
+
+    def create_organisation(
+        self, organisation: Organisation, capabilities: Iterable[Capability], *, actor: str
+    ) -> OrganisationRecord:
+        """Insert a new organisation with its capabilities.
+
+        Raises
+        ------
+        DuplicateIdError
+            If the id is taken.
+        """
+        capabilities = tuple(capabilities)
+        try:
+            with writer(self.engine).begin() as connection:
+                if self._exists(connection, tables.organisations, organisation.id):
+                    raise DuplicateIdError(f"Organisation {organisation.id!r} already exists")
+                connection.execute(
+                    insert(tables.organisations), {**organisation_row(organisation), "version": 1}
+                )
+                self._write_capabilities(connection, organisation.id, capabilities)
+                bump_data_version(connection)
+                _audit(
+                    connection,
+                    AuditEntry(actor, "create", "organisation", organisation.id, {"version": 1}),
+                )
+        except IntegrityError as err:
+            raise DuplicateIdError(f"Organisation {organisation.id!r} already exists") from err
+        return OrganisationRecord(organisation, capabilities, 1)
+
+    def update_organisation(
+        self,
+        organisation: Organisation,
+        capabilities: Iterable[Capability],
+        *,
+        expected_version: int | None,
+        actor: str,
+    ) -> OrganisationRecord:
+        """Replace an organisation and its capabilities (optimistic concurrency).
+
+        Raises
+        ------
+        NotFoundError
+        StaleVersionError
+            If ``expected_version`` is given and is not the stored version.
+        """
+        capabilities = tuple(capabilities)
+        with writer(self.engine).begin() as connection:
+            version = self._next_version(
+                connection, tables.organisations, organisation.id, expected_version, "Organisation"
+            )
+            connection.execute(
+                update(tables.organisations)
+                .where(tables.organisations.c.id == organisation.id)
+                .values(**organisation_row(organisation), version=version)
+            )
+            connection.execute(
+                delete(tables.capabilities).where(tables.capabilities.c.org_id == organisation.id)
+            )
+            self._write_capabilities(connection, organisation.id, capabilities)
+            bump_data_version(connection)
+            _audit(
+                connection,
+                AuditEntry(actor, "update", "organisation", organisation.id, {"version": version}),
+            )
+        return OrganisationRecord(organisation, capabilities, version)
+
+    def delete_organisation(self, org_id: str, *, expected_version: int | None, actor: str) -> None:
+        """Delete an organisation (its capabilities, flags and memberships go with it).
+
+        Raises
+        ------
+        NotFoundError
+        StaleVersionError
+        """
+        with writer(self.engine).begin() as connection:
+            self._next_version(
+                connection, tables.organisations, org_id, expected_version, "Organisation"
+            )
+            for child, column in (
+                (tables.capabilities, tables.capabilities.c.org_id),
+                (tables.flags, tables.flags.c.org_id),
+                (tables.memberships, tables.memberships.c.org_id),
+            ):
+                connection.execute(delete(child).where(column == org_id))
+            connection.execute(
+                delete(tables.conflicts).where(
+                    or_(tables.conflicts.c.org_a == org_id, tables.conflicts.c.org_b == org_id)
+                )
+            )
+            connection.execute(
+                delete(tables.organisations).where(tables.organisations.c.id == org_id)
+            )
+            bump_data_version(connection)
+            _audit(connection, AuditEntry(actor, "delete", "organisation", org_id, {}))
+
+    def _write_capabilities(
+        self, connection: Connection, org_id: str, capabilities: Sequence[Capability]
+    ) -> None:
+        rows = [capability_row(c) for c in capabilities if c.org_id == org_id]
+        if rows:
+            connection.execute(insert(tables.capabilities), rows)
+
+    # ---- partnerships ------------------------------------------------------------------
+
+    def _partnership_records(
+        self, connection: Connection, rows: Sequence[RowMapping]
+    ) -> list[PartnershipRecord]:
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        membership_table = tables.memberships
+        membership_rows = [
+            dict(row)
+            for row in connection.execute(
+                select(membership_table)
+                .where(membership_table.c.partnership_id.in_(ids))
+                .order_by(membership_table.c.partnership_id, membership_table.c.org_id)
+            ).mappings()
+        ]
+        partnerships = rows_to_dataset(
+            {"partnerships": [dict(row) for row in rows]}, self.taxonomies
+        ).partnerships
+        by_partnership: dict[str, list[Membership]] = {}
+        for row in membership_rows:
+            by_partnership.setdefault(row["partnership_id"], []).append(
+                Membership(
+                    row["partnership_id"], row["org_id"], row["role"], row["contribution_usd"]
+                )
+            )
+        return [
+            PartnershipRecord(
+                partnerships[row["id"]],
+                tuple(by_partnership.get(row["id"], ())),
+                int(row["version"]),
+            )
+            for row in rows
+        ]
+
+    def list_partnerships(
+        self,
+        *,
+        theme: str | None = None,
+        country: str | None = None,
+        org_id: str | None = None,
+        text: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page[PartnershipRecord]:
+        """Partnerships by id, filtered by theme, country, a member or a name substring."""
+        table = tables.partnerships
+        conditions: list[ColumnElement[bool]] = []
+        if theme:
+            conditions.append(_contains_code(table.c.themes, theme))
+        if country:
+            conditions.append(_contains_code(table.c.countries, country))
+        if org_id:
+            members = tables.memberships
+            conditions.append(
+                exists().where(
+                    and_(members.c.partnership_id == table.c.id, members.c.org_id == org_id)
+                )
+            )
+        if text:
+            conditions.append(func.lower(table.c.name).contains(text.lower(), autoescape=True))
+        condition = and_(True, *conditions)
+        with self.engine.connect() as connection:
+            total = int(
+                connection.execute(
+                    select(func.count()).select_from(table).where(condition)
+                ).scalar_one()
+            )
+            rows = (
+                connection.execute(
+                    select(table).where(condition).order_by(table.c.id).offset(offset).limit(limit)
+                )
+                .mappings()
+                .all()
+            )
+            return Page(self._partnership_records(connection, rows), total, offset, limit)
+
+    def get_partnership(self, partnership_id: str) -> PartnershipRecord:
+        """One partnership with its members.
+
+        Raises
+        ------
+        NotFoundError
+        """
+        table = tables.partnerships
+        with self.engine.connect() as connection:
+            row = (
+                connection.execute(select(table).where(table.c.id == partnership_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFoundError(f"Partnership {partnership_id!r} not found")
+            return self._partnership_records(connection, [row])[0]
+
+    def save_partnership(
+        self,
+        partnership: Partnership,
+        memberships: Iterable[Membership],
+        *,
+        create: bool,
+        expected_version: int | None = None,
+        actor: str,
+    ) -> PartnershipRecord:
+        """Create (``create=True``) or replace a partnership and its members.
+
+        Raises
+        ------
+        DuplicateIdError
+            Creating an id that exists.
+        NotFoundError
+            Replacing an unknown partnership, or a member that is not a stored organisation.
+        StaleVersionError
+        """
+        memberships = tuple(memberships)
+        table = tables.partnerships
+        try:
+            with writer(self.engine).begin() as connection:
+                self._check_members(connection, memberships)
+                if create:
+                    if self._exists(connection, table, partnership.id):
+                        raise DuplicateIdError(f"Partnership {partnership.id!r} already exists")
+                    version = 1
+                    connection.execute(
+                        insert(table), {**partnership_row(partnership), "version": 1}
+                    )
+                else:
+                    version = self._next_version(
+                        connection, table, partnership.id, expected_version, "Partnership"
+                    )
+                    connection.execute(
+                        update(table)
+                        .where(table.c.id == partnership.id)
+                        .values(**partnership_row(partnership), version=version)
+                    )
+                    connection.execute(
+                        delete(tables.memberships).where(
+                            tables.memberships.c.partnership_id == partnership.id
+                        )
+                    )
+                rows = [membership_row(m) for m in memberships]
+                if rows:
+                    connection.execute(insert(tables.memberships), rows)
+                bump_data_version(connection)
+                _audit(
+                    connection,
+                    AuditEntry(
+                        actor,
+                        "create" if create else "update",
+                        "partnership",
+                        partnership.id,
+                        {"version": version},
+                    ),
+                )
+        except IntegrityError as err:
+            raise DuplicateIdError(f"Partnership {partnership.id!r} already exists") from err
+        return PartnershipRecord(partnership, memberships, version)
+
+    def delete_partnership(
+        self, partnership_id: str, *, expected_version: int | None, actor: str
+    ) -> None:
+        """Delete a partnership and its memberships.
+
+        Raises
+        ------
+        NotFoundError
+        StaleVersionError
+        """
+        with writer(self.engine).begin() as connection:
+            self._next_version(
+                connection, tables.partnerships, partnership_id, expected_version, "Partnership"
+            )
+            connection.execute(
+                delete(tables.memberships).where(
+                    tables.memberships.c.partnership_id == partnership_id
+                )
+            )
+            connection.execute(
+                delete(tables.partnerships).where(tables.partnerships.c.id == partnership_id)
+            )
+            bump_data_version(connection)
+            _audit(connection, AuditEntry(actor, "delete", "partnership", partnership_id, {}))
+
+    def _check_members(self, connection: Connection, memberships: Sequence[Membership]) -> None:
+        wanted = sorted({m.org_id for m in memberships})
+        if not wanted:
+            return
+        table = tables.organisations
+        found = set(connection.execute(select(table.c.id).where(table.c.id.in_(wanted))).scalars())
+        missing = [org_id for org_id in wanted if org_id not in found]
+        if missing:
+            raise ValidationError(
+                f"Organisation {missing[0]!r} not found", field="members", value=missing[0]
+            )
+
+    # ---- initiatives -------------------------------------------------------------------
+
+    @staticmethod
+    def _initiative(row: RowMapping) -> InitiativeRecord:
+        return InitiativeRecord(
+            id=row["id"],
+            lead=row["lead"],
+            title=row["title"],
+            body=row["body"],
+            version=int(row["version"]),
+            created_at=_aware(row["created_at"]),
+            updated_at=_aware(row["updated_at"]),
+        )
+
+    def list_initiatives(
+        self, *, lead: str | None = None, offset: int = 0, limit: int = 50
+    ) -> Page[InitiativeRecord]:
+        """Initiatives by id, optionally of one lead."""
+        table = tables.initiatives
+        condition = and_(True, *([table.c.lead == lead] if lead else []))
+        with self.engine.connect() as connection:
+            total = int(
+                connection.execute(
+                    select(func.count()).select_from(table).where(condition)
+                ).scalar_one()
+            )
+            rows = connection.execute(
+                select(table).where(condition).order_by(table.c.id).offset(offset).limit(limit)
+            ).mappings()
+            return Page([self._initiative(row) for row in rows], total, offset, limit)
+
+    def get_initiative(self, initiative_id: str) -> InitiativeRecord:
+        """One initiative.
+
+        Raises
+        ------
+        NotFoundError
+        """
+        table = tables.initiatives
+        with self.engine.connect() as connection:
+            row = (
+                connection.execute(select(table).where(table.c.id == initiative_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFoundError(f"Initiative {initiative_id!r} not found")
+        return self._initiative(row)
+
+    def save_initiative(
+        self,
+        initiative_id: str,
+        body: Mapping[str, Any],
+        *,
+        create: bool,
+        expected_version: int | None = None,
+        actor: str,
+    ) -> InitiativeRecord:
+        """Create or replace an initiative (its validated body as JSON).
+
+        Raises
+        ------
+        DuplicateIdError
+        NotFoundError
+        StaleVersionError
+        """
+        table = tables.initiatives
+        now = _now()
+        values = {
+            "lead": str(body["lead"]),
+            "title": str(body.get("title") or ""),
+            "body": dict(body),
+            "updated_at": now,
+        }
+        try:
+            with writer(self.engine).begin() as connection:
+                if create:
+                    if self._exists(connection, table, initiative_id):
+                        raise DuplicateIdError(f"Initiative {initiative_id!r} already exists")
+                    version = 1
+                    connection.execute(
+                        insert(table),
+                        {"id": initiative_id, **values, "version": 1, "created_at": now},
+                    )
+                else:
+                    version = self._next_version(
+                        connection, table, initiative_id, expected_version, "Initiative"
+                    )
+                    connection.execute(
+                        update(table)
+                        .where(table.c.id == initiative_id)
+                        .values(**values, version=version)
+                    )
+                _audit(
+                    connection,
+                    AuditEntry(
+                        actor,
+                        "create" if create else "update",
+                        "initiative",
+                        initiative_id,
+                        {"version": version},
+                    ),
+                )
+        except IntegrityError as err:
+            raise DuplicateIdError(f"Initiative {initiative_id!r} already exists") from err
+        return self.get_initiative(initiative_id)
+
+    def delete_initiative(
+        self, initiative_id: str, *, expected_version: int | None, actor: str
+    ) -> None:
+        """Delete an initiative and its proposals.
+
+        Raises
+        ------
+        NotFoundError
+        StaleVersionError
+        """
+        with writer(self.engine).begin() as connection:
+            self._next_version(
+                connection, tables.initiatives, initiative_id, expected_version, "Initiative"
+            )
+            proposals = tables.coalition_proposals
+            ids = list(
+                connection.execute(
+                    select(proposals.c.id).where(proposals.c.initiative_id == initiative_id)
+                ).scalars()
+            )
+            if ids:
+                connection.execute(
+                    delete(tables.reviews).where(tables.reviews.c.proposal_id.in_(ids))
+                )
+                connection.execute(delete(proposals).where(proposals.c.id.in_(ids)))
+            connection.execute(
+                delete(tables.initiatives).where(tables.initiatives.c.id == initiative_id)
+            )
+            _audit(connection, AuditEntry(actor, "delete", "initiative", initiative_id, {}))
+
+    # ---- coalition proposals and reviews -----------------------------------------------
+
+    def _proposals(
+        self, connection: Connection, rows: Sequence[RowMapping]
+    ) -> list[ProposalRecord]:
+        if not rows:
+            return []
+        review_table = tables.reviews
+        reviews: dict[int, list[ReviewRecord]] = {}
+        for row in connection.execute(
+            select(review_table)
+            .where(review_table.c.proposal_id.in_([r["id"] for r in rows]))
+            .order_by(review_table.c.id)
+        ).mappings():
+            reviews.setdefault(row["proposal_id"], []).append(
+                ReviewRecord(
+                    id=row["id"],
+                    proposal_id=row["proposal_id"],
+                    reviewer=row["reviewer"],
+                    decision=row["decision"],
+                    reason_code=row["reason_code"],
+                    comment=row["comment"],
+                    created_at=_aware(row["created_at"]),
+                )
+            )
+        return [
+            ProposalRecord(
+                id=row["id"],
+                initiative_id=row["initiative_id"],
+                members=tuple(m for m in row["members"].split(";") if m),
+                score=float(row["score"]),
+                coalition=row["body"],
+                status=row["status"],
+                proposed_by=row["proposed_by"],
+                version=int(row["version"]),
+                created_at=_aware(row["created_at"]),
+                reviews=tuple(reviews.get(row["id"], ())),
+            )
+            for row in rows
+        ]
+
+    def create_proposal(
+        self, initiative_id: str, coalition: Mapping[str, Any], *, actor: str
+    ) -> ProposalRecord:
+        """Save a recommended coalition of an initiative for review.
+
+        Raises
+        ------
+        NotFoundError
+            If the initiative is unknown.
+        """
+        members = sorted(str(m["id"]) for m in coalition.get("members", ()))
+        with writer(self.engine).begin() as connection:
+            if not self._exists(connection, tables.initiatives, initiative_id):
+                raise NotFoundError(f"Initiative {initiative_id!r} not found")
+            result = connection.execute(
+                insert(tables.coalition_proposals).returning(tables.coalition_proposals.c.id),
+                {
+                    "initiative_id": initiative_id,
+                    "members": ";".join(members),
+                    "score": float(coalition.get("score", 0.0)),
+                    "body": dict(coalition),
+                    "status": "proposed",
+                    "proposed_by": actor,
+                    "version": 1,
+                    "created_at": _now(),
+                },
+            )
+            proposal_id = int(result.scalar_one())
+            _audit(
+                connection,
+                AuditEntry(
+                    actor,
+                    "propose",
+                    "proposal",
+                    str(proposal_id),
+                    {"initiative": initiative_id, "members": members},
+                ),
+            )
+        return self.get_proposal(proposal_id)
+
+    def get_proposal(self, proposal_id: int) -> ProposalRecord:
+        """One proposal with its reviews.
+
+        Raises
+        ------
+        NotFoundError
+        """
+        table = tables.coalition_proposals
+        with self.engine.connect() as connection:
+            row = (
+                connection.execute(select(table).where(table.c.id == proposal_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFoundError(f"Proposal {proposal_id} not found")
+            return self._proposals(connection, [row])[0]
+
+    def list_proposals(
+        self,
+        *,
+        status: str | None = None,
+        lead: str | None = None,
+        theme: str | None = None,
+        country: str | None = None,
+        sort: str = "-created_at",
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page[ProposalRecord]:
+        """Proposals filtered by status and by their initiative's lead, theme or country.
+
+        ``sort`` is ``created_at``, ``score`` or ``id``, with ``-`` for descending.
+        """
+        proposals, initiatives = tables.coalition_proposals, tables.initiatives
+        joined = proposals.join(initiatives, proposals.c.initiative_id == initiatives.c.id)
+        conditions: list[ColumnElement[bool]] = []
+        if status:
+            conditions.append(proposals.c.status == status)
+        if lead:
+            conditions.append(initiatives.c.lead == lead)
+        condition = and_(True, *conditions)
+        columns = {
+            "created_at": proposals.c.created_at,
+            "score": proposals.c.score,
+            "id": proposals.c.id,
+        }
+        column = columns[sort.lstrip("-")]
+        order = [column.desc() if sort.startswith("-") else column.asc(), proposals.c.id.desc()]
+        with self.engine.connect() as connection:
+            rows = (
+                connection.execute(
+                    select(proposals, initiatives.c.body.label("initiative_body"))
+                    .select_from(joined)
+                    .where(condition)
+                    .order_by(*order)
+                )
+                .mappings()
+                .all()
+            )
+            # themes and countries live in the initiative's JSON body: filtered here
+            kept = [
+                row
+                for row in rows
+                if (not theme or theme in (row["initiative_body"].get("themes") or ()))
+                and (not country or country in (row["initiative_body"].get("countries") or ()))
+            ]
+            page = kept[offset : offset + limit]
+            return Page(self._proposals(connection, page), len(kept), offset, limit)
+
+    def decide(
+        self,
+        proposal_id: int,
+        *,
+        reviewer: str,
+        decision: str,
+        reason_code: str,
+        comment: str,
+        expected_version: int | None,
+    ) -> ProposalRecord:
+        """Record a reviewer's decision on a proposal still awaiting one.
+
+        The status changes only if the proposal is still ``proposed`` at the version the
+        reviewer saw: of several reviewers deciding at once exactly one succeeds.
+
+        Raises
+        ------
+        NotFoundError
+        StaleVersionError
+            If someone decided first, or the version is not the one given.
+        ValueError
+            For an unknown decision.
+        """
+        if decision not in DECISIONS:
+            raise ValueError(f"Unknown decision {decision!r}")
+        table = tables.coalition_proposals
+        with writer(self.engine).begin() as connection:
+            row = (
+                connection.execute(select(table).where(table.c.id == proposal_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFoundError(f"Proposal {proposal_id} not found")
+            version = int(row["version"])
+            if expected_version is not None and expected_version != version:
+                raise StaleVersionError(
+                    f"Proposal {proposal_id} is at version {version}, not {expected_version}: "
+                    f"someone changed it since (now {row['status']})"
+                )
+            changed = connection.execute(
+                update(table)
+                .where(
+                    and_(
+                        table.c.id == proposal_id,
+                        table.c.version == version,
+                        table.c.status == "proposed",
+                    )
+                )
+                .values(status=DECISIONS[decision], version=version + 1)
+            ).rowcount
+            if changed != 1:
+                current = connection.execute(
+                    select(table.c.status).where(table.c.id == proposal_id)
+                ).scalar_one()
+                raise StaleVersionError(
+                    f"Proposal {proposal_id} was already decided: it is {current}"
+                )
+            connection.execute(
+                insert(tables.reviews),
+                {
+                    "proposal_id": proposal_id,
+                    "reviewer": reviewer,
+                    "decision": decision,
+                    "reason_code": reason_code,
+                    "comment": comment,
+                    "created_at": _now(),
+                },
+            )
+            _audit(
+                connection,
+                AuditEntry(
+                    reviewer,
+                    decision,
+                    "proposal",
+                    str(proposal_id),
+                    {"reason_code": reason_code, "comment": comment, "version": version + 1},
+                ),
+            )
+        return self.get_proposal(proposal_id)
+
+    # ---- API keys ----------------------------------------------------------------------
+
+    def add_key(self, key_id: str, digest: str, *, role: str, name: str, actor: str) -> KeyRecord:
+        """Store a new API key's digest (never the key itself)."""
+        now = _now()
+        with writer(self.engine).begin() as connection:
+            connection.execute(
+                insert(tables.api_keys),
+                {"id": key_id, "digest": digest, "role": role, "name": name, "created_at": now},
+            )
+            _audit(connection, AuditEntry(actor, "create", "api_key", key_id, {"role": role}))
+        return KeyRecord(key_id, digest, role, name, now, None)
+
+    def find_key(self, key_id: str) -> KeyRecord | None:
+        """The stored key with this public id, if any."""
+        table = tables.api_keys
+        with self.engine.connect() as connection:
+            row = connection.execute(select(table).where(table.c.id == key_id)).mappings().first()
+        if row is None:
+            return None
+        revoked = row["revoked_at"]
+        return KeyRecord(
+            row["id"],
+            row["digest"],
+            row["role"],
+            row["name"],
+            _aware(row["created_at"]),
+            _aware(revoked) if revoked is not None else None,
+        )
+
+    def revoke_key(self, key_id: str, *, actor: str) -> None:
+        """Revoke a key (kept, with when).
+
+        Raises
+        ------
+        NotFoundError
+        """
+        table = tables.api_keys
+        with writer(self.engine).begin() as connection:
+            changed = connection.execute(
+                update(table)
+                .where(and_(table.c.id == key_id, table.c.revoked_at.is_(None)))
+                .values(revoked_at=_now())
+            ).rowcount
+            if changed != 1:
+                raise NotFoundError(f"API key {key_id!r} not found or already revoked")
+            _audit(connection, AuditEntry(actor, "revoke", "api_key", key_id, {}))
+
+    # ---- audit -------------------------------------------------------------------------
+
+    def list_audit(
+        self,
+        *,
+        entity_type: str | None = None,
+        entity_id: str | None = None,
+        actor: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> Page[AuditEntry]:
+        """Audit entries, newest first."""
+        table = tables.audit_log
+        conditions: list[ColumnElement[bool]] = []
+        if entity_type:
+            conditions.append(table.c.entity_type == entity_type)
+        if entity_id:
+            conditions.append(table.c.entity_id == entity_id)
+        if actor:
+            conditions.append(table.c.actor == actor)
+        condition = and_(True, *conditions)
+        with self.engine.connect() as connection:
+            total = int(
+                connection.execute(
+                    select(func.count()).select_from(table).where(condition)
+                ).scalar_one()
+            )
+            rows = connection.execute(
+                select(table)
+                .where(condition)
+                .order_by(table.c.id.desc())
+                .offset(offset)
+                .limit(limit)
+            ).mappings()
+            items = [
+                AuditEntry(
+                    actor=row["actor"],
+                    action=row["action"],
+                    entity_type=row["entity_type"],
+                    entity_id=row["entity_id"],
+                    detail=row["detail"],
+                    at=_aware(row["at"]),
+                )
+                for row in rows
+            ]
+        return Page(items, total, offset, limit)
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    @staticmethod
+    def _exists(connection: Connection, table: Any, record_id: str) -> bool:
+        return (
+            connection.execute(select(table.c.id).where(table.c.id == record_id)).first()
+            is not None
+        )
+
+    @staticmethod
+    def _next_version(
+        connection: Connection,
+        table: Any,
+        record_id: str,
+        expected_version: int | None,
+        what: str,
+    ) -> int:
+        """Lock-free optimistic check: the stored version must be ``expected_version``.
+
+        The caller's UPDATE then sets ``version + 1``; two writers racing on one version
+        cannot both pass, as the second UPDATE matches no row (checked by the caller's
+        transaction isolation on SQLite; on PostgreSQL the row lock of the first UPDATE).
+        """
+        version = connection.execute(
+            select(table.c.version).where(table.c.id == record_id).with_for_update()
+        ).scalar()
+        if version is None:
+            raise NotFoundError(f"{what} {record_id!r} not found")
+        if expected_version is not None and int(version) != expected_version:
+            raise StaleVersionError(
+                f"{what} {record_id!r} is at version {version}, not {expected_version}: "
+                "someone changed it since you read it"
+            )
+        return int(version) + 1
