@@ -10,6 +10,7 @@ __all__ = [
     "UnknownCodeError",
     "DuplicateIdError",
     "NotFoundError",
+    "UnknownReferenceError",
     "TaxonomyError",
     "DataDirectoryError",
 ]
@@ -42,6 +43,10 @@ class DuplicateIdError(ValidationError):
 
 class NotFoundError(PartnerMatchError, LookupError):
     """An id names no known object."""
+
+
+class UnknownReferenceError(ValidationError, NotFoundError):
+    """A request names an object that does not exist; ``field`` says where it was named."""
 
 
 class TaxonomyError(PartnerMatchError):

@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.affinity import AffinityModel, AffinityQuery
-from matcher.exceptions import NotFoundError, PartnerMatchError, ValidationError
+from matcher.exceptions import PartnerMatchError, UnknownReferenceError, ValidationError
 from matcher.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
 from matcher.model import (
     ActivityType,
@@ -56,6 +56,7 @@ __all__ = [
     "NotFittedError",
     "Recommendation",
     "Completion",
+    "coalition_dict",
     "CoalitionRecommender",
 ]
 
@@ -118,7 +119,7 @@ class Recommendation:
         """The JSON form of DESIGN.md 5.2."""
         return {
             "initiative": self.initiative.id,
-            "coalitions": [_coalition_dict(c) for c in self.coalitions],
+            "coalitions": [coalition_dict(c) for c in self.coalitions],
             "excluded": [{"id": e.id, "gate": e.gate, "reason": e.reason} for e in self.excluded],
             "pool_size": self.pool_size,
             "infeasible": list(self.infeasible),
@@ -137,7 +138,8 @@ class Completion:
     reasons: tuple[str, ...]
 
 
-def _coalition_dict(coalition: Coalition) -> dict[str, Any]:
+def coalition_dict(coalition: Coalition) -> dict[str, Any]:
+    """The JSON form of one coalition (DESIGN.md 5.2)."""
     return {
         "members": [
             {
@@ -303,10 +305,17 @@ class CoalitionRecommender:
         index = self._fitted()
         taxonomies = index.taxonomies
         if initiative.lead not in index.position:
-            raise NotFoundError(f"Organisation {initiative.lead!r} not found")
-        for org_id in sorted(initiative.constraints.include | initiative.constraints.exclude):
-            if org_id not in index.position:
-                raise NotFoundError(f"Organisation {org_id!r} not found")
+            raise UnknownReferenceError(
+                f"Organisation {initiative.lead!r} not found", field="lead", value=initiative.lead
+            )
+        for name in ("include", "exclude"):
+            for org_id in sorted(getattr(initiative.constraints, name)):
+                if org_id not in index.position:
+                    raise UnknownReferenceError(
+                        f"Organisation {org_id!r} not found",
+                        field=f"constraints.{name}",
+                        value=org_id,
+                    )
         for theme in sorted(initiative.themes):
             taxonomies.themes.check(theme, "themes")
         for need in initiative.needs:
@@ -854,7 +863,9 @@ class CoalitionRecommender:
         index = self._fitted()
         for org_id in members:
             if org_id not in index.position:
-                raise NotFoundError(f"Organisation {org_id!r} not found")
+                raise UnknownReferenceError(
+                    f"Organisation {org_id!r} not found", field="members", value=org_id
+                )
         locked = sorted(set(members) | initiative.constraints.include)
         constraints = initiative.constraints
         max_size = max(constraints.max_size, len(locked) + 1)

@@ -261,9 +261,16 @@ def evaluate_command(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True)
-def serve_command(**_: Any) -> None:
-    """The HTTP API and review pages."""
-    _not_implemented("serve", "HTTP API")
+def serve_command(database_url: str, host: str, port: int, workers: int) -> None:
+    """The HTTP API under gunicorn (Ctrl-C or SIGTERM stops it)."""
+    from service.server import serve
+
+    try:
+        _repository(database_url)  # migrate once, before the workers start
+    except PartnerMatchError as err:
+        _fail(str(err))
+    click.echo(f"serving {database_url} on http://{host}:{port} with {workers} worker(s)")
+    serve({"DATABASE_URL": database_url}, host=host, port=port, workers=workers)
 
 
 @cli.command("report")
@@ -484,10 +491,49 @@ def keys_group() -> None:
 
 @keys_group.command("create")
 @click.option("--role", type=click.Choice(["broker", "reviewer", "admin"]), required=True)
+@click.option("--name", default="", help="Whose key it is (shown in the audit log).")
 @_db_option
-def keys_create_command(**_: Any) -> None:
-    """Create an API key, shown once."""
-    _not_implemented("keys create", "HTTP API")
+def keys_create_command(role: str, name: str, database_url: str) -> None:
+    """Create an API key and print it: it is shown once, only its digest is kept."""
+    from matcher.apikeys import key_digest, new_key
+    from matcher.storage.catalog import SqlCatalog
+    from service.config import resolve_secret_key
+
+    try:
+        repository = _repository(database_url)
+        secret = resolve_secret_key(
+            os.environ.get("PARTNERMATCH_SECRET_KEY"),
+            os.environ.get("PARTNERMATCH_SECRET_KEY_FILE", "var/secret_key"),
+        )
+        key = new_key()
+        SqlCatalog(repository.engine, repository.taxonomies).add_key(
+            key.id,
+            key_digest(key.token, secret.encode()),
+            role=role,
+            name=name,
+            actor=f"cli:{getpass.getuser()}",
+        )
+    except PartnerMatchError as err:
+        _fail(str(err))
+    click.echo(key.token)
+    click.echo(f"key {key.id} ({role}{', ' + name if name else ''}): keep it safe", err=True)
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+@_db_option
+def keys_revoke_command(key_id: str, database_url: str) -> None:
+    """Revoke an API key by its id (the part after ``pm_``)."""
+    from matcher.storage.catalog import SqlCatalog
+
+    try:
+        repository = _repository(database_url)
+        SqlCatalog(repository.engine, repository.taxonomies).revoke_key(
+            key_id, actor=f"cli:{getpass.getuser()}"
+        )
+    except PartnerMatchError as err:
+        _fail(str(err))
+    click.echo(f"revoked {key_id}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,19 +49,6 @@ def test_import_of_a_bad_directory_lists_every_problem_and_exits_1(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["serve"],
-        ["keys", "create", "--role", "broker"],
-    ],
-)
-def test_commands_of_later_issues_say_so_and_exit_2(runner: CliRunner, argv: list[str]) -> None:
-    result = runner.invoke(cli, argv)
-    assert result.exit_code == 2
-    assert "not implemented yet" in result.stderr
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
         ["import"],
         ["nonsense"],
         ["keys", "create", "--role", "superuser"],

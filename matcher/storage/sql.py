@@ -248,9 +248,18 @@ class SqlRepository:
         return report
 
     def load_dataset(self) -> Dataset:
-        with self.engine.connect() as connection:
+        return self.load_snapshot()[1]
+
+    def load_snapshot(self) -> tuple[int, Dataset]:
+        """The data version and the dataset, read in one consistent snapshot."""
+        engine = self.engine
+        if engine.dialect.name == "postgresql":
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        with engine.connect() as connection, connection.begin():
+            table = tables.data_version
+            version = connection.execute(select(table.c.version).where(table.c.id == 1)).scalar()
             rows = {name: self._read(connection, name) for name in TABLES}
-        return rows_to_dataset(rows, self.taxonomies)
+        return int(version or 0), rows_to_dataset(rows, self.taxonomies)
 
     def get_organisation(self, org_id: str) -> Organisation:
         table = tables.organisations

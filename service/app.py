@@ -1,0 +1,169 @@
+"""The application factory: ``create_app(config)`` is the only way to build the web service."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from apiflask import APIFlask
+from flask import Flask, Response, request
+
+from matcher.recommend import EngineConfig
+from matcher.storage.catalog import SqlCatalog
+from matcher.storage.sql import SqlRepository, make_engine, migrate
+from matcher.taxonomy import Taxonomies
+from matcher.taxonomy_io import load_taxonomies
+from service.config import DEFAULTS, default_database_url, resolve_secret_key
+from service.errors import problem, register_error_handlers
+from service.holder import EngineHolder
+
+__all__ = ["create_app", "Services", "services"]
+
+log = logging.getLogger(__name__)
+
+#: Request bodies of these types are accepted; anything else is a 415.
+JSON_TYPES = ("application/json",)
+UPLOAD_TYPES = ("application/zip", "multipart/form-data")
+#: Blueprints whose writes change the data the recommendation index is built from.
+DATA_BLUEPRINTS = frozenset({"organisations", "partnerships", "imports"})
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the request handlers use, built once per app (no module-level state)."""
+
+    taxonomies: Taxonomies
+    repository: SqlRepository
+    catalog: SqlCatalog
+    holder: EngineHolder
+    key_secret: bytes
+
+
+def services(app: Flask | None = None) -> Services:
+    """The :class:`Services` of ``app`` (default: the current app)."""
+    from flask import current_app
+
+    found: Services = (app or current_app).extensions["partnermatch"]
+    return found
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
+    """Build the web service.
+
+    Configuration comes from :data:`service.config.DEFAULTS`, then ``PARTNERMATCH_*``
+    environment variables, then ``config``. The database is migrated to the latest schema;
+    the recommendation index is built in the background (``/readyz`` says when it is ready)
+    or inline with ``INDEX_REFRESH="inline"``.
+    """
+    app = APIFlask(
+        "partnermatch",
+        title="partnermatch API",
+        version="1.0",
+        spec_path="/openapi.json",
+        docs_path="/docs",
+    )
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("PARTNERMATCH")
+    if config:
+        app.config.from_mapping(config)
+    app.config["DATABASE_URL"] = app.config["DATABASE_URL"] or default_database_url()
+    app.config["SECRET_KEY"] = resolve_secret_key(
+        app.config["SECRET_KEY"], app.config["SECRET_KEY_FILE"]
+    )
+    app.info = {
+        "description": (
+            "Complementary partner coalitions for multi-stakeholder partnerships. Send an API "
+            "key as `Authorization: Bearer <key>`; errors are RFC 9457 problem+json."
+        )
+    }
+
+    taxonomies = load_taxonomies()
+    engine = make_engine(app.config["DATABASE_URL"])
+    migrate(engine)
+    repository = SqlRepository(engine, taxonomies)
+    catalog = SqlCatalog(engine, taxonomies)
+    holder = EngineHolder(
+        repository.load_snapshot,
+        catalog.data_version,
+        config=app.config.get("ENGINE_CONFIG") or EngineConfig(),
+        background=app.config["INDEX_REFRESH"] != "inline",
+        poll_seconds=float(app.config["INDEX_POLL_SECONDS"]),
+    )
+    app.extensions["partnermatch"] = Services(
+        taxonomies,
+        repository,
+        catalog,
+        holder,
+        app.config["SECRET_KEY"].encode(),
+    )
+
+    register_error_handlers(app)
+    _register_request_checks(app)
+
+    from service.api import (
+        audit,
+        health,
+        imports,
+        initiatives,
+        organisations,
+        partnerships,
+        proposals,
+        recommendations,
+    )
+
+    for module in (
+        health,
+        imports,
+        organisations,
+        partnerships,
+        initiatives,
+        recommendations,
+        proposals,
+        audit,
+    ):
+        app.register_blueprint(module.bp)
+
+    holder.refresh(force=True)
+    return app
+
+
+def _register_request_checks(app: APIFlask) -> None:
+    @app.before_request
+    def check_body() -> Response | None:
+        if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/v1"):
+            return None
+        length = request.content_length
+        if not length and request.method != "POST":
+            return problem(400, "This request needs a body")
+        mimetype = request.mimetype
+        upload = request.path.endswith("/import")
+        allowed = UPLOAD_TYPES if upload else JSON_TYPES
+        if length and mimetype not in allowed:
+            return problem(
+                415,
+                f"Send the body as {' or '.join(allowed)}, not {mimetype or 'an unnamed type'}",
+            )
+        if not upload and length and length > app.config["MAX_JSON_BYTES"]:
+            return problem(
+                413, f"The JSON body is {length} bytes; at most {app.config['MAX_JSON_BYTES']}"
+            )
+        return None
+
+    @app.after_request
+    def refresh_index_after_data_writes(response: Response) -> Response:
+        if (
+            request.method in ("POST", "PUT", "DELETE")
+            and request.blueprint in DATA_BLUEPRINTS
+            and response.status_code < 400
+        ):
+            services(app).holder.refresh(force=True)
+        return response
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
