@@ -168,9 +168,7 @@ def partnership_from_body(
                 value=raw["org_id"],
             )
         seen.add(raw["org_id"])
-        memberships.append(
-            _build(Membership, f"members.{k}", partnership_id=partnership_id, **raw)
-        )
+        memberships.append(_build(Membership, f"members.{k}", partnership_id=partnership_id, **raw))
     return partnership, memberships
 
 
