@@ -1,6 +1,7 @@
 # Two commands do all set-up: `make run` and `make test` (see README.md).
 PYTHON ?= python3
 VENV ?= .venv
+PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
@@ -12,9 +13,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: install, load the seed data into SQLite under ./var/ (the service arrives with the API)
+## run: install, load the seed data into SQLite under ./var/, make demo keys, serve on :8000
 run: $(STAMP)
 	$(BIN)/partnermatch import data/seed
+	@test -s var/demo-keys.txt || { umask 077; for role in broker reviewer admin; do \
+		echo "$$role $$($(BIN)/partnermatch keys create --role $$role --name demo-$$role 2>/dev/null)"; \
+	done > var/demo-keys.txt; }
+	@echo "demo API keys (one per role) are in var/demo-keys.txt"
+	$(BIN)/partnermatch serve --port $(PORT)
 
 ## test: install, then run the whole test suite and the linters
 test: $(STAMP)
