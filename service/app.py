@@ -16,7 +16,7 @@ from matcher.storage.sql import SqlRepository, make_engine, migrate
 from matcher.taxonomy import Taxonomies
 from matcher.taxonomy_io import load_taxonomies
 from service.config import DEFAULTS, default_database_url, resolve_secret_key
-from service.errors import problem, register_error_handlers
+from service.errors import document_problems, problem, register_error_handlers
 from service.holder import EngineHolder
 
 __all__ = ["create_app", "Services", "services"]
@@ -100,6 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     )
 
     register_error_handlers(app)
+    app.spec_processor(document_problems)
     _register_request_checks(app)
 
     from service.api import (
@@ -134,6 +135,8 @@ def _register_request_checks(app: APIFlask) -> None:
     def check_body() -> Response | None:
         if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/v1"):
             return None
+        if request.routing_exception is not None:
+            return None  # 404 or 405: let routing answer
         length = request.content_length
         if not length and request.method != "POST":
             return problem(400, "This request needs a body")

@@ -86,6 +86,8 @@ def _http_error(error: HTTPError) -> Response:
         detail = "Send a valid API key as 'Authorization: Bearer <key>'"
     elif error.status_code == 403:
         detail = "Your API key's role may not do this"
+    elif error.status_code == 400 and detail == "Bad Request":
+        detail = "The body is not valid JSON (or is missing)"
     elif error.status_code == 405:
         detail = f"{request.method} is not allowed on {request.path}"
     elif error.status_code == 404 and detail == "Not Found":
@@ -128,9 +130,54 @@ def register_error_handlers(app: APIFlask) -> None:
 
     @app.errorhandler(HTTPException)
     def http(error: HTTPException) -> Response:
-        return _http_error(HTTPError(error.code or 500, message=error.name))
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return _http_error(HTTPError(error.code or 500, message=error.name, headers=headers))
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "An unexpected error occurred; it has been logged")
+
+
+#: Problem statuses every operation may answer, and those of secured operations.
+COMMON_PROBLEMS = {
+    "400": "Malformed request (e.g. unreadable JSON)",
+    "404": "Not found",
+    "405": "Method not allowed",
+    "413": "Request body too large",
+    "415": "Unsupported media type",
+    "422": "Invalid request: each bad field's path in `errors`",
+    "500": "Unexpected error (logged; nothing internal is revealed)",
+    "503": "The database or the recommendation index is not ready",
+}
+SECURED_PROBLEMS = {
+    "401": "No valid API key",
+    "403": "The key's role may not do this",
+    "409": "Conflict: a duplicate id, or a stale write (If-Match) or decision",
+    "412": "Unreadable If-Match",
+}
+
+
+def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
+    """Declare every error response as ``application/problem+json`` with the Problem schema."""
+    from service.schemas import ProblemOut
+
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = ProblemOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem_schema.pop("$defs", {}))
+    schemas["Problem"] = problem_schema
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in spec.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            wanted = dict(COMMON_PROBLEMS)
+            if operation.get("security"):
+                wanted.update(SECURED_PROBLEMS)
+            for status, description in wanted.items():
+                responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                if status[0] in "45":
+                    response["content"] = content
+    return spec

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64, examples=["unicef"])]
@@ -223,9 +223,9 @@ class ConstraintsIn(Strict):
     exclude: list[Id] = Field(default_factory=list, max_length=1000)
     required_sectors: list[Code] = Field(default_factory=list, max_length=5)
     required_kinds: list[Code] = Field(default_factory=list, max_length=20)
-    require_local_partner: bool = False
+    require_local_partner: StrictBool = False
     budget_usd: float | None = Field(None, ge=0)
-    allow_lead_as_implementer: bool = False
+    allow_lead_as_implementer: StrictBool = False
 
 
 class InitiativeFields(Strict):

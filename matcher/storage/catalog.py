@@ -182,6 +182,12 @@ def _audit(connection: Connection, entry: AuditEntry) -> None:
     )
 
 
+def _check_proposal_id(proposal_id: int) -> None:
+    """Ids are positive 32-bit integers: anything else names no proposal."""
+    if not 0 < proposal_id < 2**31:
+        raise NotFoundError(f"Proposal {proposal_id} not found")
+
+
 def _contains_code(column: Any, code: str) -> ColumnElement[bool]:
     """``code`` is one of the ``;``-joined codes of a list column."""
     return or_(
@@ -835,6 +841,7 @@ class SqlCatalog:
         NotFoundError
         """
         table = tables.coalition_proposals
+        _check_proposal_id(proposal_id)
         with self.engine.connect() as connection:
             row = (
                 connection.execute(select(table).where(table.c.id == proposal_id))
@@ -921,6 +928,7 @@ class SqlCatalog:
         """
         if decision not in DECISIONS:
             raise ValueError(f"Unknown decision {decision!r}")
+        _check_proposal_id(proposal_id)
         table = tables.coalition_proposals
         with writer(self.engine).begin() as connection:
             row = (
