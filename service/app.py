@@ -18,6 +18,7 @@ from matcher.taxonomy_io import load_taxonomies
 from service.config import DEFAULTS, default_database_url, resolve_secret_key
 from service.errors import document_problems, problem, register_error_handlers
 from service.holder import EngineHolder
+from service.limits import init_limits
 
 __all__ = ["create_app", "Services", "services"]
 
@@ -100,6 +101,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     )
 
     register_error_handlers(app)
+    init_limits(app)
     app.spec_processor(document_problems)
     _register_request_checks(app)
 
@@ -125,6 +127,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         audit,
     ):
         app.register_blueprint(module.bp)
+
+    from service import pages
+
+    pages.init_app(app)  # the review pages, with CSRF protection (the API is exempt)
 
     holder.refresh(force=True)
     return app

@@ -9,6 +9,7 @@ then the mapping given to :func:`service.app.create_app`.
 ``PARTNERMATCH_MAX_JSON_BYTES``    largest JSON body, bytes (default 1 MiB)
 ``PARTNERMATCH_INDEX_REFRESH``     ``background`` (default) or ``inline`` index rebuilds
 ``PARTNERMATCH_INDEX_POLL_SECONDS`` how often a worker checks the data version (default 2)
+``PARTNERMATCH_RATE_LIMIT``        per key on the expensive endpoints (default 600 per minute)
 =================================  ===========================================================
 """
 
@@ -40,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "AUTO_VALIDATION_ERROR_RESPONSE": True,
     "AUTO_404_RESPONSE": True,
     "JSON_SORT_KEYS": False,
+    "RATE_LIMIT": "600 per minute",
+    "RATE_LIMIT_STORAGE_URI": "memory://",
 }
 
 

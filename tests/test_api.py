@@ -544,3 +544,34 @@ def test_a_revoked_or_forged_key_is_refused(client: FlaskClient, keys: dict[str,
     key_id = made.get_json()["id"]
     assert client.delete(f"/v1/keys/{key_id}", headers=admin).status_code == 204
     assert client.get("/v1/initiatives", headers=bearer(token)).status_code == 401
+
+
+def test_the_expensive_endpoints_are_rate_limited_per_key(
+    keys: dict[str, str], app: APIFlask
+) -> None:
+    from service.app import create_app
+
+    limited = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": app.config["DATABASE_URL"],
+            "SECRET_KEY": "test-secret",
+            "INDEX_REFRESH": "inline",
+            "RATE_LIMIT": "2 per minute",
+        }
+    )
+    client = limited.test_client()
+    ask = {"lead": "unicef", "needs": [{"capability": "funding"}], "count": 1}
+    statuses = [
+        client.post("/v1/recommendations", json=ask, headers=bearer(keys["broker"])).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    refused = client.post("/v1/recommendations", json=ask, headers=bearer(keys["broker"]))
+    assert problem_of(refused, 429)["detail"]
+    assert int(refused.headers["Retry-After"]) > 0
+    other = client.post("/v1/recommendations", json=ask, headers=bearer(keys["admin"]))
+    assert other.status_code == 200  # another key has its own budget
+    reads = [client.get("/v1/organisations", headers=bearer(keys["broker"])) for _ in range(5)]
+    assert {r.status_code for r in reads} == {200}  # cheap endpoints are not limited
+    services(limited).repository.engine.dispose()
