@@ -13,7 +13,7 @@ from matcher.dataset import Dataset
 from matcher.taxonomy import Taxonomies
 from matcher.taxonomy_io import load_taxonomies
 
-pytest_plugins = ["tests.storage_fixtures", "tests.api_fixtures"]
+pytest_plugins = ["tests.storage_fixtures", "tests.api_fixtures", "tests.server_fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED_DIR = REPO_ROOT / "data" / "seed"

@@ -1,0 +1,171 @@
+"""A real server for end-to-end tests: ``partnermatch serve`` (gunicorn) on PostgreSQL in a
+schema of its own, keys made with the CLI, stopped by its PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from matcher.storage.sql import make_engine
+from tests.storage_fixtures import POSTGRES_URL
+
+CLI = [sys.executable, "-m", "service.cli"]
+SECRET = "e2e-secret"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose connections use a fresh schema, dropped afterwards."""
+    admin = make_engine(POSTGRES_URL)
+    schema = f"pm_e2e_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as err:
+        admin.dispose()
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {err.orig}")
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    try:
+        yield f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def cli_env() -> dict[str, str]:
+    return {**os.environ, "PARTNERMATCH_SECRET_KEY": SECRET, "PYTHONUNBUFFERED": "1"}
+
+
+def run_cli(*args: str) -> str:
+    result = subprocess.run(
+        [*CLI, *args], env=cli_env(), capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def call(
+    base: str,
+    method: str,
+    path: str,
+    key: str | None = None,
+    body: Any = None,
+    *,
+    raw: bytes | None = None,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> tuple[int, dict[str, str], Any]:
+    """One HTTP request; returns status, headers and the decoded JSON body."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(base + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", content_type)
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or "null")
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), json.loads(error.read() or "null")
+
+
+@dataclass
+class LiveServer:
+    """A running ``partnermatch serve``."""
+
+    database_url: str
+    log_path: Path
+    workers: int = 2
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120) -> LiveServer:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                *CLI,
+                "serve",
+                "--db",
+                self.database_url,
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
+            env=cli_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill -9 reaches the workers
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        ready = 0
+        while ready < 2 * self.workers:  # every worker has built its index
+            try:
+                ready = ready + 1 if call(self.base, "GET", "/readyz")[0] == 200 else 0
+            except OSError:
+                ready = 0
+            assert self.process.poll() is None, self.log_path.read_text()
+            assert time.monotonic() < deadline, "the server did not become ready"
+            time.sleep(0.1)
+        return self
+
+    def stop(self) -> int:
+        """SIGTERM, wait; the exit status."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.kill()
+
+    def kill(self) -> None:
+        """kill -9 the master and its workers at once."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def live_server(postgres_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """An unstarted server on a fresh PostgreSQL schema; stopped (or killed) afterwards."""
+    server = LiveServer(postgres_url, tmp_path / "server.log")
+    try:
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.kill()
