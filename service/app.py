@@ -138,6 +138,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
 
 def _register_request_checks(app: APIFlask) -> None:
     @app.before_request
+    def check_query() -> Response | None:
+        repeated = sorted(key for key, values in request.args.lists() if len(values) > 1)
+        if repeated and request.path.startswith("/v1"):
+            return problem(
+                422,
+                f"Give each query parameter once: {', '.join(repeated)} repeated",
+                errors=[
+                    {"path": f"query.{key}", "message": "given more than once"} for key in repeated
+                ],
+            )
+        return None
+
+    @app.before_request
     def check_body() -> Response | None:
         if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/v1"):
             return None

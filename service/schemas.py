@@ -19,7 +19,14 @@ Text = Annotated[str, Field(max_length=10_000)]
 
 
 class Strict(BaseModel):
-    """Unknown fields are errors (a typo must not be silently ignored)."""
+    """A JSON body: unknown fields are errors (a typo must not be silently ignored) and types
+    are not coerced (``false`` is not ``0``, ``"3"`` is not ``3``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Query(BaseModel):
+    """Query parameters: unknown ones are errors; values arrive as text and are converted."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -46,7 +53,7 @@ class ProblemOut(BaseModel):
 # ---- paging ---------------------------------------------------------------------------------
 
 
-class PageQuery(Strict):
+class PageQuery(Query):
     offset: int = Field(0, ge=0, le=10_000_000)
     limit: int = Field(50, ge=1, le=500)
 
@@ -79,7 +86,7 @@ class OrganisationFields(Strict):
     resources: list[Code] = Field(default_factory=list, max_length=50)
     motivations: list[Code] = Field(default_factory=list, max_length=50)
     gc_status: Code | None = None
-    verified_on: dt.date | None = None
+    verified_on: dt.date | None = Field(None, strict=False, description="ISO date")
     max_active: int | None = Field(None, ge=1, le=1_000_000)
     description: Text = ""
     aliases: list[Annotated[str, Field(max_length=500)]] = Field(
@@ -368,7 +375,7 @@ class CollaboratorOut(BaseModel):
     weight: float = Field(description="Recency-weighted shared partnerships")
 
 
-class NetworkQuery(Strict):
+class NetworkQuery(Query):
     target: Id | None = Field(None, description="Show the warmest introduction path to it")
     limit: int = Field(50, ge=1, le=500)
 

@@ -45,6 +45,7 @@ def serve(
             "threads": 4,
             "timeout": timeout,
             "graceful_timeout": 10,
+            "limit_request_line": 8190,
             "accesslog": "-",
             "errorlog": "-",
             "loglevel": "info",

@@ -17,7 +17,7 @@ bp = APIBlueprint("audit", __name__, url_prefix="/v1", tag="Audit and keys")
 
 
 class KeyIn(Strict):
-    role: Role
+    role: Role = Field(strict=False)
     name: str = Field("", max_length=128)
 
 
