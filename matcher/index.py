@@ -3,9 +3,10 @@
 Built once from a :class:`~matcher.dataset.Dataset` (rebuilt when data change), it holds
 
 * ``capability``: a sparse organisation × capability-code matrix of strengths (CSC, so that the
-  organisations offering one code are a column slice). Organisations without explicit
-  capabilities get a profile inferred from their history (:data:`INFERENCE_RULES`), each
-  inferred entry with its evidence, at a discount (``inferred_strength``).
+  organisations offering one code are a column slice). Explicit capabilities are completed
+  by a profile inferred from each organisation's history
+  (:data:`INFERENCE_RULES`), each inferred entry with its evidence, at a discount
+  (``inferred_strength``); a code held both ways counts at the larger strength.
 * ``theme``: organisation × theme (the organisation's own themes, and those of its
   partnerships), binary, CSR.
 * ``activity``: organisation × the six activity types of §14, the share of the organisation's
@@ -333,12 +334,12 @@ def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
     theme.sum_duplicates()
     theme.data = np.minimum(theme.data, 1.0)
 
-    # capabilities: explicit, else inferred with evidence
+    # capabilities: explicit ones, and those inferred from history with their evidence; a
+    # code held both ways counts at the larger strength, so that stating a capability never
+    # lowers what the history already showed
     capability_codes = tuple(taxonomies.capabilities)
     capability_position = {code: j for j, code in enumerate(capability_codes)}
-    cap_rows: list[int] = []
-    cap_cols: list[int] = []
-    cap_values: list[float] = []
+    strengths: dict[tuple[int, int], float] = {}
     explicit = np.zeros(n, dtype=bool)
     sources: dict[str, dict[str, str]] = defaultdict(dict)
     for c in dataset.capabilities:
@@ -346,26 +347,29 @@ def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
         explicit[i] = True
         if c.source:
             sources[c.org_id][c.capability] = c.source
-        cap_rows.append(i)
-        cap_cols.append(capability_position[c.capability])
-        cap_values.append(c.strength)
+        key = (i, capability_position[c.capability])
+        strengths[key] = max(strengths.get(key, 0.0), c.strength)
     evidence: dict[int, tuple[Evidence, ...]] = {}
     for org_id, org in dataset.organisations.items():
         i = position[org_id]
-        if explicit[i]:
-            continue
         found = _infer(i, org, seen_by_rule, config)
-        if found:
-            evidence[i] = found
-            best: dict[str, float] = {}
-            for item in found:
-                best[item.capability] = max(best.get(item.capability, 0.0), item.strength)
-            for code, strength in best.items():
-                cap_rows.append(i)
-                cap_cols.append(capability_position[code])
-                cap_values.append(strength)
+        kept = tuple(
+            item
+            for item in found
+            if item.strength > strengths.get((i, capability_position[item.capability]), 0.0)
+        )
+        if kept:
+            evidence[i] = kept
+            for item in kept:
+                key = (i, capability_position[item.capability])
+                strengths[key] = max(strengths.get(key, 0.0), item.strength)
+    keys = list(strengths)
     capability = sp.coo_matrix(
-        (cap_values, (cap_rows, cap_cols)), shape=(n, len(capability_codes))
+        (
+            [strengths[k] for k in keys],
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        ),
+        shape=(n, len(capability_codes)),
     ).tocsc()
     capability.sum_duplicates()
 
