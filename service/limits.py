@@ -1,5 +1,6 @@
-"""Rate limits on the expensive endpoints (recommendations, completion, what-if, imports), per
-API key, so that one client cannot starve the others (Flask-Limiter).
+"""Rate limits on the expensive endpoints (recommendations, completion, what-if, imports, and
+the pages that recommend, propose or check a key at sign-in), per API key, so that one client
+cannot starve the others nor guess keys quickly (Flask-Limiter).
 
 ``RATE_LIMIT`` (env ``PARTNERMATCH_RATE_LIMIT``, default ``600 per minute``) is counted per
 key and per worker process (in-memory storage); ``RATE_LIMIT_STORAGE_URI`` (e.g.
@@ -25,6 +26,9 @@ EXPENSIVE_ENDPOINTS = frozenset(
         "recommendations.what_if",
         "initiatives.recommend_for_initiative",
         "imports.import_zip",
+        "pages.recommend",
+        "pages.propose",
+        "pages.signin",
     }
 )
 

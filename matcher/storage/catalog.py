@@ -576,7 +576,9 @@ class SqlCatalog:
                 )
         except IntegrityError as err:
             raise DuplicateIdError(f"Partnership {partnership.id!r} already exists") from err
-        return PartnershipRecord(partnership, tuple(sorted(memberships, key=lambda m: m.org_id)), version)
+        return PartnershipRecord(
+            partnership, tuple(sorted(memberships, key=lambda m: m.org_id)), version
+        )
 
     def delete_partnership(
         self, partnership_id: str, *, expected_version: int | None, actor: str

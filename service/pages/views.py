@@ -1,0 +1,711 @@
+"""The routes of the review pages. Thin: they read the request, call the same use cases as
+the API (the catalog, the served engine) and hand :mod:`service.pages.coalition`'s views to
+the templates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import heapq
+import json
+import logging
+import secrets
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import pydantic
+from flask import (
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from matcher.apikeys import PERMISSIONS, Role, parse_key, verify_key
+from matcher.editing import check_initiative
+from matcher.exceptions import NotFoundError, PartnerMatchError, ValidationError
+from matcher.storage.catalog import DECISIONS, ProposalRecord, StaleVersionError
+from matcher.storage.sql import StorageError
+from service.app import services
+from service.auth import Caller
+from service.holder import Snapshot
+from service.pages import CONTENT_SECURITY_POLICY, bp
+from service.pages.coalition import (
+    HEAT_SCALE,
+    Labeller,
+    coalition_view,
+    compare,
+    tie_lookup,
+)
+from service.pages.forms import (
+    InitiativeForm,
+    build_body,
+    error_for,
+    field_label,
+    form_from_body,
+    form_from_request,
+)
+from service.pages.render import SECTOR_COLOURS, describe_detail, humanise
+from service.schemas import InitiativeIn, RecommendationIn, ReviewIn
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PER_PAGE = 20
+STATUSES = ("proposed", "approved", "rejected", "changes_requested")
+SORTS = {
+    "-created_at": "Newest first",
+    "created_at": "Oldest first",
+    "-score": "Highest score first",
+    "score": "Lowest score first",
+}
+#: The reason codes a decision may carry: the API's, so both stay one list.
+REASONS: tuple[str, ...] = typing.get_args(ReviewIn.model_fields["reason_code"].annotation)
+DECISION_LABELS = {
+    "approve": "Approve",
+    "request_changes": "Request changes",
+    "reject": "Reject",
+}
+STATUS_LABELS = {
+    "proposed": "Awaiting review",
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "changes_requested": "Changes requested",
+}
+
+
+# ---- who is signed in ----------------------------------------------------------------------
+
+
+@bp.before_request
+def load_caller() -> None:
+    """The signed-in caller, re-checked against the stored key on every request."""
+    g.caller = None
+    if request.endpoint == "pages.static":
+        return
+    key_id = session.get("key_id")
+    if not key_id:
+        return
+    record = services().catalog.find_key(str(key_id))
+    if record is None or record.revoked_at is not None:
+        session.clear()
+        flash("Your API key was revoked or no longer exists: sign in again.", "error")
+        return
+    if session.get("role") != record.role:
+        session["role"] = record.role
+    g.caller = Caller(record.id, Role(record.role), record.name)
+
+
+def can(permission: str) -> bool:
+    caller: Caller | None = g.get("caller")
+    return caller is not None and caller.role in PERMISSIONS[permission]
+
+
+def requires(permission: str) -> Callable[[F], F]:
+    """Sign-in (a redirect to it) and a role holding ``permission`` (else 403)."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if g.get("caller") is None:
+                # back here after signing in (a form's answer cannot be replayed: home)
+                target = request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for("pages.signin", next=target), 303)
+            if not can(permission):
+                return error_page(403, "Your API key's role may not do this.")
+            return view(*args, **kwargs)
+
+        return typing.cast(F, wrapper)
+
+    return decorate
+
+
+@bp.context_processor
+def page_globals() -> dict[str, Any]:
+    return {
+        "caller": g.get("caller"),
+        "can": can,
+        "humanise": humanise,
+        "describe": describe_detail,
+        "status_labels": STATUS_LABELS,
+    }
+
+
+@bp.after_request
+def security_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    # same-origin, not no-referrer: Flask-WTF checks the Referer of HTTPS form posts
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint != "pages.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# ---- errors as pages -----------------------------------------------------------------------
+
+
+def page(template: str, status: int = 200, **context: Any) -> Response:
+    response = make_response(render_template(f"pages/{template}", **context), status)
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    return response
+
+
+def error_page(status: int, message: str) -> Response:
+    titles = {
+        400: "Bad request",
+        403: "Not allowed",
+        404: "Not found",
+        405: "Method not allowed",
+        409: "Conflict",
+        413: "Too large",
+        422: "Invalid input",
+        500: "Something went wrong",
+        503: "Service unavailable",
+    }
+    return page("error.html", status, title=titles.get(status, "Error"), message=message)
+
+
+@bp.errorhandler(Exception)
+def handle_error(error: Exception) -> Response:
+    if isinstance(error, CSRFError):
+        return error_page(
+            400,
+            "This form has expired or did not come from this site (missing or invalid CSRF "
+            "token). Go back, reload the page and submit it again.",
+        )
+    if isinstance(error, HTTPException):
+        return error_page(error.code or 500, error.description or error.name)
+    if isinstance(error, NotFoundError):
+        return error_page(404, str(error))
+    if isinstance(error, StaleVersionError):
+        return error_page(409, str(error))
+    if isinstance(error, ValidationError):
+        return error_page(422, str(error))
+    if isinstance(error, StorageError | OperationalError):
+        log.error("storage error: %s", error)
+        return error_page(503, "The database is unavailable; try again shortly.")
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_page(500, "An unexpected error occurred; it has been logged.")
+
+
+# ---- sign-in -------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str | None:
+    """A local path to return to after signing in (never another site)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def _home() -> str:
+    if can("review") or not can("recommend"):
+        return url_for("pages.queue")
+    return url_for("pages.recommend")
+
+
+@bp.get("/")
+def index() -> Response:
+    if g.caller is None:
+        return redirect(url_for("pages.signin"), 303)
+    return redirect(_home(), 303)
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin() -> Response:
+    next_path = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return page("signin.html", next_path=next_path)
+    token = request.form.get("api_key", "").strip()
+    parsed = parse_key(token)
+    record = services().catalog.find_key(parsed[0]) if parsed else None
+    if (
+        record is None
+        or record.revoked_at is not None
+        or not verify_key(token, record.digest, services().key_secret)
+    ):
+        return page(
+            "signin.html",
+            401,
+            next_path=next_path,
+            error="This API key is not valid. Check it, or ask an administrator for one.",
+        )
+    session.clear()
+    session.permanent = True
+    session["key_id"] = record.id
+    session["role"] = record.role
+    g.caller = Caller(record.id, Role(record.role), record.name)
+    flash(f"Signed in as {record.name or record.id} ({record.role}).", "success")
+    return redirect(next_path or _home(), 303)
+
+
+@bp.post("/signout")
+def signout() -> Response:
+    session.clear()
+    flash("Signed out.", "success")
+    return redirect(url_for("pages.signin"), 303)
+
+
+# ---- the review queue ----------------------------------------------------------------------
+
+
+def _snapshot() -> Snapshot | None:
+    holder = services().holder
+    holder.refresh()
+    return holder.snapshot
+
+
+def _labeller(snapshot: Snapshot | None) -> Labeller:
+    if snapshot is None:
+        return Labeller({}, services().taxonomies)
+    return Labeller(snapshot.dataset.organisations, snapshot.dataset.taxonomies)
+
+
+@bp.get("/proposals")
+@requires("read")
+def queue() -> Response:
+    args = request.args
+    problems = []
+    status = args.get("status", "proposed")
+    if status and status not in STATUSES:
+        problems.append(f"Unknown status {status!r}: showing every status.")
+        status = ""
+    sort = args.get("sort", "-created_at")
+    if sort not in SORTS:
+        problems.append(f"Unknown order {sort!r}: showing the newest first.")
+        sort = "-created_at"
+    try:
+        number = max(1, int(args.get("page", "1")))
+    except ValueError:
+        problems.append("The page number must be a whole number: showing the first page.")
+        number = 1
+    filters = {
+        "status": status,
+        "lead": args.get("lead", "").strip(),
+        "theme": args.get("theme", "").strip(),
+        "country": args.get("country", "").strip().upper(),
+        "sort": sort,
+    }
+    catalog = services().catalog
+    found = catalog.list_proposals(
+        status=status or None,
+        lead=filters["lead"] or None,
+        theme=filters["theme"] or None,
+        country=filters["country"] or None,
+        sort=sort,
+        offset=(number - 1) * PER_PAGE,
+        limit=PER_PAGE,
+    )
+    pages = max(1, -(-found.total // PER_PAGE))
+    labeller = _labeller(_snapshot())
+    initiatives: dict[str, Any] = {}
+    rows = []
+    for record in found.items:
+        if record.initiative_id not in initiatives:
+            try:
+                initiatives[record.initiative_id] = catalog.get_initiative(record.initiative_id)
+            except NotFoundError:
+                initiatives[record.initiative_id] = None
+        initiative = initiatives[record.initiative_id]
+        body = initiative.body if initiative is not None else {}
+        rows.append(
+            {
+                "record": record,
+                "title": (initiative.title if initiative is not None else "") or "(untitled)",
+                "lead": labeller.org(str(body.get("lead", ""))) if body else None,
+                "themes": [labeller.code("themes", t) for t in body.get("themes") or ()],
+                "countries": list(body.get("countries") or ()),
+                "members": [labeller.org(m) for m in record.members],
+            }
+        )
+
+    def link(to_page: int) -> str:
+        kept = {k: v for k, v in filters.items() if v or k == "status"}
+        return f"{url_for('pages.queue')}?{urlencode({**kept, 'page': to_page})}"
+
+    return page(
+        "queue.html",
+        rows=rows,
+        filters=filters,
+        problems=problems,
+        statuses=STATUSES,
+        sorts=SORTS,
+        themes=[(code, labeller.code("themes", code)) for code in labeller.taxonomies.themes],
+        page_number=number,
+        pages=pages,
+        total=found.total,
+        first_row=(number - 1) * PER_PAGE + 1,
+        previous_link=link(number - 1) if number > 1 else None,
+        next_link=link(number + 1) if number < pages else None,
+    )
+
+
+# ---- one proposal --------------------------------------------------------------------------
+
+
+def _member_ids(coalition: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(str(m["id"]) for m in coalition.get("members") or ())
+
+
+def _exclusions(excluded: Any, labeller: Labeller) -> list[dict[str, Any]]:
+    return [
+        {**e, "org": labeller.org(str(e["id"])), "gate": humanise(str(e.get("gate") or ""))}
+        for e in excluded or ()
+    ]
+
+
+def _proposal_page(
+    record: ProposalRecord,
+    status: int = 200,
+    *,
+    decision_errors: list[str] | None = None,
+    stale: str | None = None,
+    submitted: Mapping[str, str] | None = None,
+) -> Response:
+    catalog = services().catalog
+    initiative = catalog.get_initiative(record.initiative_id)
+    body = {**initiative.body, "id": initiative.id}
+    snapshot = _snapshot()
+    labeller = _labeller(snapshot)
+    coalition = dict(record.coalition)
+    notices = []
+
+    recomputed: dict[str, Any] | None = None
+    if snapshot is None:
+        notices.append(
+            "The recommendation index is being built: exclusions and alternatives appear "
+            "when it is ready."
+        )
+    else:
+        try:
+            initiative_obj = check_initiative(body, snapshot.dataset.taxonomies)
+            recomputed = snapshot.engine.recommend(initiative_obj).to_dict()
+        except PartnerMatchError as err:
+            notices.append(f"The engine could not recompute this initiative today: {err}")
+    excluded = coalition.get("excluded")
+    if excluded is None and recomputed is not None:
+        excluded = recomputed["excluded"]
+    proposed = _member_ids(coalition)
+    alternatives: list[tuple[str, Mapping[str, Any]]] = []
+    rank = None
+    if recomputed is not None:
+        for k, other in enumerate(recomputed["coalitions"], start=1):
+            if _member_ids(other) == proposed:
+                rank = k
+            else:
+                alternatives.append((f"Alternative {k}", other))
+    view = coalition_view(
+        coalition,
+        key=f"p{record.id}",
+        initiative=body,
+        labeller=labeller,
+        tie_weight=tie_lookup(snapshot.engine.index_ if snapshot else None),
+    )
+    audit = catalog.list_audit(entity_type="proposal", entity_id=str(record.id), limit=200)
+    return page(
+        "proposal.html",
+        status,
+        record=record,
+        initiative=initiative,
+        body=body,
+        labeller=labeller,
+        view=view,
+        heat_scale=HEAT_SCALE,
+        sector_colours=SECTOR_COLOURS,
+        excluded=_exclusions(excluded, labeller) if excluded is not None else None,
+        comparisons=compare(coalition, alternatives, labeller, "Proposed")
+        if recomputed is not None
+        else None,
+        rank=rank,
+        recomputed_count=len(recomputed["coalitions"]) if recomputed else 0,
+        data_version=snapshot.data_version if snapshot else None,
+        notices=notices,
+        audit=audit.items,
+        reasons=REASONS,
+        decisions=DECISION_LABELS,
+        decision_errors=decision_errors or [],
+        stale=stale,
+        submitted=submitted or {},
+    )
+
+
+@bp.get("/proposals/<int:proposal_id>")
+@requires("read")
+def proposal(proposal_id: int) -> Response:
+    return _proposal_page(services().catalog.get_proposal(proposal_id))
+
+
+@bp.post("/proposals/<int:proposal_id>/decision")
+@requires("review")
+def decide(proposal_id: int) -> Response:
+    catalog = services().catalog
+    record = catalog.get_proposal(proposal_id)
+    form = request.form
+    submitted = {
+        "decision": form.get("decision", ""),
+        "reason_code": form.get("reason_code", ""),
+        "comment": form.get("comment", ""),
+    }
+    errors = []
+    if submitted["decision"] not in DECISIONS:
+        errors.append("Choose approve, reject or request changes.")
+    if submitted["reason_code"] not in REASONS:
+        errors.append("Choose a reason.")
+    if len(submitted["comment"]) > 5000:
+        errors.append("The comment is longer than 5,000 characters.")
+    try:
+        version = int(form.get("version", ""))
+    except ValueError:
+        errors.append("This form lacks the proposal version it was shown with: reload the page.")
+        version = 0
+    if errors:
+        return _proposal_page(record, 422, decision_errors=errors, submitted=submitted)
+    try:
+        decided = catalog.decide(
+            proposal_id,
+            reviewer=g.caller.actor,
+            decision=submitted["decision"],
+            reason_code=submitted["reason_code"],
+            comment=submitted["comment"],
+            expected_version=version,
+        )
+    except StaleVersionError as err:
+        current = catalog.get_proposal(proposal_id)
+        message = (
+            "Your decision was not recorded: someone else changed this proposal after you "
+            f"opened it ({err}). The page now shows its current state; your reason and "
+            "comment are kept below if you still need them."
+        )
+        return _proposal_page(current, 409, stale=message, submitted=submitted)
+    flash(
+        f"Decision recorded: proposal {proposal_id} is now "
+        f"{STATUS_LABELS.get(decided.status, decided.status).lower()}.",
+        "success",
+    )
+    return redirect(url_for("pages.proposal", proposal_id=proposal_id), 303)
+
+
+# ---- the broker's page ---------------------------------------------------------------------
+
+
+#: The lead suggestions of the last snapshot seen: (snapshot, suggestions).
+_LEADS: list[tuple[Snapshot, list[tuple[str, str]]]] = []
+MAX_LEAD_SUGGESTIONS = 1000
+
+
+def _lead_suggestions(snapshot: Snapshot | None) -> list[tuple[str, str]]:
+    """Organisations to suggest as the lead, UN entities first (computed once a snapshot)."""
+    if snapshot is None:
+        return []
+    if _LEADS and _LEADS[0][0] is snapshot:
+        return _LEADS[0][1]
+    best = heapq.nsmallest(
+        MAX_LEAD_SUGGESTIONS,
+        snapshot.dataset.organisations.values(),
+        key=lambda o: (o.kind.value != "un_entity", o.name),
+    )
+    suggestions = [(o.id, o.name) for o in best]
+    _LEADS[:] = [(snapshot, suggestions)]
+    return suggestions
+
+
+def _choices() -> dict[str, Any]:
+    snapshot = services().holder.snapshot
+    taxonomies = snapshot.dataset.taxonomies if snapshot else services().taxonomies
+    return {
+        "themes": [(c, t.label) for c, t in taxonomies.themes.items()],
+        "activity_types": [(c, t.label) for c, t in taxonomies.activity_types.items()],
+        "capabilities": [
+            (c, t.label, len(taxonomies.capabilities.ancestors(c)))
+            for c, t in taxonomies.capabilities.items()
+        ],
+        "sectors": [(c, t.label) for c, t in taxonomies.sectors.items()],
+        "kinds": [(c, t.label) for c, t in taxonomies.kinds.items()],
+        "organisations": _lead_suggestions(snapshot),
+        "stored": services().catalog.list_initiatives(limit=200).items,
+    }
+
+
+def _recommend_page(
+    form: InitiativeForm,
+    status: int = 200,
+    *,
+    result: Mapping[str, Any] | None = None,
+    body: Mapping[str, Any] | None = None,
+    message: str | None = None,
+) -> Response:
+    snapshot = services().holder.snapshot
+    views, comparisons, excluded = [], None, None
+    if result is not None and body is not None:
+        labeller = _labeller(snapshot)
+        ties = tie_lookup(snapshot.engine.index_ if snapshot else None)
+        coalitions = result["coalitions"]
+        for k, coalition in enumerate(coalitions, start=1):
+            views.append(
+                (
+                    coalition,
+                    coalition_view(
+                        coalition,
+                        key=f"c{k}",
+                        initiative=body,
+                        labeller=labeller,
+                        tie_weight=ties,
+                    ),
+                )
+            )
+        if coalitions:
+            comparisons = compare(
+                coalitions[0],
+                [(f"Coalition {k}", c) for k, c in enumerate(coalitions[1:], start=2)],
+                labeller,
+                "Coalition 1",
+            )
+        excluded = _exclusions(result["excluded"], labeller)
+    return page(
+        "recommend.html",
+        status,
+        form=form,
+        choices=_choices(),
+        result=result,
+        views=views,
+        comparisons=comparisons,
+        excluded=excluded,
+        heat_scale=HEAT_SCALE,
+        initiative_json=json.dumps(body, sort_keys=True) if body is not None else "",
+        message=message,
+        data_version=snapshot.data_version if snapshot else None,
+        field_label=field_label,
+    )
+
+
+def _recommend(form: InitiativeForm) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Validate the form and recommend: ``(body, result)``; ``None``s and ``form.errors``
+    filled in on a problem."""
+    snapshot = _snapshot()
+    taxonomies = snapshot.dataset.taxonomies if snapshot else services().taxonomies
+    body = build_body(form, taxonomies)
+    lead = form.values.get("lead")
+    if body is None and snapshot is not None and lead and "lead" not in form.errors:
+        if lead not in snapshot.dataset.organisations:  # say it now, not after the next try
+            form.error("lead", f"Organisation {lead!r} not found")
+    if body is None or snapshot is None:
+        return body, None
+    try:
+        initiative = check_initiative(
+            {**body, "id": form.values.get("id") or "request"}, taxonomies
+        )
+        result = snapshot.engine.recommend(initiative).to_dict()
+    except ValidationError as err:
+        error_for(form, err)
+        return None, None
+    return body, result
+
+
+_NOT_READY = "The recommendation index is being built; try again in a few seconds."
+
+
+@bp.route("/recommend", methods=["GET", "POST"])
+@requires("recommend")
+def recommend() -> Response:
+    if request.method == "GET":
+        stored = request.args.get("initiative", "").strip()
+        if not stored:
+            return _recommend_page(form_from_body({"count": 3}))
+        record = services().catalog.get_initiative(stored)
+        return _recommend_page(form_from_body(record.body, record.id))
+    form = form_from_request(request.form, request.form.getlist)
+    body, result = _recommend(form)
+    if form.errors:
+        return _recommend_page(form, 422, message="Some fields need attention: see below.")
+    if result is None:
+        return _recommend_page(form, 503, message=_NOT_READY)
+    return _recommend_page(form, result=result, body=body)
+
+
+def _new_initiative_id(lead: str) -> str:
+    day = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
+    return f"{lead[:40]}-{day}-{secrets.token_hex(3)}"
+
+
+_SETS = ("themes", "countries", "activity_types")
+_CONSTRAINT_SETS = ("include", "exclude", "required_sectors", "required_kinds")
+
+
+def _canonical(body: Mapping[str, Any]) -> dict[str, Any]:
+    """An initiative's JSON form with its set-like lists sorted (a form lists them in its
+    own order)."""
+    result = RecommendationIn.model_validate(dict(body)).model_dump(mode="json", exclude={"id"})
+    for name in _SETS:
+        result[name] = sorted(result[name])
+    for name in _CONSTRAINT_SETS:
+        result["constraints"][name] = sorted(result["constraints"][name])
+    return result
+
+
+def _same_initiative(stored: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    """Whether the stored initiative asks for the same thing as ``body``."""
+    try:
+        return _canonical(stored) == _canonical(body)
+    except pydantic.ValidationError:
+        return False
+
+
+@bp.post("/recommend/propose")
+@requires("propose")
+def propose() -> Response:
+    try:
+        raw = json.loads(request.form.get("initiative", ""))
+    except ValueError:
+        return error_page(400, "The proposal form lacks its initiative: ask again.")
+    if not isinstance(raw, dict):
+        return error_page(400, "The proposal form lacks its initiative: ask again.")
+    stored_id = request.form.get("initiative_id", "").strip()
+    form = form_from_body(raw, stored_id)
+    body, result = _recommend(form)
+    if form.errors or body is None:
+        return _recommend_page(form, 422, message="Some fields need attention: see below.")
+    if result is None:
+        return _recommend_page(form, 503, message=_NOT_READY)
+    wanted = frozenset(m for m in request.form.get("members", "").split(",") if m)
+    chosen = next((c for c in result["coalitions"] if _member_ids(c) == wanted), None)
+    if chosen is None:
+        return _recommend_page(
+            form,
+            409,
+            result=result,
+            body=body,
+            message=(
+                "That coalition is no longer among the recommendations (the data changed "
+                "since you asked). Here are the current ones: propose one of them."
+            ),
+        )
+    catalog, actor = services().catalog, g.caller.actor
+    initiative_id = None
+    if stored_id:
+        try:
+            if _same_initiative(catalog.get_initiative(stored_id).body, body):
+                initiative_id = stored_id
+        except NotFoundError:
+            pass
+    if initiative_id is None:
+        initiative_id = _new_initiative_id(body["lead"])
+        stored = InitiativeIn.model_validate({**body, "id": initiative_id})
+        catalog.save_initiative(
+            initiative_id, stored.model_dump(mode="json"), create=True, actor=actor
+        )
+    record = catalog.create_proposal(initiative_id, chosen, actor=actor)
+    flash(f"Proposed for review as proposal {record.id} (initiative {initiative_id}).", "success")
+    return redirect(url_for("pages.proposal", proposal_id=record.id), 303)

@@ -1,0 +1,202 @@
+"""The review pages end to end in a real browser: Debian's Chromium, headless, driven by
+Playwright against a real server on a free local port.
+
+Nothing is downloaded at run time: the browser is ``/usr/bin/chromium`` (``apt-get install
+chromium``). Without it these tests are skipped, except in CI (``$CI`` set) where they fail.
+The flows run with JavaScript disabled: every core flow must work without it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from service.app import Services, services
+from tests.pages_support import REPO_ROOT, add_key, close_app, make_app
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+@dataclass
+class Server:
+    url: str
+    keys: dict[str, str]
+    found: Services
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    app = make_app(tmp_path_factory.mktemp("browser") / "pages.db")
+    found = services(app)
+    keys = {
+        "broker": add_key(found, "broker", "Broker Bea"),
+        "reviewer": add_key(found, "reviewer", "Reviewer Ron"),
+        "reviewer2": add_key(found, "reviewer", "Reviewer Rita"),
+    }
+    http: BaseWSGIServer = make_server(
+        "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
+    )
+    thread = threading.Thread(target=http.serve_forever, name="pages-server", daemon=True)
+    thread.start()
+    try:
+        yield Server(f"http://127.0.0.1:{http.server_port}", keys, found)
+    finally:
+        http.shutdown()
+        http.server_close()
+        thread.join(timeout=10)
+        close_app(app)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def new_page(browser: Any, *, javascript: bool = False) -> Any:
+    context = browser.new_context(
+        java_script_enabled=javascript, viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+def sign_in(page: Any, server: Server, key: str, start: str = "/proposals") -> None:
+    page.goto(server.url + start)
+    assert "/signin" in page.url
+    page.get_by_label("API key").fill(key)
+    page.keyboard.press("Enter")  # submits the form: no mouse needed
+    page.wait_for_url(lambda url: "/signin" not in url)
+
+
+def test_broker_proposes_reviewer_approves_a_late_reviewer_is_refused(
+    browser: Any, server: Server
+) -> None:
+    # a broker asks for a recommendation and proposes the first coalition
+    broker = new_page(browser)
+    sign_in(broker, server, server.keys["broker"], start="/recommend")
+    assert broker.url.endswith("/recommend")
+    broker.get_by_label("Lead entity (organisation id)").fill("unicef")
+    broker.get_by_label("Title").fill("Primary schools in Brazil")
+    broker.get_by_label("Target countries").fill("BR")
+    broker.get_by_label("Education", exact=True).check()
+    for activity in ("Private fundraising", "Operational activities", "Advocacy"):
+        broker.get_by_label(activity, exact=True).check()
+    broker.get_by_label("Need 1: capability").select_option("funding")
+    broker.get_by_label("Need 1: weight").fill("1")
+    broker.get_by_label("Need 2: capability").select_option("local_presence")
+    broker.get_by_label("Need 2: weight").fill("0.8")
+    broker.get_by_label("Largest coalition (members)").fill("4")
+    broker.get_by_role("button", name="Recommend coalitions").click()
+    expect(broker.get_by_role("heading", name="Recommendations")).to_be_visible()
+    assert broker.locator("svg[role=img]").count() >= 2
+    broker.get_by_role("button", name="Propose coalition 1 for review").click()
+    broker.wait_for_url(re.compile(r"/proposals/\d+$"))
+    proposal_url = broker.url
+    expect(broker.get_by_text("Proposed for review")).to_be_visible()
+    expect(broker.get_by_role("button", name="Approve")).to_have_count(0)
+
+    # a reviewer finds it in the queue and opens it
+    reviewer = new_page(browser)
+    sign_in(reviewer, server, server.keys["reviewer"])
+    expect(reviewer.get_by_role("table").get_by_text("Primary schools in Brazil")).to_be_visible()
+    reviewer.get_by_role("link", name=re.compile(r"^Proposal \d+$")).first.click()
+    reviewer.wait_for_url(proposal_url)
+    picture = reviewer.locator("figure.coalition-picture svg[role=img]")
+    expect(picture).to_be_visible()
+    box = picture.bounding_box()
+    assert box is not None and box["width"] >= 600  # drawn at full size, no zooming
+    assert reviewer.locator("table.heatmap td.heat").count() >= 2
+    expect(reviewer.get_by_role("heading", name="Score, part by part")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    reviewer.screenshot(path=str(ARTIFACTS / "coalition.png"), full_page=True)
+    picture.screenshot(path=str(ARTIFACTS / "coalition-picture.png"))
+
+    # a second reviewer opens the same page before the decision
+    late = new_page(browser)
+    sign_in(late, server, server.keys["reviewer2"], start=proposal_url.removeprefix(server.url))
+    assert late.url == proposal_url
+
+    reviewer.get_by_label("Reason").select_option("complementary_fit")
+    reviewer.get_by_label("Comment").fill("Funding and local reach complement each other.")
+    reviewer.get_by_role("button", name="Approve").click()
+    expect(reviewer.get_by_text("Decision recorded")).to_be_visible()
+    expect(reviewer.locator("#proposal-status")).to_have_text("Approved")
+    audit = reviewer.locator("table.audit")
+    expect(audit.get_by_text("reviewer:Reviewer Ron")).to_be_visible()
+    expect(audit).to_contain_text("Reason: Complementary fit")
+
+    late.get_by_label("Reason").select_option("integrity_concern")
+    late.get_by_label("Comment").fill("Too late?")
+    with late.expect_response(lambda r: r.url.endswith("/decision")) as answer:
+        late.get_by_role("button", name="Reject").click()
+    assert answer.value.status == 409
+    expect(late.locator("#stale-message")).to_contain_text("Your decision was not recorded")
+    expect(late.locator("#proposal-status")).to_have_text("Approved")
+    expect(late.get_by_role("button", name="Reject")).to_have_count(0)
+
+    # the broker sees the outcome, and still no review buttons
+    broker.reload()
+    expect(broker.locator("#proposal-status")).to_have_text("Approved")
+    for name in ("Approve", "Reject", "Request changes"):
+        expect(broker.get_by_role("button", name=name)).to_have_count(0)
+    for page in (broker, reviewer, late):
+        page.context.close()
+
+
+def test_the_pages_work_by_keyboard_and_break_no_security_policy(
+    browser: Any, server: Server
+) -> None:
+    page = new_page(browser, javascript=True)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(server.url + "/signin")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    page.keyboard.press("Enter")  # the skip link moves on to the main content
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "api_key"
+    page.keyboard.type(server.keys["reviewer"])
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/proposals$"))
+    page.get_by_label("Status").select_option("")
+    page.get_by_role("button", name="Apply").press("Enter")
+    page.wait_for_url(re.compile(r"status=&"))
+    link = page.get_by_role("link", name=re.compile(r"^Proposal \d+$")).first
+    link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/proposals/\d+$"))
+    assert page.locator("h1").count() == 1
+    page.get_by_role("button", name="Sign out").press("Enter")
+    page.wait_for_url(re.compile(r"/signin$"))
+    expect(page.get_by_text("Signed out.")).to_be_visible()
+    assert problems == []  # a CSP violation would show here
+    page.context.close()
