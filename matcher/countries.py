@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pycountry
 
-from matcher.exceptions import UnknownCodeError
+from matcher.exceptions import UnknownCodeError, ValidationError
 
 __all__ = ["normalise_country", "country_name", "CountryInfo", "CountryTable"]
 
@@ -110,6 +110,21 @@ class CountryTable(Mapping[str, CountryInfo]):
                 field="country",
                 value=code,
             ) from None
+
+    def get(  # type: ignore[override]
+        self, code: str, default: CountryInfo | None = None
+    ) -> CountryInfo | None:
+        """The country's row, or ``default`` for a code that is invalid or has no M49 region
+        (``Mapping.get`` would let :class:`UnknownCodeError` through).
+
+        >>> table = CountryTable([CountryInfo("AO", "AGO", "Africa", "Middle Africa", True)])
+        >>> table.get("AO").region, table.get("FR"), table.get("ZZ")
+        ('Africa', None, None)
+        """
+        try:
+            return self[code]
+        except ValidationError:
+            return default
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._rows)
