@@ -30,9 +30,64 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-__all__ = ["WalkGraph", "personalised_pagerank", "adamic_adar", "introduction_paths"]
+__all__ = [
+    "WalkGraph",
+    "SparseScores",
+    "walk_scores",
+    "personalised_pagerank",
+    "adamic_adar_scores",
+    "adamic_adar",
+    "introduction_paths",
+]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class SparseScores:
+    """Scores of a few nodes out of many: ``positions`` ascending, ``values`` aligned.
+
+    A request touches a few thousand organisations of a million; keeping its scores sparse
+    saves allocating and scanning arrays of the graph's size. Indexing with an array of
+    positions looks them up (0 where absent), like a dense vector would.
+
+    >>> scores = SparseScores(np.array([2, 5]), np.array([0.5, 0.25]))
+    >>> scores[np.array([5, 3, 2])].tolist(), scores.max()
+    ([0.25, 0.0, 0.5], 0.5)
+    """
+
+    positions: IntArray
+    values: FloatArray
+
+    def __getitem__(self, query: IntArray) -> FloatArray:
+        query = np.asarray(query, dtype=np.int64)
+        if self.positions.size == 0:
+            return np.zeros(query.shape)
+        slot = np.minimum(np.searchsorted(self.positions, query), self.positions.size - 1)
+        found: FloatArray = np.where(self.positions[slot] == query, self.values[slot], 0.0)
+        return found
+
+    def max(self, initial: float = 0.0) -> float:
+        """The largest score (``initial`` if none is larger)."""
+        return float(self.values.max(initial=initial))
+
+    def nonzero(self) -> tuple[IntArray, FloatArray]:
+        """Positions and values of the positive scores."""
+        keep = self.values > 0
+        return self.positions[keep], self.values[keep]
+
+    def dense(self, size: int) -> FloatArray:
+        """The scores as a vector over all ``size`` nodes."""
+        result = np.zeros(size, dtype=np.float64)
+        result[self.positions] = self.values
+        return result
+
+    @classmethod
+    def from_dense(cls, scores: FloatArray) -> SparseScores:
+        """The non-zero entries of a dense vector."""
+        positions = np.flatnonzero(scores).astype(np.int64)
+        return cls(positions, np.asarray(scores, dtype=np.float64)[positions])
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +139,21 @@ def personalised_pagerank(
     max_steps: int = 100,
     seed: int = 0,
 ) -> FloatArray:
+    """:func:`walk_scores` as a vector over every node (see there)."""
+    return walk_scores(
+        graph, seeds, alpha=alpha, walks=walks, max_steps=max_steps, seed=seed
+    ).dense(graph.size)
+
+
+def walk_scores(
+    graph: WalkGraph,
+    seeds: Sequence[int],
+    *,
+    alpha: float = 0.15,
+    walks: int = 1000,
+    max_steps: int = 100,
+    seed: int = 0,
+) -> SparseScores:
     """Personalised PageRank from ``seeds``, estimated by bounded random walks with restart.
 
     .. math:: \\pi = \\alpha s + (1 - \\alpha) \\pi P
@@ -107,8 +177,8 @@ def personalised_pagerank(
 
     Returns
     -------
-    ndarray of float64, shape (n,)
-        Scores summing to 1 (all zeros without seeds).
+    SparseScores
+        The visited nodes' scores, summing to 1 (none without seeds).
 
     Notes
     -----
@@ -120,9 +190,8 @@ def personalised_pagerank(
     .. [1] Fogaras, Rácz, Csalogány, Sarlós. Towards scaling fully personalized PageRank.
        Internet Mathematics 2(3), 2005.
     """
-    scores = np.zeros(graph.size, dtype=np.float64)
     if len(seeds) == 0 or walks <= 0:
-        return scores
+        return SparseScores(np.zeros(0, dtype=np.int64), np.zeros(0))
     rng = np.random.default_rng(seed)
     position = np.asarray(seeds, dtype=np.int64)[np.arange(walks) % len(seeds)]
     visits = [position]
@@ -136,15 +205,17 @@ def personalised_pagerank(
         edge = np.minimum(edge, graph.matrix.indptr[position + 1] - 1)
         position = graph.matrix.indices[edge].astype(np.int64)
         visits.append(position)
-    counts: FloatArray = np.bincount(np.concatenate(visits), minlength=graph.size).astype(
-        np.float64
-    )
-    counts /= counts.sum()
-    return counts
+    positions, counts = np.unique(np.concatenate(visits), return_counts=True)
+    return SparseScores(positions.astype(np.int64), counts / counts.sum())
 
 
 def adamic_adar(graph: WalkGraph, seeds: Sequence[int]) -> FloatArray:
-    """Adamic-Adar index of every node with the seeds, summed over seeds.
+    """:func:`adamic_adar_scores` as a vector over every node (see there)."""
+    return adamic_adar_scores(graph, seeds).dense(graph.size)
+
+
+def adamic_adar_scores(graph: WalkGraph, seeds: Sequence[int]) -> SparseScores:
+    """Adamic-Adar index of the nodes two hops from the seeds, summed over seeds.
 
     .. math:: AA(S, v) = \\sum_{s \\in S} \\sum_{z \\in N(s) \\cap N(v)} 1 / \\log |N(z)|
 
@@ -155,8 +226,8 @@ def adamic_adar(graph: WalkGraph, seeds: Sequence[int]) -> FloatArray:
 
     Returns
     -------
-    ndarray of float64, shape (n,)
-        Zero for the seeds themselves and for nodes with no common neighbour.
+    SparseScores
+        The nodes with a common neighbour (the seeds themselves left out).
 
     Notes
     -----
@@ -166,20 +237,40 @@ def adamic_adar(graph: WalkGraph, seeds: Sequence[int]) -> FloatArray:
     ----------
     .. [1] Adamic, Adar. Friends and neighbors on the Web. Social Networks 25(3), 2003.
     """
-    scores = np.zeros(graph.size, dtype=np.float64)
+    empty = SparseScores(np.zeros(0, dtype=np.int64), np.zeros(0))
     if len(seeds) == 0:
-        return scores
+        return empty
     matrix = graph.matrix
-    seed_rows = matrix[np.asarray(seeds, dtype=np.int64)]
-    common = np.asarray((seed_rows > 0).sum(axis=0)).ravel()  # how many seeds each z touches
-    middle = np.flatnonzero(common)
+    seed_array = np.unique(np.asarray(seeds, dtype=np.int64))
+    first_hop = _neighbours(matrix, seed_array)[1]
+    first_hop = first_hop[matrix.data[_edges(matrix, seed_array)] > 0]
+    middle, common = np.unique(first_hop, return_counts=True)  # z, and how many seeds touch z
+    if middle.size == 0:
+        return empty
     degree = graph.degree[middle]
-    weights = np.where(degree > 1, 1.0 / np.log(np.maximum(degree, 2)), 0.0) * common[middle]
-    hop = matrix[middle]
-    hop.data = np.ones_like(hop.data)
-    scores = np.asarray(hop.T @ weights).ravel()
-    scores[np.asarray(seeds, dtype=np.int64)] = 0.0
-    return scores
+    weights = np.where(degree > 1, 1.0 / np.log(np.maximum(degree, 2)), 0.0) * common
+    owner, second_hop = _neighbours(matrix, middle)
+    targets, inverse = np.unique(second_hop, return_inverse=True)
+    scores = np.bincount(inverse, weights=weights[owner], minlength=targets.size)
+    keep = ~np.isin(targets, seed_array) & (scores > 0)
+    return SparseScores(targets[keep].astype(np.int64), scores[keep].astype(np.float64))
+
+
+def _edges(matrix: sp.csr_matrix, rows: IntArray) -> IntArray:
+    """Positions in ``matrix.indices`` of every stored entry of ``rows``, row by row."""
+    starts = matrix.indptr[rows]
+    lengths = matrix.indptr[rows + 1] - starts
+    total = int(lengths.sum())
+    edges: IntArray = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    return edges
+
+
+def _neighbours(matrix: sp.csr_matrix, rows: IntArray) -> tuple[IntArray, IntArray]:
+    """For every stored entry of ``rows``: the index (into ``rows``) of its row, its column."""
+    lengths = matrix.indptr[rows + 1] - matrix.indptr[rows]
+    owner: IntArray = np.repeat(np.arange(rows.size), lengths)
+    columns: IntArray = matrix.indices[_edges(matrix, rows)].astype(np.int64)
+    return owner, columns
 
 
 def introduction_paths(

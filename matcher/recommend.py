@@ -46,7 +46,13 @@ from matcher.model import (
     Kind,
 )
 from matcher.objective import N_REGIONS, N_SECTORS, TERMS, Problem, Weights, evaluate
-from matcher.proximity import WalkGraph, adamic_adar, introduction_paths, personalised_pagerank
+from matcher.proximity import (
+    SparseScores,
+    WalkGraph,
+    adamic_adar_scores,
+    introduction_paths,
+    walk_scores,
+)
 from matcher.screening import ScreeningPolicy, screen_all
 from matcher.solvers import InfeasibleError, Rules, Solution, top_k
 from matcher.taxonomy import MatchCredits, match_credit
@@ -184,7 +190,7 @@ class _Context:
     initiative: Initiative
     lead: int
     forced: list[int]
-    ppr: FloatArray
+    ppr: SparseScores
     need_codes: list[str]
     need_vectors: list[tuple[IntArray, FloatArray]]
     pool: IntArray
@@ -226,6 +232,7 @@ class CoalitionRecommender:
         self.affinity_ = affinity.ranker(index, self.graph_) if affinity is not None else None
         self._need_cache = {}
         self._need_top_cache: dict[str, IntArray] = {}
+        self._credit_cache: dict[tuple[str, str], float] = {}
         active_of = {index.org_ids[i]: int(index.active[i]) for i in np.flatnonzero(index.active)}
         self.screening_ = screen_all(
             index.dataset.organisations.values(), index.flags_of, active_of, self.config.screening
@@ -263,10 +270,11 @@ class CoalitionRecommender:
             )
         return self
 
-    def proximity(self, seeds: Sequence[int]) -> FloatArray:
-        """Personalised PageRank of every organisation from ``seeds`` (index positions)."""
+    def proximity(self, seeds: Sequence[int]) -> SparseScores:
+        """Personalised PageRank from ``seeds`` (index positions) of the organisations the
+        walks reach (the others score 0)."""
         config = self.config
-        return personalised_pagerank(
+        return walk_scores(
             self.graph_,
             seeds,
             alpha=config.restart,
@@ -275,9 +283,10 @@ class CoalitionRecommender:
             seed=config.seed,
         )
 
-    def common_neighbours(self, seeds: Sequence[int]) -> FloatArray:
-        """Adamic-Adar of every organisation with ``seeds``: friends of friends, weighted."""
-        return adamic_adar(self.graph_, seeds)
+    def common_neighbours(self, seeds: Sequence[int]) -> SparseScores:
+        """Adamic-Adar with ``seeds`` of the organisations two ties away: friends of friends,
+        weighted."""
+        return adamic_adar_scores(self.graph_, seeds)
 
     def _need_top(self, code: str) -> IntArray:
         """The best holders of a need (query-independent, cached)."""
@@ -437,10 +446,8 @@ class CoalitionRecommender:
             chosen.append(self._need_top(code))
         for activity in sorted(initiative.activity_types):
             chosen.append(self._activity_top_[ACTIVITY_TYPES.index(activity)])
-        reached = np.flatnonzero(ppr > 0)
-        chosen.append(self._top(reached, ppr[reached], config.pool_proximity))
-        two_hops = np.flatnonzero(shared > 0)
-        chosen.append(self._top(two_hops, shared[two_hops], config.pool_adamic_adar))
+        chosen.append(self._top(*ppr.nonzero(), config.pool_proximity))
+        chosen.append(self._top(*shared.nonzero(), config.pool_adamic_adar))
         for column in theme_columns:
             chosen.append(self._theme_top_[column])
 
@@ -516,7 +523,7 @@ class CoalitionRecommender:
         initiative: Initiative,
         lead: int,
         pool: IntArray,
-        ppr: FloatArray,
+        ppr: SparseScores,
         need_vectors: Sequence[tuple[IntArray, FloatArray]],
     ) -> Problem:
         index = self._fitted()
@@ -662,28 +669,34 @@ class CoalitionRecommender:
 
     # ---- explanations ----------------------------------------------------------------------
 
+    def _credit(self, need: str, code: str) -> float:
+        """:func:`~matcher.taxonomy.match_credit` of ``code`` for ``need``, memoised."""
+        key = (need, code)
+        credit = self._credit_cache.get(key)
+        if credit is None:
+            vocabulary = self._fitted().taxonomies.capabilities
+            credit = match_credit(vocabulary, need, code, self.config.credits)
+            self._credit_cache[key] = credit
+        return credit
+
     def _evidence(self, position: int, need_codes: Sequence[str]) -> list[str]:
         index = self._fitted()
         org_id = index.org_ids[position]
         reasons: list[str] = []
-        vocabulary = index.taxonomies.capabilities
         row = index.capability_rows.getrow(position)
         held = {
             index.capability_codes[c]: float(v) for c, v in zip(row.indices, row.data, strict=True)
         }
         for need in need_codes:
             best = max(
-                (
-                    (match_credit(vocabulary, need, code, self.config.credits) * strength, code)
-                    for code, strength in held.items()
-                ),
+                ((self._credit(need, code) * strength, code) for code, strength in held.items()),
                 default=(0.0, ""),
             )
             if best[0] <= 0:
                 continue
             code = best[1]
-            if index.inferred[position]:
-                rules = [e for e in index.evidence.get(position, ()) if e.capability == code]
+            rules = [e for e in index.evidence.get(position, ()) if e.capability == code]
+            if rules:  # the strength comes from history, not from a stated capability
                 seen = sorted({p for e in rules for p in e.partnerships})
                 why = "; ".join(sorted({e.rule for e in rules}))
                 reasons.append(

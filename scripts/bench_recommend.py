@@ -32,6 +32,7 @@ from matcher.dataset import Dataset
 from matcher.generate import generate_directory
 from matcher.index import Index, build_index
 from matcher.model import ActivityType, Initiative
+from matcher.proximity import SparseScores
 from matcher.recommend import CoalitionRecommender, EngineConfig
 from matcher.solvers import InfeasibleError, greedy, milp, solve
 
@@ -109,7 +110,7 @@ class NetworkxRecommender(CoalitionRecommender):
         self.nx_graph_ = nx.from_scipy_sparse_array(index.collaboration)
         return self
 
-    def proximity(self, seeds: Sequence[int]) -> FloatArray:
+    def proximity(self, seeds: Sequence[int]) -> SparseScores:
         n = self.index_.size
         personalization = {int(s): 1.0 for s in seeds}
         ranks = nx.pagerank(
@@ -122,16 +123,16 @@ class NetworkxRecommender(CoalitionRecommender):
         scores = np.zeros(n)
         for node, value in ranks.items():
             scores[node] = value
-        return scores
+        return SparseScores.from_dense(scores)
 
-    def common_neighbours(self, seeds: Sequence[int]) -> FloatArray:
+    def common_neighbours(self, seeds: Sequence[int]) -> SparseScores:
         scores = np.zeros(self.index_.size)
         graph = self.nx_graph_
         two_hops = {v for s in seeds for u in graph[s] for v in graph[u]} - set(seeds)
         pairs = [(int(s), v) for s in seeds for v in two_hops]
         for _, v, value in nx.adamic_adar_index(graph, pairs):
             scores[v] += value
-        return scores
+        return SparseScores.from_dense(scores)
 
 
 def latencies(engine: CoalitionRecommender, requests: Sequence[Initiative]) -> list[float]:
