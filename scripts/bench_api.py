@@ -39,6 +39,7 @@ from matcher.taxonomy_io import load_taxonomies  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "service.cli"]
+THREADS = int(os.environ.get("BENCH_THREADS", "0"))
 
 
 def free_port() -> int:
@@ -144,7 +145,8 @@ def serve_and_measure(
     port = free_port()
     log = (workdir / f"server-{folder.name}-{workers}.log").open("w")
     server = subprocess.Popen(
-        [*CLI, "serve", "--db", url, "--port", str(port), "--workers", str(workers)],
+        [*CLI, "serve", "--db", url, "--port", str(port), "--workers", str(workers)]
+        + (["--threads", str(THREADS)] if THREADS else []),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -261,7 +261,14 @@ def evaluate_command(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True)
-def serve_command(database_url: str, host: str, port: int, workers: int) -> None:
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Threads per worker (requests are CPU-bound: prefer more workers).",
+)
+def serve_command(database_url: str, host: str, port: int, workers: int, threads: int) -> None:
     """The HTTP API under gunicorn (Ctrl-C or SIGTERM stops it)."""
     from service.server import serve
 
@@ -270,7 +277,7 @@ def serve_command(database_url: str, host: str, port: int, workers: int) -> None
     except PartnerMatchError as err:
         _fail(str(err))
     click.echo(f"serving {database_url} on http://{host}:{port} with {workers} worker(s)")
-    serve({"DATABASE_URL": database_url}, host=host, port=port, workers=workers)
+    serve({"DATABASE_URL": database_url}, host=host, port=port, workers=workers, threads=threads)
 
 
 @cli.command("report")

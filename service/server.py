@@ -29,12 +29,20 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 
 def serve(
-    app_config: Mapping[str, Any], *, host: str, port: int, workers: int, timeout: int = 120
+    app_config: Mapping[str, Any],
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int = 1,
+    timeout: int = 120,
 ) -> None:
     """Run the service until stopped (SIGTERM or Ctrl-C stop it gracefully).
 
     Workers are separate processes, each with its own copy of the recommendation index;
-    the database is migrated once before they start (the caller does it).
+    the database is migrated once before they start (the caller does it). Recommendations
+    are CPU-bound Python: more threads per worker only queue on its GIL, so scale with
+    workers (one per core) and keep ``threads`` small.
     """
     _Gunicorn(
         app_config,
@@ -42,7 +50,7 @@ def serve(
             "bind": f"{host}:{port}",
             "workers": workers,
             "worker_class": "gthread",
-            "threads": 4,
+            "threads": threads,
             "timeout": timeout,
             "graceful_timeout": 10,
             "limit_request_line": 8190,
