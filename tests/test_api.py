@@ -430,7 +430,8 @@ def test_errors_are_problem_json_with_the_right_status(
 ) -> None:
     headers = bearer(keys["admin"]) | kwargs.pop("headers", {})
     response = getattr(client, method)(url, headers=headers, **kwargs)
-    problem_of(response, status)
+    body = problem_of(response, status)
+    assert body["status"] == status and body["instance"] == url.split("?")[0]
 
 
 def test_a_body_over_the_limit_is_a_413(app: APIFlask, keys: dict[str, str]) -> None:

@@ -41,7 +41,7 @@ from matcher.storage.rows import (
     partnership_row,
     rows_to_dataset,
 )
-from matcher.storage.sql import bump_data_version, writer
+from matcher.storage.sql import audit_entry, aware, bump_data_version, insert_audit, writer
 from matcher.taxonomy import Taxonomies
 
 __all__ = [
@@ -164,22 +164,26 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
-def _audit(connection: Connection, entry: AuditEntry) -> None:
-    connection.execute(
-        insert(tables.audit_log),
-        {
-            "at": entry.at,
-            "actor": entry.actor,
-            "action": entry.action,
-            "entity_type": entry.entity_type,
-            "entity_id": entry.entity_id,
-            "detail": dict(entry.detail),
-        },
+def _paged(
+    connection: Connection,
+    table: Any,
+    condition: ColumnElement[bool],
+    order: Any,
+    offset: int,
+    limit: int,
+) -> tuple[int, Sequence[RowMapping]]:
+    """The number of rows matching ``condition`` and one page of them in ``order``."""
+    total = int(
+        connection.execute(select(func.count()).select_from(table).where(condition)).scalar_one()
     )
+    rows = (
+        connection.execute(
+            select(table).where(condition).order_by(order).offset(offset).limit(limit)
+        )
+        .mappings()
+        .all()
+    )
+    return total, rows
 
 
 def _check_proposal_id(proposal_id: int) -> None:
@@ -290,18 +294,7 @@ class SqlCatalog:
             conditions.append(func.lower(table.c.name).like(f"%{escaped}%", escape="\\"))
         condition = and_(True, *conditions)
         with self.engine.connect() as connection:
-            total = int(
-                connection.execute(
-                    select(func.count()).select_from(table).where(condition)
-                ).scalar_one()
-            )
-            rows = (
-                connection.execute(
-                    select(table).where(condition).order_by(table.c.id).offset(offset).limit(limit)
-                )
-                .mappings()
-                .all()
-            )
+            total, rows = _paged(connection, table, condition, table.c.id, offset, limit)
             return Page(self._organisation_records(connection, rows), total, offset, limit)
 
     def get_organisation(self, org_id: str) -> OrganisationRecord:
@@ -338,7 +331,7 @@ class SqlCatalog:
                 )
                 self._write_capabilities(connection, organisation.id, capabilities)
                 bump_data_version(connection)
-                _audit(
+                insert_audit(
                     connection,
                     AuditEntry(actor, "create", "organisation", organisation.id, {"version": 1}),
                 )
@@ -377,7 +370,7 @@ class SqlCatalog:
             )
             self._write_capabilities(connection, organisation.id, capabilities)
             bump_data_version(connection)
-            _audit(
+            insert_audit(
                 connection,
                 AuditEntry(actor, "update", "organisation", organisation.id, {"version": version}),
             )
@@ -410,7 +403,7 @@ class SqlCatalog:
                 delete(tables.organisations).where(tables.organisations.c.id == org_id)
             )
             bump_data_version(connection)
-            _audit(connection, AuditEntry(actor, "delete", "organisation", org_id, {}))
+            insert_audit(connection, AuditEntry(actor, "delete", "organisation", org_id, {}))
 
     def _write_capabilities(
         self, connection: Connection, org_id: str, capabilities: Sequence[Capability]
@@ -483,18 +476,7 @@ class SqlCatalog:
             conditions.append(func.lower(table.c.name).contains(text.lower(), autoescape=True))
         condition = and_(True, *conditions)
         with self.engine.connect() as connection:
-            total = int(
-                connection.execute(
-                    select(func.count()).select_from(table).where(condition)
-                ).scalar_one()
-            )
-            rows = (
-                connection.execute(
-                    select(table).where(condition).order_by(table.c.id).offset(offset).limit(limit)
-                )
-                .mappings()
-                .all()
-            )
+            total, rows = _paged(connection, table, condition, table.c.id, offset, limit)
             return Page(self._partnership_records(connection, rows), total, offset, limit)
 
     def get_partnership(self, partnership_id: str) -> PartnershipRecord:
@@ -564,7 +546,7 @@ class SqlCatalog:
                 if rows:
                     connection.execute(insert(tables.memberships), rows)
                 bump_data_version(connection)
-                _audit(
+                insert_audit(
                     connection,
                     AuditEntry(
                         actor,
@@ -603,7 +585,7 @@ class SqlCatalog:
                 delete(tables.partnerships).where(tables.partnerships.c.id == partnership_id)
             )
             bump_data_version(connection)
-            _audit(connection, AuditEntry(actor, "delete", "partnership", partnership_id, {}))
+            insert_audit(connection, AuditEntry(actor, "delete", "partnership", partnership_id, {}))
 
     def _check_members(self, connection: Connection, memberships: Sequence[Membership]) -> None:
         wanted = sorted({m.org_id for m in memberships})
@@ -627,8 +609,8 @@ class SqlCatalog:
             title=row["title"],
             body=row["body"],
             version=int(row["version"]),
-            created_at=_aware(row["created_at"]),
-            updated_at=_aware(row["updated_at"]),
+            created_at=aware(row["created_at"]),
+            updated_at=aware(row["updated_at"]),
         )
 
     def list_initiatives(
@@ -638,14 +620,7 @@ class SqlCatalog:
         table = tables.initiatives
         condition = and_(True, *([table.c.lead == lead] if lead else []))
         with self.engine.connect() as connection:
-            total = int(
-                connection.execute(
-                    select(func.count()).select_from(table).where(condition)
-                ).scalar_one()
-            )
-            rows = connection.execute(
-                select(table).where(condition).order_by(table.c.id).offset(offset).limit(limit)
-            ).mappings()
+            total, rows = _paged(connection, table, condition, table.c.id, offset, limit)
             return Page([self._initiative(row) for row in rows], total, offset, limit)
 
     def get_initiative(self, initiative_id: str) -> InitiativeRecord:
@@ -710,7 +685,7 @@ class SqlCatalog:
                         .where(table.c.id == initiative_id)
                         .values(**values, version=version)
                     )
-                _audit(
+                insert_audit(
                     connection,
                     AuditEntry(
                         actor,
@@ -752,7 +727,7 @@ class SqlCatalog:
             connection.execute(
                 delete(tables.initiatives).where(tables.initiatives.c.id == initiative_id)
             )
-            _audit(connection, AuditEntry(actor, "delete", "initiative", initiative_id, {}))
+            insert_audit(connection, AuditEntry(actor, "delete", "initiative", initiative_id, {}))
 
     # ---- coalition proposals and reviews -----------------------------------------------
 
@@ -776,7 +751,7 @@ class SqlCatalog:
                     decision=row["decision"],
                     reason_code=row["reason_code"],
                     comment=row["comment"],
-                    created_at=_aware(row["created_at"]),
+                    created_at=aware(row["created_at"]),
                 )
             )
         return [
@@ -789,7 +764,7 @@ class SqlCatalog:
                 status=row["status"],
                 proposed_by=row["proposed_by"],
                 version=int(row["version"]),
-                created_at=_aware(row["created_at"]),
+                created_at=aware(row["created_at"]),
                 reviews=tuple(reviews.get(row["id"], ())),
             )
             for row in rows
@@ -823,7 +798,7 @@ class SqlCatalog:
                 },
             )
             proposal_id = int(result.scalar_one())
-            _audit(
+            insert_audit(
                 connection,
                 AuditEntry(
                     actor,
@@ -975,7 +950,7 @@ class SqlCatalog:
                     "created_at": _now(),
                 },
             )
-            _audit(
+            insert_audit(
                 connection,
                 AuditEntry(
                     reviewer,
@@ -997,7 +972,7 @@ class SqlCatalog:
                 insert(tables.api_keys),
                 {"id": key_id, "digest": digest, "role": role, "name": name, "created_at": now},
             )
-            _audit(connection, AuditEntry(actor, "create", "api_key", key_id, {"role": role}))
+            insert_audit(connection, AuditEntry(actor, "create", "api_key", key_id, {"role": role}))
         return KeyRecord(key_id, digest, role, name, now, None)
 
     def find_key(self, key_id: str) -> KeyRecord | None:
@@ -1013,8 +988,8 @@ class SqlCatalog:
             row["digest"],
             row["role"],
             row["name"],
-            _aware(row["created_at"]),
-            _aware(revoked) if revoked is not None else None,
+            aware(row["created_at"]),
+            aware(revoked) if revoked is not None else None,
         )
 
     def revoke_key(self, key_id: str, *, actor: str) -> None:
@@ -1033,7 +1008,7 @@ class SqlCatalog:
             ).rowcount
             if changed != 1:
                 raise NotFoundError(f"API key {key_id!r} not found or already revoked")
-            _audit(connection, AuditEntry(actor, "revoke", "api_key", key_id, {}))
+            insert_audit(connection, AuditEntry(actor, "revoke", "api_key", key_id, {}))
 
     # ---- audit -------------------------------------------------------------------------
 
@@ -1057,30 +1032,8 @@ class SqlCatalog:
             conditions.append(table.c.actor == actor)
         condition = and_(True, *conditions)
         with self.engine.connect() as connection:
-            total = int(
-                connection.execute(
-                    select(func.count()).select_from(table).where(condition)
-                ).scalar_one()
-            )
-            rows = connection.execute(
-                select(table)
-                .where(condition)
-                .order_by(table.c.id.desc())
-                .offset(offset)
-                .limit(limit)
-            ).mappings()
-            items = [
-                AuditEntry(
-                    actor=row["actor"],
-                    action=row["action"],
-                    entity_type=row["entity_type"],
-                    entity_id=row["entity_id"],
-                    detail=row["detail"],
-                    at=_aware(row["at"]),
-                )
-                for row in rows
-            ]
-        return Page(items, total, offset, limit)
+            total, rows = _paged(connection, table, condition, table.c.id.desc(), offset, limit)
+        return Page([audit_entry(row) for row in rows], total, offset, limit)
 
     # ---- helpers -----------------------------------------------------------------------
 

@@ -53,6 +53,9 @@ __all__ = [
     "CHUNK_ROWS",
     "writer",
     "bump_data_version",
+    "insert_audit",
+    "audit_entry",
+    "aware",
 ]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -233,7 +236,7 @@ class SqlRepository:
                             self._apply(connection, _only_deletes(plans[name]), progress, total)
                         for name in plans:
                             self._apply(connection, _without_deletes(plans[name]), progress, total)
-                        self._insert_audit(connection, import_audit_entry(actor, report))
+                        insert_audit(connection, import_audit_entry(actor, report))
                         if total:
                             bump_data_version(connection)
                 except BaseException:
@@ -282,22 +285,9 @@ class SqlRepository:
                 for name in TABLES
             }
 
-    def _insert_audit(self, connection: Connection, entry: AuditEntry) -> None:
-        connection.execute(
-            tables.audit_log.insert(),
-            {
-                "at": entry.at,
-                "actor": entry.actor,
-                "action": entry.action,
-                "entity_type": entry.entity_type,
-                "entity_id": entry.entity_id,
-                "detail": dict(entry.detail),
-            },
-        )
-
     def record_audit(self, entry: AuditEntry) -> None:
         with writer(self.engine).begin() as connection:
-            self._insert_audit(connection, entry)
+            insert_audit(connection, entry)
 
     def audit_entries(
         self, entity_type: str | None = None, entity_id: str | None = None
@@ -310,22 +300,39 @@ class SqlRepository:
             query = query.where(table.c.entity_id == entity_id)
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
-        return [
-            AuditEntry(
-                actor=row["actor"],
-                action=row["action"],
-                entity_type=row["entity_type"],
-                entity_id=row["entity_id"],
-                detail=row["detail"],
-                at=_aware(row["at"]),
-            )
-            for row in rows
-        ]
+        return [audit_entry(row) for row in rows]
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
+def aware(moment: dt.datetime) -> dt.datetime:
     """SQLite drops the time zone of stored datetimes; they were written in UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def insert_audit(connection: Connection, entry: AuditEntry) -> None:
+    """Write an audit entry in the caller's transaction."""
+    connection.execute(
+        tables.audit_log.insert(),
+        {
+            "at": entry.at,
+            "actor": entry.actor,
+            "action": entry.action,
+            "entity_type": entry.entity_type,
+            "entity_id": entry.entity_id,
+            "detail": dict(entry.detail),
+        },
+    )
+
+
+def audit_entry(row: Any) -> AuditEntry:
+    """An audit-log row as an :class:`AuditEntry`."""
+    return AuditEntry(
+        actor=row["actor"],
+        action=row["action"],
+        entity_type=row["entity_type"],
+        entity_id=row["entity_id"],
+        detail=row["detail"],
+        at=aware(row["at"]),
+    )
 
 
 def _rows_to_write(plans: dict[str, TablePlan]) -> int:
