@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_recommend import initiatives  # noqa: E402
+from bench_recommend import initiative_bodies  # noqa: E402
 
 from matcher.datadir import read_data_directory  # noqa: E402
 from matcher.generate import generate_directory  # noqa: E402
@@ -64,28 +64,7 @@ def bodies(folder: Path, count: int, seed: int) -> list[dict[str, Any]]:
         loaded = [json.loads(path.read_text()) for path in own]
         return [loaded[k % len(loaded)] for k in range(count)]
     dataset = read_data_directory(folder, load_taxonomies())
-    index = build_index(dataset)
-    result = []
-    for initiative in initiatives(dataset, index, count, seed):
-        result.append(
-            {
-                "lead": initiative.lead,
-                "themes": sorted(initiative.themes),
-                "countries": sorted(initiative.countries),
-                "activity_types": sorted(a.value for a in initiative.activity_types),
-                "needs": [
-                    {"capability": n.capability, "weight": n.weight} for n in initiative.needs
-                ],
-                "constraints": {
-                    "min_size": initiative.constraints.min_size,
-                    "max_size": initiative.constraints.max_size,
-                    "required_sectors": sorted(initiative.constraints.required_sectors),
-                    "require_local_partner": initiative.constraints.require_local_partner,
-                },
-                "count": initiative.count,
-            }
-        )
-    return result
+    return initiative_bodies(dataset, build_index(dataset), count, seed)
 
 
 def load(port: int, key: str, payloads: Sequence[dict[str, Any]], clients: int) -> dict[str, float]:

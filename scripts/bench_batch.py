@@ -31,66 +31,23 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from matcher.datadir import read_data_directory
-from matcher.dataset import Dataset
 from matcher.exceptions import PartnerMatchError
 from matcher.generate import generate_directory
 from matcher.index import build_index
 from matcher.initiative_files import InitiativeEntry, read_initiatives
-from matcher.model import ActivityType
 from matcher.recommend import CoalitionRecommender
 from service.batch import ReportOptions, run_report
 from service.batch.engines import default_workers
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_recommend import initiative_bodies  # noqa: E402
 
 #: The issue's targets.
 TARGET_RATE = 300.0
 TARGET_DASK_SCALING = 1.7
 TARGET_DASK_VS_LOCAL = 0.85
-
-
-def generate_initiatives(dataset: Dataset, count: int, seed: int) -> list[dict[str, Any]]:
-    """Varied, realistic initiative bodies (DESIGN.md 5.2), deterministic for a seed: a lead
-    with history, 1-3 themes, 2-4 activity types, 2-5 needs among the capability codes in
-    use, sometimes a target country (the lead's), a local partner or a required sector."""
-    rng = np.random.default_rng(seed)
-    leads = sorted({m.org_id for m in dataset.memberships})
-    codes = sorted({c.capability for c in dataset.capabilities}) or sorted(
-        dataset.taxonomies.capabilities
-    )
-    themes = sorted(t for t in dataset.taxonomies.themes if not t.startswith("sdg"))
-    activities = [a.value for a in ActivityType]
-    bodies = []
-    for k in range(count):
-        lead = leads[int(rng.integers(len(leads)))]
-        country = dataset.organisations[lead].country
-        body: dict[str, Any] = {
-            "id": f"bench-{k:05d}",
-            "title": f"Generated initiative {k}",
-            "lead": lead,
-            "themes": sorted(rng.choice(themes, size=int(rng.integers(1, 4)), replace=False)),
-            "activity_types": sorted(
-                rng.choice(activities, size=int(rng.integers(2, 5)), replace=False)
-            ),
-            "needs": [
-                {"capability": str(code), "weight": float(rng.choice([0.5, 0.8, 1.0]))}
-                for code in rng.choice(codes, size=int(rng.integers(2, 6)), replace=False)
-            ],
-            "constraints": {"min_size": 2, "max_size": int(rng.integers(3, 7))},
-            "count": 3,
-        }
-        if country and rng.random() < 0.5:
-            body["countries"] = [country]
-            body["constraints"]["require_local_partner"] = bool(rng.random() < 0.5)
-        if rng.random() < 0.3:
-            body["constraints"]["required_sectors"] = [
-                str(rng.choice(["private", "civil_society"]))
-            ]
-        bodies.append(body)
-    return bodies
 
 
 def _run(
@@ -150,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     recommender = CoalitionRecommender().fit(build_index(dataset))
     fitted = time.perf_counter() - started
     portfolio = args.workdir / f"initiatives-{args.orgs}-{args.initiatives}-{args.seed}.jsonl"
-    bodies = generate_initiatives(dataset, args.initiatives, args.seed)
+    bodies = initiative_bodies(dataset, recommender.index_, args.initiatives, args.seed)
     portfolio.write_text("".join(json.dumps(b) + "\n" for b in bodies), encoding="utf-8")
     entries = read_initiatives(portfolio, dataset.taxonomies)
     print(

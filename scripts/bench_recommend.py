@@ -63,9 +63,18 @@ def _nbytes(value: object) -> int:
 
 
 def initiatives(dataset: Dataset, index: Index, count: int, seed: int) -> list[Initiative]:
-    """Varied, realistic requests: a lead with history, 1-3 themes, 2-4 activity types, 2-5
-    needs drawn from the capability codes in use, sometimes a target country, required sector
-    or a local partner."""
+    """:func:`initiative_bodies` as checked initiatives."""
+    return [
+        Initiative.from_mapping(body) for body in initiative_bodies(dataset, index, count, seed)
+    ]
+
+
+def initiative_bodies(
+    dataset: Dataset, index: Index, count: int, seed: int
+) -> list[dict[str, Any]]:
+    """Varied, realistic requests (DESIGN.md 5.2 JSON), deterministic for a seed: a lead with
+    history, 1-3 themes, 2-4 activity types, 2-5 needs drawn from the capability codes in use,
+    sometimes a target country, required sector or a local partner."""
     rng = np.random.default_rng(seed)
     leads = np.flatnonzero(index.partnerships > 0)
     used_codes = sorted({c.capability for c in dataset.capabilities}) or list(
@@ -98,7 +107,7 @@ def initiatives(dataset: Dataset, index: Index, count: int, seed: int) -> list[I
             body["constraints"]["required_sectors"] = [
                 str(rng.choice(["private", "civil_society"]))
             ]
-        result.append(Initiative.from_mapping(body))
+        result.append(body)
     return result
 
 
