@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_recommend import initiative_bodies  # noqa: E402
 
-from matcher.datadir import read_data_directory  # noqa: E402
-from matcher.generate import generate_directory  # noqa: E402
-from matcher.index import build_index  # noqa: E402
-from matcher.taxonomy_io import load_taxonomies  # noqa: E402
+from matcher.engine.index import build_index  # noqa: E402
+from matcher.formats.datadir import read_data_directory  # noqa: E402
+from matcher.formats.generate import generate_directory  # noqa: E402
+from matcher.formats.taxonomy_io import load_taxonomies  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "service.cli"]

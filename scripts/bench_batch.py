@@ -32,12 +32,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from matcher.datadir import read_data_directory
-from matcher.exceptions import PartnerMatchError
-from matcher.generate import generate_directory
-from matcher.index import build_index
-from matcher.initiative_files import InitiativeEntry, read_initiatives
-from matcher.recommend import CoalitionRecommender
+from matcher.domain.exceptions import PartnerMatchError
+from matcher.engine.index import build_index
+from matcher.engine.recommend import CoalitionRecommender
+from matcher.formats.datadir import read_data_directory
+from matcher.formats.generate import generate_directory
+from matcher.formats.initiative_files import InitiativeEntry, read_initiatives
 from service.batch import ReportOptions, run_report
 from service.batch.engines import default_workers
 

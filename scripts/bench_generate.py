@@ -1,10 +1,11 @@
 """Benchmark: generate synthetic data directories of 10,000, 100,000 and 1,000,000 organisations.
 
-For each size (``--sizes``), prints the wall time of :func:`matcher.generate.generate_directory`,
+For each size (``--sizes``), prints the wall time of
+:func:`matcher.formats.generate.generate_directory`,
 the peak RSS of the process so far (``resource.getrusage``; it only grows, so run the sizes in
 increasing order, as by default) and the rows per file. Then reads and validates the 10,000
-directory (when that size was generated) with :func:`matcher.datadir.read_data_directory` and
-prints that time too.
+directory (when that size was generated) with
+:func:`matcher.formats.datadir.read_data_directory` and prints that time too.
 
     python scripts/bench_generate.py [--sizes 10000,100000,1000000] [--seed 0] [--keep DIR]
 """
@@ -18,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from matcher.datadir import read_data_directory
-from matcher.generate import generate_directory
+from matcher.formats.datadir import read_data_directory
+from matcher.formats.generate import generate_directory
 
 __all__ = ["main"]
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from matcher.datadir import read_data_directory
+from matcher.formats.datadir import read_data_directory
+from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.storage.sql import SqlRepository, make_engine, migrate
-from matcher.taxonomy_io import load_taxonomies
 
 
 def _peak_rss_mib() -> float:

@@ -27,14 +27,14 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from matcher.datadir import read_data_directory
-from matcher.dataset import Dataset
-from matcher.generate import generate_directory
-from matcher.index import Index, build_index
-from matcher.model import ActivityType, Initiative
-from matcher.proximity import SparseScores
-from matcher.recommend import CoalitionRecommender, EngineConfig
-from matcher.solvers import InfeasibleError, greedy, milp, solve
+from matcher.domain.dataset import Dataset
+from matcher.domain.model import ActivityType, Initiative
+from matcher.engine.index import Index, build_index
+from matcher.engine.proximity import SparseScores
+from matcher.engine.recommend import CoalitionRecommender, EngineConfig
+from matcher.engine.solvers import InfeasibleError, greedy, milp, solve
+from matcher.formats.datadir import read_data_directory
+from matcher.formats.generate import generate_directory
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 

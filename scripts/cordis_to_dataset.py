@@ -14,8 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from matcher.cordis import convert_cordis_directory
-from matcher.exceptions import DataDirectoryError
+from matcher.domain.exceptions import DataDirectoryError
+from matcher.formats.cordis import convert_cordis_directory
 
 __all__ = ["main"]
 

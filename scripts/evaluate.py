@@ -8,7 +8,7 @@ affinity model on the history only, then ranks each test partnership's hidden me
 (completion) and members (cold start) with the product and five baselines. Prints one JSON
 object (``--format json``) or a table with the setup and timings (``text``). Exit 0 when done,
 1 with a one-line reason on stderr when the directory is unreadable or the evaluation cannot
-run, 2 on bad usage. See :mod:`matcher.evaluation` for how cases are built.
+run, 2 on bad usage. See :mod:`matcher.engine.evaluation` for how cases are built.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import json
 import sys
 from pathlib import Path
 
-from matcher.datadir import read_data_directory
-from matcher.evaluation import render_text, run_evaluation
-from matcher.exceptions import PartnerMatchError
+from matcher.domain.exceptions import PartnerMatchError
+from matcher.engine.evaluation import render_text, run_evaluation
+from matcher.formats.datadir import read_data_directory
 
 __all__ = ["main"]
 

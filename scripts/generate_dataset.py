@@ -3,7 +3,7 @@
 Usage: ``python scripts/generate_dataset.py --orgs 100000 --out /tmp/synthetic [--seed 0]``.
 Shows a progress bar per stage on stderr, then prints the rows written per file and the
 elapsed time. Exit 0 when done, 1 with a one-line reason on stderr when writing failed, 2 on
-bad usage (N below 1, a negative seed). See :mod:`matcher.generate` for what is generated.
+bad usage (N below 1, a negative seed). See :mod:`matcher.formats.generate` for what is generated.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from matcher.generate import generate_directory
+from matcher.formats.generate import generate_directory
 
 __all__ = ["main"]
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_api import ROOT, bodies, cli, free_port  # noqa: E402
 
-from matcher.generate import generate_directory  # noqa: E402
+from matcher.formats.generate import generate_directory  # noqa: E402
 
 CLI = [sys.executable, "-m", "service.cli"]
 

@@ -10,11 +10,11 @@ from typing import Any
 from apiflask import APIFlask
 from flask import Flask, Response, request
 
-from matcher.recommend import EngineConfig
+from matcher.domain.taxonomy import Taxonomies
+from matcher.engine.recommend import EngineConfig
+from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.storage.catalog import SqlCatalog
 from matcher.storage.sql import SqlRepository, make_engine, migrate
-from matcher.taxonomy import Taxonomies
-from matcher.taxonomy_io import load_taxonomies
 from service.config import DEFAULTS, default_database_url, resolve_secret_key
 from service.errors import document_problems, problem, register_error_handlers
 from service.holder import EngineHolder

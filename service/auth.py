@@ -1,7 +1,7 @@
 """API keys sent as ``Authorization: Bearer <key>``, and the role each endpoint needs.
 
 401 without a valid key, 403 with a key of the wrong role. Keys are stored as HMAC digests
-(:mod:`matcher.apikeys`); the key itself appears in no log and no response but the one that
+(:mod:`matcher.usecases.apikeys`); the key itself appears in no log and no response but the one that
 creates it.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from apiflask import HTTPTokenAuth
 from flask import current_app
 
-from matcher.apikeys import PERMISSIONS, Role, parse_key, verify_key
+from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
 
 __all__ = ["Caller", "auth", "roles_for"]
 

@@ -17,24 +17,19 @@ from typing import Any, NoReturn
 import click
 from tqdm import tqdm
 
-from matcher.cordis import convert_cordis_directory
-from matcher.datadir import read_data_directory
-from matcher.evaluation import render_text, run_evaluation
-from matcher.exceptions import DataDirectoryError, PartnerMatchError, ValidationError
-from matcher.generate import generate_directory
-from matcher.model import Initiative
-from matcher.sanctions import DEFAULT_THRESHOLD, parse_consolidated_list
-from matcher.screening_usecases import dismiss_flag, screen_sanctions
+from matcher.domain.exceptions import DataDirectoryError, PartnerMatchError, ValidationError
+from matcher.domain.model import Initiative
+from matcher.engine.evaluation import render_text, run_evaluation
+from matcher.formats.cordis import convert_cordis_directory
+from matcher.formats.datadir import read_data_directory
+from matcher.formats.generate import generate_directory
+from matcher.formats.taxonomy_io import load_taxonomies
+from matcher.integrity.sanctions import DEFAULT_THRESHOLD, parse_consolidated_list
 from matcher.storage.repository import ImportReport
 from matcher.storage.sql import SqlRepository, open_repository
-from matcher.taxonomy_io import load_taxonomies
-from matcher.usecases import (
-    export_directory,
-    format_recommendation,
-    import_directory,
-    load_dataset,
-    recommend,
-)
+from matcher.usecases.directories import export_directory, import_directory, load_dataset
+from matcher.usecases.recommending import format_recommendation, recommend
+from matcher.usecases.screening import dismiss_flag, screen_sanctions
 
 __all__ = ["cli", "main", "default_database_url"]
 
@@ -339,9 +334,9 @@ def report_command(
     docs/batch-reports.md). Writes a report per initiative and the portfolio view
     (index.html, portfolio.csv, coalitions.csv, ...) into --out.
     """
-    from matcher.index import build_index
-    from matcher.initiative_files import read_initiatives
-    from matcher.recommend import CoalitionRecommender
+    from matcher.engine.index import build_index
+    from matcher.engine.recommend import CoalitionRecommender
+    from matcher.formats.initiative_files import read_initiatives
     from service.batch import ReportOptions, run_report
 
     if scheduler and engine != "dask":
@@ -502,8 +497,8 @@ def keys_group() -> None:
 @_db_option
 def keys_create_command(role: str, name: str, database_url: str) -> None:
     """Create an API key and print it: it is shown once, only its digest is kept."""
-    from matcher.apikeys import key_digest, new_key
     from matcher.storage.catalog import SqlCatalog
+    from matcher.usecases.apikeys import key_digest, new_key
     from service.config import resolve_secret_key
 
     try:

@@ -10,7 +10,12 @@ from flask import Response, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from matcher.exceptions import DuplicateIdError, NotFoundError, PartnerMatchError, ValidationError
+from matcher.domain.exceptions import (
+    DuplicateIdError,
+    NotFoundError,
+    PartnerMatchError,
+    ValidationError,
+)
 from matcher.storage.catalog import StaleVersionError
 from matcher.storage.sql import StorageError
 

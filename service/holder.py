@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from matcher.dataset import Dataset
-from matcher.index import build_index
-from matcher.recommend import CoalitionRecommender, EngineConfig
+from matcher.domain.dataset import Dataset
+from matcher.engine.index import build_index
+from matcher.engine.recommend import CoalitionRecommender, EngineConfig
 
 __all__ = ["Snapshot", "EngineHolder"]
 

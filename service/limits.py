@@ -14,7 +14,7 @@ from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from matcher.apikeys import parse_key
+from matcher.usecases.apikeys import parse_key
 
 __all__ = ["EXPENSIVE_ENDPOINTS", "init_limits"]
 

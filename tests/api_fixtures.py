@@ -11,8 +11,8 @@ import pytest
 from apiflask import APIFlask
 from flask.testing import FlaskClient
 
-from matcher.apikeys import Role, key_digest, new_key
-from matcher.usecases import import_directory
+from matcher.usecases.apikeys import Role, key_digest, new_key
+from matcher.usecases.directories import import_directory
 from service.app import create_app, services
 
 SEED = Path(__file__).resolve().parent.parent / "data" / "seed"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from matcher.datadir import read_data_directory
-from matcher.dataset import Dataset
-from matcher.taxonomy import Taxonomies
-from matcher.taxonomy_io import load_taxonomies
+from matcher.domain.dataset import Dataset
+from matcher.domain.taxonomy import Taxonomies
+from matcher.formats.datadir import read_data_directory
+from matcher.formats.taxonomy_io import load_taxonomies
 
 pytest_plugins = ["tests.storage_fixtures", "tests.api_fixtures", "tests.server_fixtures"]
 

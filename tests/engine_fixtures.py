@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from matcher.dataset import Dataset
-from matcher.model import Capability, Conflict, Flag, Membership, Organisation, Partnership
-from matcher.taxonomy import Taxonomies
+from matcher.domain.dataset import Dataset
+from matcher.domain.model import Capability, Conflict, Flag, Membership, Organisation, Partnership
+from matcher.domain.taxonomy import Taxonomies
 
 
 def complementary_dataset(taxonomies: Taxonomies, **extra: object) -> Dataset:

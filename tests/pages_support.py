@@ -12,11 +12,11 @@ from typing import Any
 
 from apiflask import APIFlask
 
-from matcher.apikeys import key_digest, new_key
-from matcher.editing import check_initiative
-from matcher.recommend import coalition_dict
+from matcher.engine.recommend import coalition_dict
 from matcher.storage.catalog import ProposalRecord
-from matcher.usecases import import_directory
+from matcher.usecases.apikeys import key_digest, new_key
+from matcher.usecases.directories import import_directory
+from matcher.usecases.editing import check_initiative
 from service.app import Services, create_app, services
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher.affinity import (
+from matcher.domain.dataset import Dataset
+from matcher.domain.exceptions import NotFoundError, ValidationError
+from matcher.domain.model import Initiative, Membership, Organisation, Partnership
+from matcher.domain.taxonomy import Taxonomies
+from matcher.engine.affinity import (
     FEATURES,
     AffinityModel,
     AffinityQuery,
@@ -13,13 +17,9 @@ from matcher.affinity import (
     history_before,
     profile_of,
 )
-from matcher.dataset import Dataset
-from matcher.exceptions import NotFoundError, ValidationError
-from matcher.index import IndexConfig, build_index
-from matcher.model import Initiative, Membership, Organisation, Partnership
-from matcher.proximity import WalkGraph
-from matcher.recommend import CoalitionRecommender
-from matcher.taxonomy import Taxonomies
+from matcher.engine.index import IndexConfig, build_index
+from matcher.engine.proximity import WalkGraph
+from matcher.engine.recommend import CoalitionRecommender
 
 THEMES = ("education", "health", "environment")
 COUNTRIES = ("FR", "DE", "IT")

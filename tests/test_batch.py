@@ -439,9 +439,9 @@ def test_an_existing_dask_cluster_is_used_by_address_and_keeps_malloc_trim_unset
     # The engine's own cluster starts its workers without MALLOC_TRIM_THRESHOLD_, even when
     # this process has it (as an earlier nanny with Dask's defaults would have left it).
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
-    from matcher.datadir import read_data_directory
-    from matcher.index import build_index
-    from matcher.recommend import CoalitionRecommender
+    from matcher.engine.index import build_index
+    from matcher.engine.recommend import CoalitionRecommender
+    from matcher.formats.datadir import read_data_directory
 
     recommender = CoalitionRecommender().fit(build_index(read_data_directory(SEED_DIR)))
     with DaskEngine(recommender, workers=2) as engine:

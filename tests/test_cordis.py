@@ -1,4 +1,4 @@
-"""Converting CORDIS Horizon 2020 participations into a data directory (matcher.cordis)."""
+"""Converting CORDIS Horizon 2020 participations into a data directory (matcher.formats.cordis)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from matcher.cordis import (
+from matcher.domain.dataset import Dataset
+from matcher.domain.exceptions import DataDirectoryError
+from matcher.domain.model import Kind, Role
+from matcher.domain.taxonomy import Taxonomies
+from matcher.formats.cordis import (
     EUR_USD_RATES,
     PROGRAMME_PARTS,
     convert_cordis,
@@ -18,12 +22,8 @@ from matcher.cordis import (
     programme_part_theme,
     read_cordis,
 )
-from matcher.datadir import FILES, TAXONOMY_EXTENSIONS, read_data_directory
-from matcher.datadir_writer import write_tables
-from matcher.dataset import Dataset
-from matcher.exceptions import DataDirectoryError
-from matcher.model import Kind, Role
-from matcher.taxonomy import Taxonomies
+from matcher.formats.datadir import FILES, TAXONOMY_EXTENSIONS, read_data_directory
+from matcher.formats.datadir_writer import write_tables
 from scripts.cordis_to_dataset import main
 
 CORDIS_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cordis-h2020"

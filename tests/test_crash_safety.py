@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from matcher.domain.taxonomy import Taxonomies
 from matcher.storage.sql import SqlRepository, make_engine
-from matcher.taxonomy import Taxonomies
 from tests.conftest import SEED_DIR
 
 CHILD = textwrap.dedent(
     """
     import os, signal, sys
-    from matcher.datadir import read_data_directory
+    from matcher.formats.datadir import read_data_directory
     from matcher.storage.sql import SqlRepository, make_engine, migrate
-    from matcher.taxonomy_io import load_taxonomies
+    from matcher.formats.taxonomy_io import load_taxonomies
 
     url, folder, options = sys.argv[1], sys.argv[2], sys.argv[3]
     taxonomies = load_taxonomies()

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from matcher.datadir import FILES, read_data_directory
-from matcher.exceptions import DataDirectoryError
-from matcher.model import Role
-from matcher.taxonomy import Taxonomies
+from matcher.domain.exceptions import DataDirectoryError
+from matcher.domain.model import Role
+from matcher.domain.taxonomy import Taxonomies
+from matcher.formats.datadir import FILES, read_data_directory
 
 VALID = {
     "organisations.csv": (

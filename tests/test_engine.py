@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from matcher.dataset import Dataset
-from matcher.exceptions import NotFoundError, UnknownCodeError, ValidationError
-from matcher.index import build_index
-from matcher.model import Initiative
-from matcher.recommend import CoalitionRecommender, EngineConfig, NotFittedError
-from matcher.taxonomy import Taxonomies
+from matcher.domain.dataset import Dataset
+from matcher.domain.exceptions import NotFoundError, UnknownCodeError, ValidationError
+from matcher.domain.model import Initiative
+from matcher.domain.taxonomy import Taxonomies
+from matcher.engine.index import build_index
+from matcher.engine.recommend import CoalitionRecommender, EngineConfig, NotFittedError
 from tests.engine_fixtures import (
     Capability,
     Conflict,

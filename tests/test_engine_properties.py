@@ -11,14 +11,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from matcher.datadir import read_data_directory
-from matcher.dataset import Dataset
-from matcher.generate import generate_directory
-from matcher.index import build_index
-from matcher.model import Capability, Initiative
-from matcher.recommend import CoalitionRecommender, EngineConfig
-from matcher.screening import ScreeningPolicy
-from matcher.taxonomy import Taxonomies
+from matcher.domain.dataset import Dataset
+from matcher.domain.model import Capability, Initiative
+from matcher.domain.taxonomy import Taxonomies
+from matcher.engine.index import build_index
+from matcher.engine.recommend import CoalitionRecommender, EngineConfig
+from matcher.formats.datadir import read_data_directory
+from matcher.formats.generate import generate_directory
+from matcher.integrity.screening import ScreeningPolicy
 
 PROFILE = settings(
     max_examples=40,

@@ -10,9 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher.affinity import AffinityModel
-from matcher.dataset import Dataset
-from matcher.evaluation import (
+from matcher.domain.dataset import Dataset
+from matcher.domain.exceptions import ValidationError
+from matcher.domain.model import Membership, Organisation, Partnership
+from matcher.domain.taxonomy import Taxonomies
+from matcher.engine.affinity import AffinityModel
+from matcher.engine.evaluation import (
     BASELINES,
     assert_no_leakage,
     bootstrap_interval,
@@ -27,10 +30,7 @@ from matcher.evaluation import (
     run_evaluation,
     split_history,
 )
-from matcher.exceptions import ValidationError
-from matcher.index import build_index
-from matcher.model import Membership, Organisation, Partnership
-from matcher.taxonomy import Taxonomies
+from matcher.engine.index import build_index
 from scripts.evaluate import main
 from tests.test_affinity import clustered
 

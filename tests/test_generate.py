@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher.datadir import FILES, read_data_directory
-from matcher.generate import (
+from matcher.domain.model import DEFAULT_SECTOR, Kind
+from matcher.formats.datadir import FILES, read_data_directory
+from matcher.formats.generate import (
     CORDIS_H2020_SIZE_HISTOGRAM,
     KIND_SHARES,
     PARTNERSHIPS_PER_ORGANISATION,
     SME_SHARE,
     generate_directory,
 )
-from matcher.model import DEFAULT_SECTOR, Kind
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 N_ORGS = 2000

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from matcher.initiative_files import (
+from matcher.domain.model import ActivityType, Initiative, Sector
+from matcher.domain.taxonomy import Taxonomies
+from matcher.formats.initiative_files import (
     CSV_COLUMNS,
     InitiativeFileError,
     initiative_to_mapping,
     read_initiatives,
 )
-from matcher.model import ActivityType, Initiative, Sector
-from matcher.taxonomy import Taxonomies
 from tests.conftest import SEED_DIR
 
 SEED_INITIATIVES = SEED_DIR / "initiatives"

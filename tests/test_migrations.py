@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+from matcher.domain.taxonomy import Taxonomies
 from matcher.storage.sql import StorageError, downgrade, make_engine, migrate, open_repository
 from matcher.storage.tables import metadata
-from matcher.taxonomy import Taxonomies
 from tests.storage_fixtures import sqlite_engine
 
 

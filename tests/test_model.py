@@ -7,15 +7,15 @@ import datetime as dt
 
 import pytest
 
-from matcher.dataset import Dataset
-from matcher.exceptions import (
+from matcher.domain.dataset import Dataset
+from matcher.domain.exceptions import (
     DuplicateIdError,
     NotFoundError,
     PartnerMatchError,
     UnknownCodeError,
     ValidationError,
 )
-from matcher.model import (
+from matcher.domain.model import (
     ActivityType,
     Capability,
     Coalition,
@@ -34,7 +34,7 @@ from matcher.model import (
     Role,
     Sector,
 )
-from matcher.taxonomy import Taxonomies
+from matcher.domain.taxonomy import Taxonomies
 
 
 def test_organisation_defaults_its_sector_from_its_kind_and_normalises_country() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from matcher.model import Capability, Organisation
+from matcher.domain.model import Capability, Organisation
 from service.app import Services, services
 from service.pages.coalition import HEAT_SCALE
 from service.pages.forms import InitiativeForm, build_body, field_for_path, form_from_body

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.exceptions import ValidationError
-from matcher.portfolio import (
+from matcher.domain.exceptions import ValidationError
+from matcher.engine.portfolio import (
     Option,
     assign_coalitions,
     balance,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from matcher.generate import generate_directory
+from matcher.formats.generate import generate_directory
 from matcher.storage import tables
 from matcher.storage.sql import make_engine
 from tests.api_fixtures import SEED

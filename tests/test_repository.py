@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from matcher.dataset import Dataset
-from matcher.exceptions import NotFoundError
-from matcher.model import Capability, Flag, Organisation
+from matcher.domain.dataset import Dataset
+from matcher.domain.exceptions import NotFoundError
+from matcher.domain.model import Capability, Flag, Organisation
+from matcher.domain.taxonomy import Taxonomies, Term
 from matcher.storage.repository import InMemoryRepository, Repository
 from matcher.storage.sql import SqlRepository
 from matcher.storage.sync import TableCounts
-from matcher.taxonomy import Taxonomies, Term
 from tests.storage_fixtures import BACKENDS, sqlite_engine
 
 

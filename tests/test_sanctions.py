@@ -1,4 +1,6 @@
-"""Screening organisation names against the UN consolidated sanctions list (matcher.sanctions)."""
+"""Screening organisation names against the UN consolidated sanctions list
+(matcher.integrity.sanctions).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matcher.exceptions import DuplicateIdError, PartnerMatchError, ValidationError
-from matcher.sanctions import (
+from matcher.domain.exceptions import DuplicateIdError, PartnerMatchError, ValidationError
+from matcher.integrity.sanctions import (
     LEGAL_FORM_TOKENS,
     SanctionsEntry,
     SanctionsListError,
@@ -563,7 +565,7 @@ def test_screening_is_deterministic_whatever_the_input_order(
 def test_every_name_is_compared_across_row_blocks(
     entries: tuple[SanctionsEntry, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("matcher.sanctions._BLOCK_CELLS", 7)
+    monkeypatch.setattr("matcher.integrity.sanctions._BLOCK_CELLS", 7)
     assert screen(NEAR_MISSES + DECOYS, entries) == screen(NEAR_MISSES + DECOYS, entries)
     assert pairs(screen(NEAR_MISSES + DECOYS, entries)) == EXPECTED_PAIRS
 

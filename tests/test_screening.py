@@ -12,12 +12,12 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.dataset import Dataset
-from matcher.index import build_index
-from matcher.model import Initiative
-from matcher.recommend import CoalitionRecommender, EngineConfig
-from matcher.screening import Action, ScreeningPolicy, screen_organisation
-from matcher.taxonomy import Taxonomies
+from matcher.domain.dataset import Dataset
+from matcher.domain.model import Initiative
+from matcher.domain.taxonomy import Taxonomies
+from matcher.engine.index import build_index
+from matcher.engine.recommend import CoalitionRecommender, EngineConfig
+from matcher.integrity.screening import Action, ScreeningPolicy, screen_organisation
 from service.cli import cli
 from tests.engine_fixtures import (
     Capability,

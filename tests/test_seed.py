@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from matcher.dataset import Dataset
-from matcher.model import ActivityType, Initiative, Kind, Outcome, Role
-from matcher.taxonomy import Taxonomies
+from matcher.domain.dataset import Dataset
+from matcher.domain.model import ActivityType, Initiative, Kind, Outcome, Role
+from matcher.domain.taxonomy import Taxonomies
 from tests.conftest import SEED_DIR
 
 SECTION = re.compile(r"§(\d+)(?:[a-f])?(?:-(\d+))?")

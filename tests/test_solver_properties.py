@@ -15,8 +15,8 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.objective import N_REGIONS, N_SECTORS, Problem, Weights, evaluate, score
-from matcher.solvers import InfeasibleError, Rules, greedy, milp
+from matcher.engine.objective import N_REGIONS, N_SECTORS, Problem, Weights, evaluate, score
+from matcher.engine.solvers import InfeasibleError, Rules, greedy, milp
 
 
 @st.composite

@@ -8,8 +8,8 @@ import re
 import pycountry
 import pytest
 
-from matcher.exceptions import TaxonomyError, UnknownCodeError
-from matcher.model import (
+from matcher.domain.exceptions import TaxonomyError, UnknownCodeError
+from matcher.domain.model import (
     DEFAULT_SECTOR,
     ActivityType,
     FlagLevel,
@@ -20,9 +20,16 @@ from matcher.model import (
     Sector,
     Size,
 )
-from matcher.taxonomy import MatchCredits, Relation, Taxonomies, Term, Vocabulary, match_credit
-from matcher.taxonomy import relation as relation_of
-from matcher.taxonomy_io import TAXONOMY_FILES, load_taxonomies
+from matcher.domain.taxonomy import (
+    MatchCredits,
+    Relation,
+    Taxonomies,
+    Term,
+    Vocabulary,
+    match_credit,
+)
+from matcher.domain.taxonomy import relation as relation_of
+from matcher.formats.taxonomy_io import TAXONOMY_FILES, load_taxonomies
 from tests.conftest import TAXONOMY_DIR
 
 SECTION = re.compile(r"§(\d+)(?:[a-f])?(?:-(\d+))?")

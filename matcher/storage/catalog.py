@@ -30,8 +30,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from matcher.exceptions import DuplicateIdError, NotFoundError, PartnerMatchError, ValidationError
-from matcher.model import Capability, Membership, Organisation, Partnership
+from matcher.domain.exceptions import (
+    DuplicateIdError,
+    NotFoundError,
+    PartnerMatchError,
+    ValidationError,
+)
+from matcher.domain.model import Capability, Membership, Organisation, Partnership
+from matcher.domain.taxonomy import Taxonomies
 from matcher.storage import tables
 from matcher.storage.repository import AuditEntry
 from matcher.storage.rows import (
@@ -42,7 +48,6 @@ from matcher.storage.rows import (
     rows_to_dataset,
 )
 from matcher.storage.sql import audit_entry, aware, bump_data_version, insert_audit, writer
-from matcher.taxonomy import Taxonomies
 
 __all__ = [
     "StaleVersionError",

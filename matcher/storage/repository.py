@@ -13,12 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from matcher.dataset import Dataset
-from matcher.exceptions import NotFoundError
-from matcher.model import Organisation
+from matcher.domain.dataset import Dataset
+from matcher.domain.exceptions import NotFoundError
+from matcher.domain.model import Organisation
+from matcher.domain.taxonomy import Taxonomies
 from matcher.storage.rows import Row, dataset_rows, rows_to_dataset
 from matcher.storage.sync import IMPORT_ORDER, TABLES, TableCounts, TablePlan, plan_table, scope_of
-from matcher.taxonomy import Taxonomies
 
 __all__ = [
     "ProgressCallback",
@@ -140,7 +140,7 @@ def import_audit_entry(actor: str, report: ImportReport) -> AuditEntry:
 class InMemoryRepository:
     """A :class:`Repository` in dicts, for unit tests and small tools.
 
-    >>> from matcher.taxonomy_io import load_taxonomies
+    >>> from matcher.formats.taxonomy_io import load_taxonomies
     >>> taxonomies = load_taxonomies()
     >>> repo = InMemoryRepository(taxonomies)
     >>> org = Organisation("unicef", "UNICEF", "un_entity")

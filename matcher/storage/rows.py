@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from matcher.datadir import LIST_SEPARATOR
-from matcher.datadir_writer import format_cell
-from matcher.dataset import Dataset
-from matcher.model import Capability, Conflict, Flag, Membership, Organisation, Partnership
-from matcher.taxonomy import Taxonomies, Term, Vocabulary
+from matcher.domain.dataset import Dataset
+from matcher.domain.model import Capability, Conflict, Flag, Membership, Organisation, Partnership
+from matcher.domain.taxonomy import Taxonomies, Term, Vocabulary
+from matcher.formats.datadir import LIST_SEPARATOR
+from matcher.formats.datadir_writer import format_cell
 
 __all__ = ["Row", "ENTITY_TABLES", "dataset_rows", "rows_to_dataset"]
 

@@ -29,9 +29,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from matcher.dataset import Dataset
-from matcher.exceptions import NotFoundError, PartnerMatchError
-from matcher.model import Organisation
+from matcher.domain.dataset import Dataset
+from matcher.domain.exceptions import NotFoundError, PartnerMatchError
+from matcher.domain.model import Organisation
+from matcher.domain.taxonomy import Taxonomies
 from matcher.storage import tables
 from matcher.storage.repository import (
     AuditEntry,
@@ -42,7 +43,6 @@ from matcher.storage.repository import (
 )
 from matcher.storage.rows import Row, rows_to_dataset
 from matcher.storage.sync import TABLES, TablePlan
-from matcher.taxonomy import Taxonomies
 
 __all__ = [
     "StorageError",

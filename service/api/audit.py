@@ -7,7 +7,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from pydantic import BaseModel, Field
 
-from matcher.apikeys import Role, key_digest, new_key
+from matcher.usecases.apikeys import Role, key_digest, new_key
 from service.api import page_body
 from service.app import services
 from service.auth import auth, current_caller, roles_for

@@ -12,8 +12,8 @@ from typing import Any
 from apiflask import APIBlueprint, abort
 from flask import request
 
-from matcher.exceptions import DataDirectoryError
-from matcher.usecases import import_directory
+from matcher.domain.exceptions import DataDirectoryError
+from matcher.usecases.directories import import_directory
 from service.app import services
 from service.auth import auth, current_caller, roles_for
 from service.errors import problem

@@ -7,8 +7,8 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
-from matcher.editing import check_initiative
 from matcher.storage.catalog import InitiativeRecord
+from matcher.usecases.editing import check_initiative
 from service.api import etag, expected_version, page_body, taxonomies
 from service.api.recommendations import recommendation_body
 from service.app import services

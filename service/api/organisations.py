@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from apiflask import APIBlueprint, abort
 
-from matcher.editing import organisation_body, organisation_from_body
-from matcher.proximity import introduction_paths
+from matcher.engine.proximity import introduction_paths
 from matcher.storage.catalog import OrganisationFilter
+from matcher.usecases.editing import organisation_body, organisation_from_body
 from service.api import etag, expected_version, page_body, snapshot, taxonomies
 from service.app import services
 from service.auth import auth, current_caller, roles_for

@@ -6,7 +6,7 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
-from matcher.editing import partnership_body, partnership_from_body
+from matcher.usecases.editing import partnership_body, partnership_from_body
 from service.api import etag, expected_version, page_body, taxonomies
 from service.app import services
 from service.auth import auth, current_caller, roles_for

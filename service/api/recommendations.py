@@ -9,10 +9,10 @@ from typing import Any
 
 from apiflask import APIBlueprint, abort
 
-from matcher.editing import check_initiative
-from matcher.exceptions import ValidationError
-from matcher.model import Initiative
-from matcher.recommend import coalition_dict
+from matcher.domain.exceptions import ValidationError
+from matcher.domain.model import Initiative
+from matcher.engine.recommend import coalition_dict
+from matcher.usecases.editing import check_initiative
 from service.api import snapshot
 from service.auth import auth, roles_for
 from service.schemas import (

@@ -3,7 +3,7 @@
 :func:`~service.batch.report.run_report` runs every initiative on an engine
 (:mod:`service.batch.engines`: a local process pool or Dask), renders each one's report
 (:mod:`service.batch.render`) and writes the portfolio view; the algorithms of the view are
-those of :mod:`matcher.portfolio`.
+those of :mod:`matcher.engine.portfolio`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
-from matcher.recommend import CoalitionRecommender
+from matcher.engine.recommend import CoalitionRecommender
 from service.batch.work import (
     Outcome,
     ReportSettings,

@@ -26,8 +26,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from matcher.initiative_files import InitiativeEntry
-from matcher.portfolio import (
+from matcher.engine.portfolio import (
     Assignment,
     assign_coalitions,
     balance,
@@ -35,7 +34,8 @@ from matcher.portfolio import (
     partner_concentration,
     portfolio_gaps,
 )
-from matcher.recommend import CoalitionRecommender
+from matcher.engine.recommend import CoalitionRecommender
+from matcher.formats.initiative_files import InitiativeEntry
 from service.batch.engines import chunk_size, chunked, open_engine
 from service.batch.outputs import csv_bytes, inside, remove_partial_files, safe_name, write_atomic
 from service.batch.render import REPORT_HTML, render_portfolio

@@ -1,6 +1,6 @@
 """What a worker does with a chunk of initiatives: recommend, explain, render; no file writes.
 
-A worker holds one fitted :class:`~matcher.recommend.CoalitionRecommender`, received once
+A worker holds one fitted :class:`~matcher.engine.recommend.CoalitionRecommender`, received once
 (inherited through ``fork`` by the local pool; unpickled once per Dask worker from bytes
 scattered to every worker). For each initiative it returns an :class:`Outcome`: the
 plain-data result (written as ``result.json``) and the rendered files as bytes. The parent
@@ -24,10 +24,10 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from matcher.exceptions import PartnerMatchError
-from matcher.initiative_files import initiative_to_mapping
-from matcher.model import Initiative
-from matcher.recommend import CoalitionRecommender
+from matcher.domain.exceptions import PartnerMatchError
+from matcher.domain.model import Initiative
+from matcher.engine.recommend import CoalitionRecommender
+from matcher.formats.initiative_files import initiative_to_mapping
 from service.batch.render import render_initiative, warm_up
 
 __all__ = [

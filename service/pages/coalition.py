@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from matcher.model import Organisation
-from matcher.taxonomy import Taxonomies
+from matcher.domain.model import Organisation
+from matcher.domain.taxonomy import Taxonomies
 from service.pages.render import (
     HEAT_COLOURS,
     Bar,
@@ -127,7 +127,7 @@ class CoalitionView:
         return frozenset(m.org.id for m in self.members)
 
 
-#: Human names of the score terms (matcher.objective.TERMS).
+#: Human names of the score terms (matcher.engine.objective.TERMS).
 TERM_LABELS: Mapping[str, str] = {
     "need_coverage": "Need coverage",
     "activity_coverage": "Activity-type coverage",

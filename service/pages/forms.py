@@ -10,9 +10,9 @@ from typing import Any
 
 import pydantic
 
-from matcher.editing import check_initiative
-from matcher.exceptions import ValidationError
-from matcher.taxonomy import Taxonomies
+from matcher.domain.exceptions import ValidationError
+from matcher.domain.taxonomy import Taxonomies
+from matcher.usecases.editing import check_initiative
 from service.schemas import RecommendationIn
 
 __all__ = [

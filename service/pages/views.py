@@ -31,11 +31,11 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from matcher.apikeys import PERMISSIONS, Role, parse_key, verify_key
-from matcher.editing import check_initiative
-from matcher.exceptions import NotFoundError, PartnerMatchError, ValidationError
+from matcher.domain.exceptions import NotFoundError, PartnerMatchError, ValidationError
 from matcher.storage.catalog import DECISIONS, ProposalRecord, StaleVersionError
 from matcher.storage.sql import StorageError
+from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
+from matcher.usecases.editing import check_initiative
 from service.app import services
 from service.auth import Caller
 from service.holder import Snapshot

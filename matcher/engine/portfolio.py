@@ -25,7 +25,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from matcher.exceptions import ValidationError
+from matcher.domain.exceptions import ValidationError
 
 __all__ = [
     "Option",

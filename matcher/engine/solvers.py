@@ -7,7 +7,7 @@ several distinct coalitions.
 
 Examples
 --------
->>> from matcher.objective import Problem, Weights
+>>> from matcher.engine.objective import Problem, Weights
 >>> problem = Problem.toy(cover=[[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]],
 ...                       need_weights=[1, 1, 1], max_size=3)
 >>> rules = Rules(min_size=1, max_size=3)
@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint
 from scipy.optimize import milp as scipy_milp
 
-from matcher.objective import N_REGIONS, N_SECTORS, Problem, harmonic, score
+from matcher.engine.objective import N_REGIONS, N_SECTORS, Problem, harmonic, score
 
 __all__ = ["Rules", "Solution", "greedy", "milp", "solve", "top_k", "InfeasibleError"]
 
@@ -182,7 +182,7 @@ class _Search:
 
     Local search and repairs revisit the same coalitions many times; each visit costs a
     dozen numpy calls, a dictionary lookup costs nothing. ``score`` here is the objective
-    summed in one pass (it may differ from :func:`matcher.objective.score` in the last bit,
+    summed in one pass (it may differ from :func:`matcher.engine.objective.score` in the last bit,
     so the reported score is always recomputed by that function).
     """
 

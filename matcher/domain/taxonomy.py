@@ -27,8 +27,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
-from matcher.countries import CountryTable
-from matcher.exceptions import TaxonomyError, UnknownCodeError
+from matcher.domain.countries import CountryTable
+from matcher.domain.exceptions import TaxonomyError, UnknownCodeError
 
 __all__ = [
     "Term",

@@ -4,10 +4,10 @@ Examples
 --------
 >>> normalise_country("BRA"), normalise_country("UK"), normalise_country("el")
 ('BR', 'GB', 'GR')
->>> normalise_country("XX")
+>>> normalise_country("XX")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-matcher.exceptions.UnknownCodeError: Unknown country code 'XX': use ISO 3166-1 alpha-2 or alpha-3
+matcher.domain.exceptions.UnknownCodeError: Unknown country code 'XX': use ISO 3166-1 ...
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pycountry
 
-from matcher.exceptions import UnknownCodeError, ValidationError
+from matcher.domain.exceptions import UnknownCodeError, ValidationError
 
 __all__ = ["normalise_country", "country_name", "CountryInfo", "CountryTable"]
 

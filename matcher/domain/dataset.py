@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from matcher.exceptions import DuplicateIdError, NotFoundError
-from matcher.model import Capability, Conflict, Flag, Membership, Organisation, Partnership
-from matcher.taxonomy import Taxonomies
+from matcher.domain.exceptions import DuplicateIdError, NotFoundError
+from matcher.domain.model import Capability, Conflict, Flag, Membership, Organisation, Partnership
+from matcher.domain.taxonomy import Taxonomies
 
 __all__ = ["Dataset"]
 
@@ -55,13 +55,13 @@ class Dataset:
 
         Examples
         --------
-        >>> from matcher.taxonomy_io import load_taxonomies
+        >>> from matcher.formats.taxonomy_io import load_taxonomies
         >>> taxonomies = load_taxonomies()
         >>> org = Organisation("unicef", "UNICEF", "un_entity")
         >>> Dataset.build(organisations=[org, org], taxonomies=taxonomies)
         Traceback (most recent call last):
         ...
-        matcher.exceptions.DuplicateIdError: Duplicate organisation id 'unicef'
+        matcher.domain.exceptions.DuplicateIdError: Duplicate organisation id 'unicef'
         """
         orgs = _unique(organisations, "organisation")
         parts = _unique(partnerships, "partnership")

@@ -6,9 +6,9 @@ import csv
 import os
 from pathlib import Path
 
-from matcher.countries import CountryInfo, CountryTable, normalise_country
-from matcher.exceptions import TaxonomyError
-from matcher.taxonomy import Taxonomies, Term, Vocabulary
+from matcher.domain.countries import CountryInfo, CountryTable, normalise_country
+from matcher.domain.exceptions import TaxonomyError
+from matcher.domain.taxonomy import Taxonomies, Term, Vocabulary
 
 __all__ = ["TAXONOMY_FILES", "default_taxonomy_dir", "read_terms", "load_taxonomies"]
 
@@ -37,7 +37,7 @@ def default_taxonomy_dir() -> Path:
     configured = os.environ.get("PARTNERMATCH_TAXONOMY_DIR")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parent.parent / "data" / "taxonomy"
+    return Path(__file__).resolve().parents[2] / "data" / "taxonomy"
 
 
 def read_terms(path: Path) -> list[Term]:

@@ -1,11 +1,11 @@
 """Domain model: organisations, capabilities, needs, partnerships, initiatives, coalitions.
 
 Every class is an immutable value object that validates itself on construction and
-raises :class:`~matcher.exceptions.ValidationError` naming the offending field and value.
+raises :class:`~matcher.domain.exceptions.ValidationError` naming the offending field and value.
 The closed vocabularies of the interchange contract (DESIGN.md 5.1: organisation kinds,
 sectors, sizes, Global Compact statuses, activity types, roles, outcomes, flag levels) are
 enumerations here; the open ones (themes, capabilities, resources, motivations, flag
-categories) are checked against :class:`~matcher.taxonomy.Taxonomies` by the loaders,
+categories) are checked against :class:`~matcher.domain.taxonomy.Taxonomies` by the loaders,
 because a data directory may extend them.
 
 Examples
@@ -16,7 +16,7 @@ Examples
 >>> Need("funding", weight=0.0)
 Traceback (most recent call last):
 ...
-matcher.exceptions.ValidationError: Need 'funding': weight must be positive, got 0.0
+matcher.domain.exceptions.ValidationError: Need 'funding': weight must be positive, got 0.0
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from matcher.countries import normalise_country
-from matcher.exceptions import UnknownCodeError, ValidationError
+from matcher.domain.countries import normalise_country
+from matcher.domain.exceptions import UnknownCodeError, ValidationError
 
 __all__ = [
     "ID_PATTERN",
@@ -185,7 +185,7 @@ def check_id(value: object, what: str, field_name: str = "id") -> str:
     >>> check_id("a b", "Organisation")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    matcher.exceptions.ValidationError: Organisation id 'a b' is invalid: use 1-64 letters, ...
+    matcher.domain.exceptions.ValidationError: Organisation id 'a b' is invalid: use 1-64 ...
     """
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
         raise ValidationError(
@@ -335,7 +335,7 @@ class Capability:
     >>> Capability("itau", "funding.grants", strength=1.5)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    matcher.exceptions.ValidationError: Capability ... strength must be between 0 and 1, got 1.5
+    matcher.domain.exceptions.ValidationError: Capability ... strength must be between 0 and 1, ...
     """
 
     org_id: str
@@ -669,7 +669,7 @@ class Initiative:
         >>> Initiative.from_mapping({"lead": "unicef", "neds": []})
         Traceback (most recent call last):
         ...
-        matcher.exceptions.ValidationError: Unknown field 'neds' in initiative
+        matcher.domain.exceptions.ValidationError: Unknown field 'neds' in initiative
         """
         return _initiative_from_mapping(data)
 
@@ -782,9 +782,10 @@ class Coalition:
 
     >>> Coalition(members=(CoalitionMember("itau"),), score=1.0,
     ...           score_parts={"need_coverage": 0.75, "size_cost": -0.25})
+    ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    matcher.exceptions.ValidationError: Coalition score 1.0 differs from the sum of its parts 0.5
+    matcher.domain.exceptions.ValidationError: Coalition score 1.0 differs from the sum of its ...
     """
 
     members: tuple[CoalitionMember, ...]

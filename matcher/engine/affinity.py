@@ -65,11 +65,11 @@ Examples
 A lead ``a`` that worked with ``b`` and ``c`` three times, ``b`` and ``c`` who always worked
 together, and two newcomers; who joins ``a`` and ``b`` next?
 
->>> from matcher.dataset import Dataset
->>> from matcher.index import IndexConfig, build_index
->>> from matcher.model import Membership, Organisation, Partnership
->>> from matcher.proximity import WalkGraph
->>> from matcher.taxonomy_io import load_taxonomies
+>>> from matcher.domain.dataset import Dataset
+>>> from matcher.engine.index import IndexConfig, build_index
+>>> from matcher.domain.model import Membership, Organisation, Partnership
+>>> from matcher.engine.proximity import WalkGraph
+>>> from matcher.formats.taxonomy_io import load_taxonomies
 >>> orgs = [Organisation(o, o.upper(), "ngo", country="FR") for o in "abcde"]
 >>> parts = [Partnership(f"p{y}", "P", start_year=y, themes=["education"])
 ...     for y in (2001, 2002, 2003)]
@@ -100,11 +100,11 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from matcher.dataset import Dataset
-from matcher.exceptions import NotFoundError, PartnerMatchError, ValidationError
-from matcher.index import KINDS, Index, IndexConfig, build_index
-from matcher.model import Role
-from matcher.proximity import WalkGraph, adamic_adar, personalised_pagerank
+from matcher.domain.dataset import Dataset
+from matcher.domain.exceptions import NotFoundError, PartnerMatchError, ValidationError
+from matcher.domain.model import Role
+from matcher.engine.index import KINDS, Index, IndexConfig, build_index
+from matcher.engine.proximity import WalkGraph, adamic_adar, personalised_pagerank
 
 if TYPE_CHECKING:
     from sklearn.ensemble import (  # type: ignore[import-untyped]
@@ -224,7 +224,7 @@ class AffinityQuery:
 
 @dataclass(frozen=True, slots=True)
 class HistoryProfile:
-    """What the features need from history beyond the :class:`~matcher.index.Index`.
+    """What the features need from history beyond the :class:`~matcher.engine.index.Index`.
 
     Built by :func:`profile_of` from the index's own dataset, so it never sees more history
     than the index. Only partnerships of two or more members count here ("team"
@@ -285,8 +285,8 @@ def history_before(dataset: Dataset, year: int) -> Dataset:
     Partnerships without a start year are dropped (they cannot be placed in time). Flags,
     conflicts and explicit capabilities are kept: they describe organisations, not history.
 
-    >>> from matcher.model import Organisation, Partnership, Membership
-    >>> from matcher.taxonomy_io import load_taxonomies
+    >>> from matcher.domain.model import Organisation, Partnership, Membership
+    >>> from matcher.formats.taxonomy_io import load_taxonomies
     >>> d = Dataset.build(organisations=[Organisation("a", "A", "ngo")],
     ...     partnerships=[Partnership("p", "P", start_year=2001),
     ...                   Partnership("q", "Q", start_year=2002)],

@@ -2,7 +2,7 @@
 
 Every problem in every file is collected before anything is returned, each as
 ``file:line: column: reason`` (line 1 is the header). A directory with any problem is
-rejected whole with :class:`~matcher.exceptions.DataDirectoryError`.
+rejected whole with :class:`~matcher.domain.exceptions.DataDirectoryError`.
 
 Examples
 --------
@@ -14,7 +14,7 @@ Examples
 >>> read_data_directory(folder)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-matcher.exceptions.DataDirectoryError: 2 problems found:
+matcher.domain.exceptions.DataDirectoryError: 2 problems found:
 organisations.csv:2: kind: unknown organisation kind 'bank' (expected one of: un_entity, ...)
 organisations.csv:2: country: unknown country code 'ZZ'
 """
@@ -30,10 +30,10 @@ from typing import Any
 
 import pandas as pd
 
-from matcher.countries import normalise_country
-from matcher.dataset import Dataset
-from matcher.exceptions import DataDirectoryError, TaxonomyError, ValidationError
-from matcher.model import (
+from matcher.domain.countries import normalise_country
+from matcher.domain.dataset import Dataset
+from matcher.domain.exceptions import DataDirectoryError, TaxonomyError, ValidationError
+from matcher.domain.model import (
     ActivityType,
     Capability,
     Conflict,
@@ -50,8 +50,8 @@ from matcher.model import (
     Size,
     check_id,
 )
-from matcher.taxonomy import Taxonomies, Term, Vocabulary
-from matcher.taxonomy_io import load_taxonomies
+from matcher.domain.taxonomy import Taxonomies, Term, Vocabulary
+from matcher.formats.taxonomy_io import load_taxonomies
 
 __all__ = ["FILES", "LIST_SEPARATOR", "FileSpec", "read_data_directory"]
 

@@ -3,7 +3,7 @@
 Rows are sorted by their key columns, list cells are sorted and joined with ``;``, numbers
 are written without a spurious ``.0``, and each file is written to a temporary name and then
 renamed, so a killed export never leaves a half-written file. Writing what
-:func:`~matcher.datadir.read_data_directory` read gives identical files every time.
+:func:`~matcher.formats.datadir.read_data_directory` read gives identical files every time.
 
 Examples
 --------
@@ -27,9 +27,9 @@ from typing import Any
 
 import pandas as pd
 
-from matcher.datadir import FILES, LIST_SEPARATOR, TAXONOMY_EXTENSIONS
-from matcher.dataset import Dataset
-from matcher.taxonomy import Taxonomies, Vocabulary
+from matcher.domain.dataset import Dataset
+from matcher.domain.taxonomy import Taxonomies, Vocabulary
+from matcher.formats.datadir import FILES, LIST_SEPARATOR, TAXONOMY_EXTENSIONS
 
 __all__ = ["SORT_KEYS", "format_cell", "write_tables", "dataset_tables", "write_data_directory"]
 

@@ -4,15 +4,15 @@ The pipeline: proximity from the lead (and any required members) by personalised
 a bounded candidate pool (the best holders of each need, the most experienced in each wanted
 activity type, the closest in the graph, those sharing the initiative's themes, local
 organisations and members of required sectors and kinds); hard gates, each exclusion with
-its reason; the objective of :mod:`matcher.objective` over the pool; the solvers of
-:mod:`matcher.solvers` for several distinct coalitions; explanations per member and per
+its reason; the objective of :mod:`matcher.engine.objective` over the pool; the solvers of
+:mod:`matcher.engine.solvers` for several distinct coalitions; explanations per member and per
 coalition (DESIGN.md 5.2).
 
 Examples
 --------
->>> from matcher.datadir import read_data_directory
->>> from matcher.index import build_index
->>> from matcher.taxonomy_io import default_taxonomy_dir
+>>> from matcher.formats.datadir import read_data_directory
+>>> from matcher.engine.index import build_index
+>>> from matcher.formats.taxonomy_io import default_taxonomy_dir
 >>> seed = read_data_directory(default_taxonomy_dir().parent / "seed")
 >>> recommender = CoalitionRecommender().fit(build_index(seed))
 >>> initiative = Initiative.from_mapping({"lead": "unicef", "countries": ["BR"],
@@ -32,10 +32,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from matcher.affinity import AffinityModel, AffinityQuery
-from matcher.exceptions import PartnerMatchError, UnknownReferenceError, ValidationError
-from matcher.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
-from matcher.model import (
+from matcher.domain.exceptions import PartnerMatchError, UnknownReferenceError, ValidationError
+from matcher.domain.model import (
     ActivityType,
     Coalition,
     CoalitionMember,
@@ -45,17 +43,19 @@ from matcher.model import (
     Initiative,
     Kind,
 )
-from matcher.objective import N_REGIONS, N_SECTORS, TERMS, Problem, Weights, evaluate
-from matcher.proximity import (
+from matcher.domain.taxonomy import MatchCredits, match_credit
+from matcher.engine.affinity import AffinityModel, AffinityQuery
+from matcher.engine.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
+from matcher.engine.objective import N_REGIONS, N_SECTORS, TERMS, Problem, Weights, evaluate
+from matcher.engine.proximity import (
     SparseScores,
     WalkGraph,
     adamic_adar_scores,
     introduction_paths,
     walk_scores,
 )
-from matcher.screening import ScreeningPolicy, screen_all
-from matcher.solvers import InfeasibleError, Rules, Solution, top_k
-from matcher.taxonomy import MatchCredits, match_credit
+from matcher.engine.solvers import InfeasibleError, Rules, Solution, top_k
+from matcher.integrity.screening import ScreeningPolicy, screen_all
 
 __all__ = [
     "EngineConfig",
@@ -201,7 +201,7 @@ class _Context:
 
 
 class CoalitionRecommender:
-    """Complementary coalitions from an :class:`~matcher.index.Index`.
+    """Complementary coalitions from an :class:`~matcher.engine.index.Index`.
 
     Parameters
     ----------
@@ -224,7 +224,7 @@ class CoalitionRecommender:
         walk graph, the holders of every capability code, and the most experienced
         organisations per activity type and per theme.
 
-        ``affinity``, a fitted :class:`~matcher.affinity.AffinityModel` (trained on the same
+        ``affinity``, a fitted :class:`~matcher.engine.affinity.AffinityModel` (trained on the same
         history, never on later partnerships), makes :meth:`complete` rank by the learned
         likelihood of joining; without it :meth:`complete` ranks by the objective's gain."""
         self.index_ = index
@@ -334,8 +334,8 @@ class CoalitionRecommender:
         """Organisations covering capability ``code``, with their coverage in (0, 1].
 
         Coverage is the best over the organisation's capabilities of strength × taxonomy
-        credit (:func:`~matcher.taxonomy.match_credit`): descendants serve fully, ancestors and
-        siblings in part.
+        credit (:func:`~matcher.domain.taxonomy.match_credit`): descendants serve fully,
+        ancestors and siblings in part.
         """
         cached = self._need_cache.get(code)
         if cached is not None:
@@ -670,7 +670,7 @@ class CoalitionRecommender:
     # ---- explanations ----------------------------------------------------------------------
 
     def _credit(self, need: str, code: str) -> float:
-        """:func:`~matcher.taxonomy.match_credit` of ``code`` for ``need``, memoised."""
+        """:func:`~matcher.domain.taxonomy.match_credit` of ``code`` for ``need``, memoised."""
         key = (need, code)
         credit = self._credit_cache.get(key)
         if credit is None:

@@ -29,8 +29,8 @@ How the cases are built (:func:`split_history`, :func:`build_cases`)
 
 Methods compared
 ----------------
-``method`` is the product itself: :meth:`matcher.recommend.CoalitionRecommender.complete`
-(with the learned :class:`matcher.affinity.AffinityModel`), its first ``depth`` answers in
+``method`` is the product itself: :meth:`matcher.engine.recommend.CoalitionRecommender.complete`
+(with the learned :class:`matcher.engine.affinity.AffinityModel`), its first ``depth`` answers in
 order, then the fall-back. Baselines, each computed in the same run on the same cases:
 
 * ``random``: a uniform random order (by the seed);
@@ -71,13 +71,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from matcher.affinity import AffinityModel, history_before
-from matcher.dataset import Dataset
-from matcher.exceptions import ValidationError
-from matcher.index import Index, IndexConfig, build_index
-from matcher.model import Initiative, Role
-from matcher.proximity import WalkGraph, adamic_adar, personalised_pagerank
-from matcher.recommend import CoalitionRecommender, EngineConfig
+from matcher.domain.dataset import Dataset
+from matcher.domain.exceptions import ValidationError
+from matcher.domain.model import Initiative, Role
+from matcher.engine.affinity import AffinityModel, history_before
+from matcher.engine.index import Index, IndexConfig, build_index
+from matcher.engine.proximity import WalkGraph, adamic_adar, personalised_pagerank
+from matcher.engine.recommend import CoalitionRecommender, EngineConfig
 
 __all__ = [
     "BASELINES",

@@ -65,7 +65,7 @@ Examples
 o1 'Trading Northwind-Arms Co., Ltd.' TSe.001 entity 100.0
 o2 'Nortwind Arms Trading' TSe.001 entity 97.7
 
-Organisations of :mod:`matcher.model` go in as
+Organisations of :mod:`matcher.domain.model` go in as
 ``((org.id, org.name, org.aliases) for org in organisations)``.
 
 Notes
@@ -103,7 +103,7 @@ import defusedxml.ElementTree as DefusedET  # type: ignore[import-untyped,unused
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from matcher.exceptions import DuplicateIdError, PartnerMatchError, ValidationError
+from matcher.domain.exceptions import DuplicateIdError, PartnerMatchError, ValidationError
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -252,10 +252,10 @@ def parse_consolidated_list(source: str | os.PathLike[str] | bytes) -> tuple[San
     Examples
     --------
     >>> parse_consolidated_list(b"<CONSOLIDATED_LIST><INDIVIDUALS/></CONSOLIDATED_LIST>")
+    ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    matcher.sanctions.SanctionsListError: Sanctions list <bytes>: no ENTITIES element under \
-CONSOLIDATED_LIST
+    matcher.integrity.sanctions.SanctionsListError: Sanctions list <bytes>: no ENTITIES element ...
     """
     if isinstance(source, bytes):
         label, data = "<bytes>", source

@@ -1,6 +1,6 @@
 """The in-memory index a recommendation is served from: compact arrays over organisations.
 
-Built once from a :class:`~matcher.dataset.Dataset` (rebuilt when data change), it holds
+Built once from a :class:`~matcher.domain.dataset.Dataset` (rebuilt when data change), it holds
 
 * ``capability``: a sparse organisation × capability-code matrix of strengths (CSC, so that the
   organisations offering one code are a column slice). Explicit capabilities are completed
@@ -19,8 +19,8 @@ Built once from a :class:`~matcher.dataset.Dataset` (rebuilt when data change), 
 
 Examples
 --------
->>> from matcher.model import Organisation, Partnership, Membership
->>> from matcher.taxonomy_io import load_taxonomies
+>>> from matcher.domain.model import Organisation, Partnership, Membership
+>>> from matcher.formats.taxonomy_io import load_taxonomies
 >>> taxonomies = load_taxonomies()
 >>> dataset = Dataset.build(
 ...     organisations=[Organisation("a", "A", "un_entity"), Organisation("b", "B", "company")],
@@ -48,8 +48,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from matcher.dataset import Dataset
-from matcher.model import (
+from matcher.domain.dataset import Dataset
+from matcher.domain.model import (
     ActivityType,
     Conflict,
     Flag,
@@ -60,7 +60,7 @@ from matcher.model import (
     Role,
     Sector,
 )
-from matcher.taxonomy import Taxonomies
+from matcher.domain.taxonomy import Taxonomies
 
 __all__ = [
     "IndexConfig",

@@ -2,8 +2,8 @@
 Council consolidated sanctions list, and dismiss a false positive.
 
 A match becomes a ``sanctions`` flag at level ``escalated`` (excluded by the default
-:class:`~matcher.screening.ScreeningPolicy`) whose ``source`` names the list entry, so that
-re-screening recognises it: a flag a reviewer dismissed stays dismissed, with who and when.
+:class:`~matcher.integrity.screening.ScreeningPolicy`) whose ``source`` names the list entry,
+so that re-screening recognises it: a flag a reviewer dismissed stays dismissed, with who and when.
 Each writes in one transaction (through the repository's import) and leaves an audit entry.
 """
 
@@ -14,9 +14,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from matcher.exceptions import NotFoundError, ValidationError
-from matcher.model import Flag, FlagLevel
-from matcher.sanctions import DEFAULT_THRESHOLD, SanctionsEntry, SanctionsMatch, screen
+from matcher.domain.exceptions import NotFoundError, ValidationError
+from matcher.domain.model import Flag, FlagLevel
+from matcher.integrity.sanctions import DEFAULT_THRESHOLD, SanctionsEntry, SanctionsMatch, screen
 from matcher.storage.repository import AuditEntry, Repository
 
 __all__ = ["SANCTIONS_SOURCE", "SanctionsScreening", "screen_sanctions", "dismiss_flag"]

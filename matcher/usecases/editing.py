@@ -1,17 +1,17 @@
 """Records edited one at a time (the HTTP API): plain mappings in, checked domain objects out,
 and back.
 
-The same rules as a data directory's (:mod:`matcher.datadir`): every code must be known to
+The same rules as a data directory's (:mod:`matcher.formats.datadir`): every code must be known to
 the taxonomies, countries are ISO 3166-1; a problem raises
-:class:`~matcher.exceptions.ValidationError` naming the field's path.
+:class:`~matcher.domain.exceptions.ValidationError` naming the field's path.
 
->>> from matcher.taxonomy_io import load_taxonomies
+>>> from matcher.formats.taxonomy_io import load_taxonomies
 >>> org, caps = organisation_from_body(
 ...     "acme", {"name": "Acme", "kind": "company", "capabilities": [{"capability": "fundin"}]},
 ...     load_taxonomies())
 Traceback (most recent call last):
 ...
-matcher.exceptions.UnknownCodeError: Unknown capability code 'fundin'
+matcher.domain.exceptions.UnknownCodeError: Unknown capability code 'fundin'
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from matcher.exceptions import UnknownCodeError, ValidationError
-from matcher.model import Capability, Initiative, Membership, Organisation, Partnership
+from matcher.domain.exceptions import UnknownCodeError, ValidationError
+from matcher.domain.model import Capability, Initiative, Membership, Organisation, Partnership
+from matcher.domain.taxonomy import Taxonomies, Vocabulary
 from matcher.storage.catalog import OrganisationRecord, PartnershipRecord
-from matcher.taxonomy import Taxonomies, Vocabulary
 
 __all__ = [
     "organisation_from_body",

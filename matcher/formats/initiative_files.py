@@ -46,9 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from matcher.exceptions import PartnerMatchError, ValidationError
-from matcher.model import ID_PATTERN, Initiative
-from matcher.taxonomy import Taxonomies
+from matcher.domain.exceptions import PartnerMatchError, ValidationError
+from matcher.domain.model import ID_PATTERN, Initiative
+from matcher.domain.taxonomy import Taxonomies
 
 __all__ = [
     "CSV_COLUMNS",

@@ -27,7 +27,7 @@ positive) is shown but has no effect. Besides stored flags, screening derives fi
 Examples
 --------
 >>> import datetime as dt
->>> from matcher.model import Flag, Organisation
+>>> from matcher.domain.model import Flag, Organisation
 >>> org = Organisation("acme", "Acme", "company", gc_status="non_communicating")
 >>> result = screen_organisation(
 ...     org, [Flag("acme", "corruption", "observation")], active=0,
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
-from matcher.model import Flag, FlagLevel, GCStatus, Organisation
+from matcher.domain.model import Flag, FlagLevel, GCStatus, Organisation
 
 __all__ = ["Action", "ScreeningPolicy", "Screening", "screen_organisation", "screen_all"]
 

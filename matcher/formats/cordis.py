@@ -66,10 +66,10 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from matcher.countries import normalise_country
-from matcher.datadir import FILES, LIST_SEPARATOR, TAXONOMY_EXTENSIONS
-from matcher.datadir_writer import write_tables
-from matcher.exceptions import DataDirectoryError, ValidationError
+from matcher.domain.countries import normalise_country
+from matcher.domain.exceptions import DataDirectoryError, ValidationError
+from matcher.formats.datadir import FILES, LIST_SEPARATOR, TAXONOMY_EXTENSIONS
+from matcher.formats.datadir_writer import write_tables
 
 __all__ = [
     "EUR_USD_RATES",
@@ -254,7 +254,7 @@ _PARTS_BY_KEY = {name.casefold(): part for name, part in PROGRAMME_PARTS.items()
 #: Activity types of a project whose programme parts are unknown or absent.
 _DEFAULT_ACTIVITIES = _RESEARCH
 _THEME_CODE_LENGTH = 64
-_KEY_PATTERN = r"[A-Za-z0-9._:-]{1,60}"  # a valid id (matcher.model.check_id) once prefixed
+_KEY_PATTERN = r"[A-Za-z0-9._:-]{1,60}"  # a valid id (matcher.domain.model.check_id) once prefixed
 _ORGANISATION_DESCRIPTION = (
     "CORDIS publishes no organisation names: the name is the EU Participant Identification "
     "Code (PIC). CORDIS activity type: "
@@ -599,7 +599,7 @@ def convert_cordis(
     dict of str to DataFrame
         ``organisations.csv``, ``capabilities.csv`` (no rows), ``partnerships.csv``,
         ``memberships.csv`` and ``taxonomy/themes.csv``, each with exactly the columns of its
-        :class:`~matcher.datadir.FileSpec`, every cell text (blank when unknown).
+        :class:`~matcher.formats.datadir.FileSpec`, every cell text (blank when unknown).
 
     Raises
     ------

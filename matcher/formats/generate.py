@@ -3,7 +3,7 @@
 A generated directory holds ``organisations.csv``, ``capabilities.csv``, ``partnerships.csv``,
 ``memberships.csv``, ``flags.csv`` and ``conflicts.csv``; every code comes from the built-in
 taxonomies of ``data/taxonomy/``, so the directory reads back with
-:func:`~matcher.datadir.read_data_directory` without a problem. The same ``n_orgs`` and
+:func:`~matcher.formats.datadir.read_data_directory` without a problem. The same ``n_orgs`` and
 ``seed`` give byte-identical files. Everything is vectorised with numpy and pandas: a million
 organisations take about 30 s on two cores and under 1 GB of memory
 (``scripts/bench_generate.py``).
@@ -79,7 +79,7 @@ least 6 digits); partnership numbers follow their start years.
 Examples
 --------
 >>> import tempfile
->>> from matcher.datadir import read_data_directory
+>>> from matcher.formats.datadir import read_data_directory
 >>> folder = tempfile.mkdtemp()
 >>> counts = generate_directory(100, folder, seed=7)
 >>> counts["organisations"], counts["partnerships"]
@@ -120,11 +120,11 @@ import pandas as pd
 import pycountry
 from tqdm import tqdm
 
-from matcher.datadir import FILES
-from matcher.datadir_writer import write_tables
-from matcher.model import ActivityType, FlagLevel, Kind, Outcome, Role
-from matcher.taxonomy import Taxonomies
-from matcher.taxonomy_io import load_taxonomies
+from matcher.domain.model import ActivityType, FlagLevel, Kind, Outcome, Role
+from matcher.domain.taxonomy import Taxonomies
+from matcher.formats.datadir import FILES
+from matcher.formats.datadir_writer import write_tables
+from matcher.formats.taxonomy_io import load_taxonomies
 
 __all__ = [
     "CORDIS_H2020_SIZE_HISTOGRAM",

@@ -1,0 +1,1 @@
+"""The domain: value objects, exceptions, vocabularies, countries and the in-memory dataset."""

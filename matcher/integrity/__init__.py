@@ -1,0 +1,3 @@
+"""Integrity screening: the policy (flags, Global Compact, verification, capacity) and the UN
+sanctions list.
+"""
