@@ -13,7 +13,6 @@ import pytest
 from flask.testing import FlaskClient
 
 from matcher.domain.model import Capability, Organisation
-from service.app import Services, services
 from service.pages.coalition import HEAT_SCALE
 from service.pages.forms import InitiativeForm, build_body, field_for_path, form_from_body
 from service.pages.render import (
@@ -26,6 +25,7 @@ from service.pages.render import (
     text_colour,
 )
 from service.schemas import RecommendationIn
+from service.services import Services, services
 from tests.pages_support import (
     add_key,
     close_app,
