@@ -54,7 +54,8 @@ from service.pages.forms import (
     form_from_body,
     form_from_request,
 )
-from service.pages.render import SECTOR_COLOURS, describe_detail, humanise
+from service.pages.render import describe_detail, humanise
+from service.pictures import SECTOR_COLOURS
 from service.schemas import InitiativeIn, RecommendationIn, ReviewIn
 from service.services import services
 
