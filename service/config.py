@@ -41,6 +41,10 @@ DEFAULTS: dict[str, Any] = {
     "AUTO_VALIDATION_ERROR_RESPONSE": True,
     "AUTO_404_RESPONSE": True,
     "JSON_SORT_KEYS": False,
+    # the API document's servers: as configured (PARTNERMATCH_SERVERS), never from the
+    # request's Host header, which any client sets (APIFlask's AUTO_SERVERS would use it)
+    "AUTO_SERVERS": False,
+    "SERVERS": None,
     "RATE_LIMIT": "600 per minute",
     "RATE_LIMIT_STORAGE_URI": "memory://",
 }

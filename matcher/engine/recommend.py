@@ -398,6 +398,23 @@ class CoalitionRecommender:
                 )
         return None
 
+    def gate(self, initiative: Initiative, org_id: str) -> Exclusion | None:
+        """The hard gate that keeps ``org_id`` out of coalitions for ``initiative``, if any:
+        the same gates :meth:`recommend` applies to its candidates.
+
+        Raises
+        ------
+        UnknownReferenceError
+            If the lead or ``org_id`` is not in the index.
+        """
+        index = self._fitted()
+        for name, value in (("lead", initiative.lead), ("org_id", org_id)):
+            if value not in index.position:
+                raise UnknownReferenceError(
+                    f"Organisation {value!r} not found", field=name, value=value
+                )
+        return self._gate(index.position[org_id], index.position[initiative.lead], initiative)
+
     @staticmethod
     def _top(
         positions: IntArray, values: FloatArray, count: int, *, positive: bool = False

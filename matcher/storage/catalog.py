@@ -198,12 +198,13 @@ def _check_proposal_id(proposal_id: int) -> None:
 
 
 def _contains_code(column: Any, code: str) -> ColumnElement[bool]:
-    """``code`` is one of the ``;``-joined codes of a list column."""
+    """``code`` is one of the ``;``-joined codes of a list column, matched exactly: ``%``
+    and ``_`` in ``code`` are characters, not patterns."""
     return or_(
         column == code,
-        column.like(f"{code};%"),
-        column.like(f"%;{code}"),
-        column.like(f"%;{code};%"),
+        column.startswith(f"{code};", autoescape=True),
+        column.endswith(f";{code}", autoescape=True),
+        column.contains(f";{code};", autoescape=True),
     )
 
 
@@ -288,7 +289,9 @@ class SqlCatalog:
                         capability.c.org_id == table.c.id,
                         or_(
                             capability.c.capability == where.capability,
-                            capability.c.capability.like(f"{where.capability}.%"),
+                            capability.c.capability.startswith(
+                                f"{where.capability}.", autoescape=True
+                            ),
                         ),
                     )
                 )

@@ -9,7 +9,8 @@ from apiflask import APIBlueprint
 
 from matcher.storage.catalog import InitiativeRecord
 from matcher.usecases.editing import check_initiative
-from service.api import etag, expected_version, page_body, taxonomies
+from matcher.usecases.proposing import propose_coalition
+from service.api import etag, expected_version, page_body, snapshot, taxonomies
 from service.api.recommendations import recommendation_body
 from service.app import services
 from service.auth import auth, current_caller, roles_for
@@ -119,14 +120,40 @@ def recommend_for_initiative(initiative_id: str) -> dict[str, Any]:
 @bp.auth_required(auth, roles=roles_for("propose"))
 @bp.input(ProposalIn, location="json")
 @bp.output(ProposalOut, status_code=201)
+@bp.doc(
+    responses={
+        409: "The initiative is archived",
+        422: "A member is unknown, listed twice, or kept out by a hard gate (named)",
+        503: "The recommendation index is being built",
+    }
+)
 def propose(
     initiative_id: str, json_data: ProposalIn
 ) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Save a recommended coalition for review by the Partnerships Office."""
+    """Propose a coalition for review by the Partnerships Office.
+
+    The server never stores the coalition as sent: the engine recomputes it from its member
+    ids (gates, flags, score, gaps and explanations), as the broker's page does.
+    """
     from service.api.proposals import proposal_body
 
-    record = services().catalog.create_proposal(
-        initiative_id, json_data.coalition.model_dump(mode="json"), actor=current_caller().actor
+    if json_data.members is not None:
+        members = list(json_data.members)
+        paths = [f"members.{k}" for k in range(len(members))]
+        field = "members"
+    else:
+        assert json_data.coalition is not None
+        members = [m.id for m in json_data.coalition.members]
+        paths = [f"coalition.members.{k}.id" for k in range(len(members))]
+        field = "coalition.members"
+    record = propose_coalition(
+        services().catalog,
+        snapshot().engine,
+        initiative_id,
+        members,
+        actor=current_caller().actor,
+        paths=paths,
+        field=field,
     )
     headers = {"ETag": etag(record.version), "Location": f"/v1/proposals/{record.id}"}
     return proposal_body(record), 201, headers

@@ -36,6 +36,7 @@ from matcher.storage.catalog import DECISIONS, ProposalRecord, StaleVersionError
 from matcher.storage.sql import StorageError
 from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
 from matcher.usecases.editing import check_initiative
+from matcher.usecases.proposing import propose_coalition
 from service.app import services
 from service.auth import Caller
 from service.holder import Snapshot
@@ -706,6 +707,10 @@ def propose() -> Response:
         catalog.save_initiative(
             initiative_id, stored.model_dump(mode="json"), create=True, actor=actor
         )
-    record = catalog.create_proposal(initiative_id, chosen, actor=actor)
+    snapshot = services().holder.snapshot
+    assert snapshot is not None  # _recommend answered, so the index is built
+    record = propose_coalition(
+        catalog, snapshot.engine, initiative_id, [m["id"] for m in chosen["members"]], actor=actor
+    )
     flash(f"Proposed for review as proposal {record.id} (initiative {initiative_id}).", "success")
     return redirect(url_for("pages.proposal", proposal_id=record.id), 303)
