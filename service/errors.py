@@ -16,7 +16,7 @@ from matcher.domain.exceptions import (
     PartnerMatchError,
     ValidationError,
 )
-from matcher.storage.catalog import StaleVersionError
+from matcher.storage.catalog import ConflictError, StaleVersionError
 from matcher.storage.sql import StorageError
 
 __all__ = ["register_error_handlers", "problem"]
@@ -89,7 +89,7 @@ def _http_error(error: HTTPError) -> Response:
     detail = error.detail if isinstance(error.detail, str) and error.detail else error.message
     if error.status_code == 401:
         detail = "Send a valid API key as 'Authorization: Bearer <key>'"
-    elif error.status_code == 403:
+    elif error.status_code == 403 and detail == "Forbidden":
         detail = "Your API key's role may not do this"
     elif error.status_code == 400 and detail == "Bad Request":
         detail = "The body is not valid JSON (or is missing)"
@@ -97,8 +97,11 @@ def _http_error(error: HTTPError) -> Response:
         detail = f"{request.method} is not allowed on {request.path}"
     elif error.status_code == 404 and detail == "Not Found":
         detail = f"No resource at {request.path}"
-    elif error.status_code == 413:
-        detail = "The request body is larger than this server accepts"
+    elif error.status_code == 413 and detail in ("Request Entity Too Large", "Content Too Large"):
+        limit = request.max_content_length
+        detail = "The request body is larger than this server accepts" + (
+            f" (at most {limit} bytes here)" if limit else ""
+        )
     return problem(error.status_code, str(detail), headers=headers)
 
 
@@ -111,7 +114,8 @@ def register_error_handlers(app: APIFlask) -> None:
         return problem(409, str(error))
 
     @app.errorhandler(StaleVersionError)
-    def stale(error: StaleVersionError) -> Response:
+    @app.errorhandler(ConflictError)
+    def stale(error: PartnerMatchError) -> Response:
         return problem(409, str(error))
 
     @app.errorhandler(ValidationError)
@@ -158,7 +162,8 @@ COMMON_PROBLEMS = {
 SECURED_PROBLEMS = {
     "401": "No valid API key",
     "403": "The key's role may not do this",
-    "409": "Conflict: a duplicate id, or a stale write (If-Match) or decision",
+    "409": "Conflict: a duplicate id, a stale write (If-Match) or decision, or a record others "
+    "still reference",
     "412": "Unreadable If-Match",
 }
 

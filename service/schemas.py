@@ -274,10 +274,15 @@ class InitiativeOut(InitiativeFields):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    created_by: str = Field(description="Who created it: only they (or an admin) may change it")
+    archived_at: dt.datetime | None = Field(
+        None, description="When it was archived (closed to edits and new proposals)"
+    )
 
 
 class InitiativeQuery(PageQuery):
     lead: Id | None = None
+    include_archived: bool = Field(False, description="List archived initiatives too")
 
 
 class InitiativePage(PageInfo):

@@ -310,3 +310,245 @@ def test_the_api_documents_servers_only_as_configured(
         assert spec["servers"] == [{"url": "https://partnermatch.example.org/"}]
     finally:
         services(app).repository.engine.dispose()
+
+
+# ---- 5. brokers change only their own initiatives; decided ones are archived, not deleted ----
+
+
+def test_a_broker_cannot_change_or_delete_another_brokers_initiative(
+    app: APIFlask, client: FlaskClient, keys: dict[str, str]
+) -> None:
+    owner, other = keys["broker"], add_key(app, Role.BROKER, "broker-2")
+    created = client.post("/v1/initiatives", json=BRAZIL, headers=bearer(owner)).get_json()
+    assert created["created_by"] == "broker:broker-1"
+    url = f"/v1/initiatives/{BRAZIL['id']}"
+    edited = {k: v for k, v in BRAZIL.items() if k != "id"} | {"title": "taken over"}
+    for response in (
+        client.put(url, json=edited, headers=bearer(other)),
+        client.delete(url, headers=bearer(other)),
+        client.post(f"{url}/archive", headers=bearer(other)),
+    ):
+        assert "only its creator or an admin" in problem_of(response, 403)["detail"]
+    assert client.get(url, headers=bearer(other)).get_json()["title"] == BRAZIL["title"]
+    assert client.put(url, json=edited, headers=bearer(owner)).status_code == 200
+    assert client.put(url, json=edited, headers=bearer(keys["admin"])).status_code == 200
+    # proposing for someone else's initiative is not changing it
+    members = {"members": ["itau", "cenpec"]}
+    assert propose(client, other, members).status_code == 201
+
+
+def test_an_initiative_with_a_decided_proposal_is_archived_not_deleted(
+    app: APIFlask, client: FlaskClient, keys: dict[str, str]
+) -> None:
+    broker, reviewer = keys["broker"], keys["reviewer"]
+    proposal = propose(client, broker, {"members": ["itau", "cenpec"]})
+    assert proposal.status_code == 404  # no initiative yet
+    recommended(client, broker)
+    proposal = propose(client, broker, {"members": ["itau", "cenpec"]}).get_json()
+    decision = {"decision": "approve", "reason_code": "complementary_fit", "comment": "ok"}
+    reviews = f"/v1/proposals/{proposal['id']}/reviews"
+    assert client.post(reviews, json=decision, headers=bearer(reviewer)).status_code == 201
+    url = f"/v1/initiatives/{BRAZIL['id']}"
+    for key in (broker, keys["admin"]):
+        problem = problem_of(client.delete(url, headers=bearer(key)), 409)
+        assert f"decided proposals ({proposal['id']})" in problem["detail"]
+    kept = client.get(f"/v1/proposals/{proposal['id']}", headers=bearer(reviewer)).get_json()
+    assert kept["status"] == "approved" and kept["reviews"][0]["comment"] == "ok"
+
+    archived = client.post(f"{url}/archive", headers=bearer(broker))
+    assert archived.status_code == 200 and archived.get_json()["archived_at"]
+    listing = client.get("/v1/initiatives", headers=bearer(broker)).get_json()
+    assert listing["total"] == 0
+    every = client.get("/v1/initiatives?include_archived=true", headers=bearer(broker))
+    assert [i["id"] for i in every.get_json()["items"]] == [BRAZIL["id"]]
+    edited = {k: v for k, v in BRAZIL.items() if k != "id"}
+    assert (
+        "archived"
+        in problem_of(client.put(url, json=edited, headers=bearer(broker)), 409)["detail"]
+    )
+    again = propose(client, broker, {"members": ["itau", "cenpec"]})
+    assert "archived" in problem_of(again, 409)["detail"]
+
+
+def test_an_initiative_with_only_pending_proposals_is_deleted_with_them(
+    app: APIFlask, client: FlaskClient, keys: dict[str, str]
+) -> None:
+    recommended(client, keys["broker"])
+    proposal = propose(client, keys["broker"], {"members": ["itau", "cenpec"]}).get_json()
+    url = f"/v1/initiatives/{BRAZIL['id']}"
+    assert client.delete(url, headers=bearer(keys["broker"])).status_code == 204
+    gone = client.get(f"/v1/proposals/{proposal['id']}", headers=bearer(keys["reviewer"]))
+    assert gone.status_code == 404
+
+
+# ---- 7. an organisation a pending proposal or an initiative names is not deleted --------------
+
+
+def test_deleting_an_organisation_a_pending_proposal_names_is_refused(
+    app: APIFlask, client: FlaskClient, keys: dict[str, str]
+) -> None:
+    recommended(client, keys["broker"])
+    proposal = propose(client, keys["broker"], {"members": ["itau", "cenpec"]}).get_json()
+    admin = bearer(keys["admin"])
+    problem = problem_of(client.delete("/v1/organisations/cenpec", headers=admin), 409)
+    assert f"proposals awaiting a decision: {proposal['id']}" in problem["detail"]
+    assert client.get("/v1/organisations/cenpec", headers=admin).status_code == 200
+    lead = problem_of(client.delete("/v1/organisations/unicef", headers=admin), 409)
+    assert f"initiatives it leads: {BRAZIL['id']}" in lead["detail"]
+    decision = {"decision": "reject", "reason_code": "other", "comment": ""}
+    reviews = f"/v1/proposals/{proposal['id']}/reviews"
+    assert client.post(reviews, json=decision, headers=admin).status_code == 201
+    assert client.delete("/v1/organisations/cenpec", headers=admin).status_code == 204
+
+
+def test_a_proposal_whose_member_vanished_cannot_be_approved(
+    app: APIFlask, client: FlaskClient, keys: dict[str, str]
+) -> None:
+    recommended(client, keys["broker"])
+    proposal = propose(client, keys["broker"], {"members": ["itau", "cenpec"]}).get_json()
+    from matcher.storage import tables
+
+    with services(app).catalog.engine.begin() as connection:  # as an older server allowed
+        for table in (tables.capabilities, tables.memberships):
+            connection.execute(table.delete().where(table.c.org_id == "cenpec"))
+        connection.execute(
+            tables.organisations.delete().where(tables.organisations.c.id == "cenpec")
+        )
+    decision = {"decision": "approve", "reason_code": "complementary_fit", "comment": ""}
+    response = client.post(
+        f"/v1/proposals/{proposal['id']}/reviews", json=decision, headers=bearer(keys["reviewer"])
+    )
+    assert "'cenpec' no longer exist" in problem_of(response, 409)["detail"]
+
+
+# ---- 3. bounded proposals; the queue filtered, sorted and paged in SQL -------------------------
+
+
+def test_a_proposal_holds_the_engines_small_coalition_however_large_the_request(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    best = recommended(client, keys["broker"])[0]
+    padding = "x" * 100_000
+    bulky = {**best, "members": [{**m, "evidence": [padding] * 4} for m in best["members"]]}
+    response = propose(client, keys["broker"], {"coalition": bulky})
+    assert response.status_code == 201, response.get_json()
+    assert len(json.dumps(response.get_json())) < 20_000
+    too_many = {"members": [f"org-{k}" for k in range(51)]}
+    problem = problem_of(propose(client, keys["broker"], too_many), 422)
+    assert paths_of(problem) == ["members"]
+
+
+def _store(client: FlaskClient, broker: str, initiative_id: str, **fields: Any) -> None:
+    body = {**BRAZIL, "id": initiative_id, **fields}
+    assert client.post("/v1/initiatives", json=body, headers=bearer(broker)).status_code == 201
+
+
+def test_the_queue_filters_sorts_and_pages_like_the_records_say(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    broker, reviewer = keys["broker"], bearer(keys["reviewer"])
+    _store(client, broker, "edu-br")
+    _store(client, broker, "edu-in", countries=["IN"], constraints={"require_local_partner": False})
+    _store(client, broker, "youth-br", themes=["youth"])
+    made: dict[str, list[int]] = {}
+    for initiative in ("edu-br", "edu-in", "youth-br", "edu-br"):
+        response = client.post(
+            f"/v1/initiatives/{initiative}/proposals",
+            json={"members": ["itau", "cenpec"]},
+            headers=bearer(broker),
+        )
+        assert response.status_code == 201, response.get_json()
+        made.setdefault(initiative, []).append(response.get_json()["id"])
+
+    def ids(query: str) -> tuple[int, list[int]]:
+        page = client.get(f"/v1/proposals?{query}", headers=reviewer).get_json()
+        return page["total"], [p["id"] for p in page["items"]]
+
+    edu_br = sorted(made["edu-br"], reverse=True)
+    assert ids("theme=education&country=BR&sort=-id") == (2, edu_br)
+    assert ids("theme=education&sort=-id&limit=1&offset=1") == (3, [made["edu-in"][0]])
+    assert ids("theme=youth") == (1, made["youth-br"])
+    assert ids("country=IN") == (1, made["edu-in"])
+    assert ids("theme=educatio") == (0, [])
+    assert ids("country=br&status=approved") == (0, [])
+
+
+def test_the_queue_reads_only_the_proposals_of_its_page(
+    app: APIFlask, client: FlaskClient, keys: dict[str, str]
+) -> None:
+    from sqlalchemy import event
+
+    recommended(client, keys["broker"])
+    for _ in range(3):
+        assert propose(client, keys["broker"], {"members": ["itau", "cenpec"]}).status_code == 201
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    engine = services(app).catalog.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        page = client.get(
+            "/v1/proposals?theme=education&limit=1&sort=-score", headers=bearer(keys["reviewer"])
+        ).get_json()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert page["total"] == 3 and len(page["items"]) == 1
+    reads = [s for s in statements if "from coalition_proposals" in s and "count(" not in s]
+    assert reads and all(" limit " in s for s in reads)
+    assert not any("initiatives.body" in s for s in statements)
+
+
+# ---- 16. one error path syntax, at the field that is wrong -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "path"),
+    [
+        (
+            "/v1/recommendations",
+            {"lead": "unicef", "needs": [{"capability": "funding", "weight": -1}]},
+            "needs.0.weight",
+        ),
+        (
+            "/v1/recommendations",
+            {"lead": "unicef", "needs": [{"capability": "fundin"}]},
+            "needs.0.capability",
+        ),
+        (
+            "/v1/recommendations",
+            {"lead": "unicef", "needs": [{"capability": "funding"}, {"capability": "funding"}]},
+            "needs.1.capability",
+        ),
+        (
+            "/v1/coalitions/what-if",
+            {"initiative": BRAZIL, "members": ["itau", "nobody"]},
+            "members.1",
+        ),
+        (
+            "/v1/coalitions/what-if",
+            {"initiative": BRAZIL, "members": ["itau"], "swap_in": "nobody"},
+            "swap_in",
+        ),
+        (
+            "/v1/coalitions/what-if",
+            {"initiative": BRAZIL, "members": ["itau", "cenpec", "itau"]},
+            "members.2",
+        ),
+    ],
+)
+def test_errors_name_the_wrong_field_with_dotted_paths(
+    client: FlaskClient, keys: dict[str, str], url: str, body: dict[str, Any], path: str
+) -> None:
+    problem = problem_of(client.post(url, json=body, headers=bearer(keys["broker"])), 422)
+    assert paths_of(problem) == [path]
+
+
+def test_initiative_files_report_dotted_paths_too(tmp_path: Path) -> None:
+    from matcher.domain.exceptions import ValidationError
+    from matcher.domain.model import Initiative
+
+    with pytest.raises(ValidationError) as info:
+        Initiative.from_mapping({"lead": "undp", "needs": [{"capability": "x", "weight": 0}]})
+    assert info.value.field == "needs.0.weight"

@@ -51,6 +51,7 @@ from matcher.storage.sql import audit_entry, aware, bump_data_version, insert_au
 
 __all__ = [
     "StaleVersionError",
+    "ConflictError",
     "Page",
     "OrganisationFilter",
     "OrganisationRecord",
@@ -75,6 +76,12 @@ DECISIONS: Mapping[str, str] = {
 
 class StaleVersionError(PartnerMatchError):
     """The record changed since the version the caller read (HTTP 409)."""
+
+
+class ConflictError(PartnerMatchError):
+    """The change conflicts with other records (HTTP 409): deleting an organisation a
+    pending proposal or an initiative names, deleting an initiative whose proposal was
+    decided, changing an archived initiative."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +135,8 @@ class InitiativeRecord:
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    created_by: str = ""
+    archived_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,15 +396,22 @@ class SqlCatalog:
     def delete_organisation(self, org_id: str, *, expected_version: int | None, actor: str) -> None:
         """Delete an organisation (its capabilities, flags and memberships go with it).
 
+        An organisation that a proposal awaiting a decision names, or that leads an
+        initiative, stays: a reviewer would otherwise approve a coalition with a member that
+        no longer exists.
+
         Raises
         ------
         NotFoundError
         StaleVersionError
+        ConflictError
+            If a pending proposal or an initiative names it (the message lists them).
         """
         with writer(self.engine).begin() as connection:
             self._next_version(
                 connection, tables.organisations, org_id, expected_version, "Organisation"
             )
+            self._check_unreferenced(connection, org_id)
             for child, column in (
                 (tables.capabilities, tables.capabilities.c.org_id),
                 (tables.flags, tables.flags.c.org_id),
@@ -412,6 +428,37 @@ class SqlCatalog:
             )
             bump_data_version(connection)
             insert_audit(connection, AuditEntry(actor, "delete", "organisation", org_id, {}))
+
+    @staticmethod
+    def _check_unreferenced(connection: Connection, org_id: str) -> None:
+        proposals, initiatives = tables.coalition_proposals, tables.initiatives
+        pending = list(
+            connection.execute(
+                select(proposals.c.id)
+                .where(
+                    proposals.c.status == "proposed",
+                    _contains_code(proposals.c.members, org_id),
+                )
+                .order_by(proposals.c.id)
+            ).scalars()
+        )
+        led = list(
+            connection.execute(
+                select(initiatives.c.id)
+                .where(initiatives.c.lead == org_id)
+                .order_by(initiatives.c.id)
+            ).scalars()
+        )
+        if pending or led:
+            named = []
+            if pending:
+                named.append(f"proposals awaiting a decision: {', '.join(map(str, pending))}")
+            if led:
+                named.append(f"initiatives it leads: {', '.join(led)}")
+            raise ConflictError(
+                f"Organisation {org_id!r} is still referenced ({'; '.join(named)}): "
+                "decide the proposals and delete or archive the initiatives first"
+            )
 
     def _write_capabilities(
         self, connection: Connection, org_id: str, capabilities: Sequence[Capability]
@@ -611,6 +658,7 @@ class SqlCatalog:
 
     @staticmethod
     def _initiative(row: RowMapping) -> InitiativeRecord:
+        archived = row["archived_at"]
         return InitiativeRecord(
             id=row["id"],
             lead=row["lead"],
@@ -619,14 +667,24 @@ class SqlCatalog:
             version=int(row["version"]),
             created_at=aware(row["created_at"]),
             updated_at=aware(row["updated_at"]),
+            created_by=row["created_by"],
+            archived_at=aware(archived) if archived is not None else None,
         )
 
     def list_initiatives(
-        self, *, lead: str | None = None, offset: int = 0, limit: int = 50
+        self,
+        *,
+        lead: str | None = None,
+        include_archived: bool = False,
+        offset: int = 0,
+        limit: int = 50,
     ) -> Page[InitiativeRecord]:
-        """Initiatives by id, optionally of one lead."""
+        """Initiatives by id, optionally of one lead; archived ones only if asked for."""
         table = tables.initiatives
-        condition = and_(True, *([table.c.lead == lead] if lead else []))
+        conditions = [table.c.lead == lead] if lead else []
+        if not include_archived:
+            conditions.append(table.c.archived_at.is_(None))
+        condition = and_(True, *conditions)
         with self.engine.connect() as connection:
             total, rows = _paged(connection, table, condition, table.c.id, offset, limit)
             return Page([self._initiative(row) for row in rows], total, offset, limit)
@@ -658,13 +716,16 @@ class SqlCatalog:
         expected_version: int | None = None,
         actor: str,
     ) -> InitiativeRecord:
-        """Create or replace an initiative (its validated body as JSON).
+        """Create or replace an initiative (its validated body as JSON); a new one belongs
+        to ``actor``.
 
         Raises
         ------
         DuplicateIdError
         NotFoundError
         StaleVersionError
+        ConflictError
+            If the initiative is archived.
         """
         table = tables.initiatives
         now = _now()
@@ -672,6 +733,8 @@ class SqlCatalog:
             "lead": str(body["lead"]),
             "title": str(body.get("title") or ""),
             "body": dict(body),
+            "themes": ";".join(sorted(body.get("themes") or ())),
+            "countries": ";".join(sorted(body.get("countries") or ())),
             "updated_at": now,
         }
         try:
@@ -682,12 +745,19 @@ class SqlCatalog:
                     version = 1
                     connection.execute(
                         insert(table),
-                        {"id": initiative_id, **values, "version": 1, "created_at": now},
+                        {
+                            "id": initiative_id,
+                            **values,
+                            "version": 1,
+                            "created_at": now,
+                            "created_by": actor,
+                        },
                     )
                 else:
                     version = self._next_version(
                         connection, table, initiative_id, expected_version, "Initiative"
                     )
+                    self._check_not_archived(connection, initiative_id)
                     connection.execute(
                         update(table)
                         .where(table.c.id == initiative_id)
@@ -710,18 +780,36 @@ class SqlCatalog:
     def delete_initiative(
         self, initiative_id: str, *, expected_version: int | None, actor: str
     ) -> None:
-        """Delete an initiative and its proposals.
+        """Delete an initiative and its proposals awaiting a decision. An initiative with a
+        decided proposal is kept (its decisions are records): archive it instead.
 
         Raises
         ------
         NotFoundError
         StaleVersionError
+        ConflictError
+            If one of its proposals was decided.
         """
         with writer(self.engine).begin() as connection:
             self._next_version(
                 connection, tables.initiatives, initiative_id, expected_version, "Initiative"
             )
             proposals = tables.coalition_proposals
+            decided = list(
+                connection.execute(
+                    select(proposals.c.id)
+                    .where(
+                        proposals.c.initiative_id == initiative_id,
+                        proposals.c.status != "proposed",
+                    )
+                    .order_by(proposals.c.id)
+                ).scalars()
+            )
+            if decided:
+                raise ConflictError(
+                    f"Initiative {initiative_id!r} has decided proposals "
+                    f"({', '.join(map(str, decided))}): archive it instead of deleting it"
+                )
             ids = list(
                 connection.execute(
                     select(proposals.c.id).where(proposals.c.initiative_id == initiative_id)
@@ -736,6 +824,45 @@ class SqlCatalog:
                 delete(tables.initiatives).where(tables.initiatives.c.id == initiative_id)
             )
             insert_audit(connection, AuditEntry(actor, "delete", "initiative", initiative_id, {}))
+
+    def archive_initiative(
+        self, initiative_id: str, *, expected_version: int | None, actor: str
+    ) -> InitiativeRecord:
+        """Archive an initiative: kept with its proposals and reviews, left out of listings,
+        closed to edits and new proposals.
+
+        Raises
+        ------
+        NotFoundError
+        StaleVersionError
+        ConflictError
+            If it is archived already.
+        """
+        table = tables.initiatives
+        with writer(self.engine).begin() as connection:
+            version = self._next_version(
+                connection, table, initiative_id, expected_version, "Initiative"
+            )
+            self._check_not_archived(connection, initiative_id)
+            connection.execute(
+                update(table)
+                .where(table.c.id == initiative_id)
+                .values(archived_at=_now(), version=version)
+            )
+            insert_audit(
+                connection,
+                AuditEntry(actor, "archive", "initiative", initiative_id, {"version": version}),
+            )
+        return self.get_initiative(initiative_id)
+
+    @staticmethod
+    def _check_not_archived(connection: Connection, initiative_id: str) -> None:
+        table = tables.initiatives
+        archived = connection.execute(
+            select(table.c.archived_at).where(table.c.id == initiative_id)
+        ).scalar()
+        if archived is not None:
+            raise ConflictError(f"Initiative {initiative_id!r} is archived")
 
     # ---- coalition proposals and reviews -----------------------------------------------
 
@@ -787,11 +914,14 @@ class SqlCatalog:
         ------
         NotFoundError
             If the initiative is unknown.
+        ConflictError
+            If the initiative is archived.
         """
         members = sorted(str(m["id"]) for m in coalition.get("members", ()))
         with writer(self.engine).begin() as connection:
             if not self._exists(connection, tables.initiatives, initiative_id):
                 raise NotFoundError(f"Initiative {initiative_id!r} not found")
+            self._check_not_archived(connection, initiative_id)
             result = connection.execute(
                 insert(tables.coalition_proposals).returning(tables.coalition_proposals.c.id),
                 {
@@ -859,6 +989,10 @@ class SqlCatalog:
             conditions.append(proposals.c.status == status)
         if lead:
             conditions.append(initiatives.c.lead == lead)
+        if theme:
+            conditions.append(_contains_code(initiatives.c.themes, theme))
+        if country:
+            conditions.append(_contains_code(initiatives.c.countries, country))
         condition = and_(True, *conditions)
         columns = {
             "created_at": proposals.c.created_at,
@@ -868,25 +1002,24 @@ class SqlCatalog:
         column = columns[sort.lstrip("-")]
         order = [column.desc() if sort.startswith("-") else column.asc(), proposals.c.id.desc()]
         with self.engine.connect() as connection:
+            total = int(
+                connection.execute(
+                    select(func.count()).select_from(joined).where(condition)
+                ).scalar_one()
+            )
             rows = (
                 connection.execute(
-                    select(proposals, initiatives.c.body.label("initiative_body"))
+                    select(proposals)
                     .select_from(joined)
                     .where(condition)
                     .order_by(*order)
+                    .offset(offset)
+                    .limit(limit)
                 )
                 .mappings()
                 .all()
             )
-            # themes and countries live in the initiative's JSON body: filtered here
-            kept = [
-                row
-                for row in rows
-                if (not theme or theme in (row["initiative_body"].get("themes") or ()))
-                and (not country or country in (row["initiative_body"].get("countries") or ()))
-            ]
-            page = kept[offset : offset + limit]
-            return Page(self._proposals(connection, page), len(kept), offset, limit)
+            return Page(self._proposals(connection, rows), total, offset, limit)
 
     def decide(
         self,
@@ -908,6 +1041,8 @@ class SqlCatalog:
         NotFoundError
         StaleVersionError
             If someone decided first, or the version is not the one given.
+        ConflictError
+            Approving a proposal a member of which no longer exists.
         ValueError
             For an unknown decision.
         """
@@ -924,6 +1059,8 @@ class SqlCatalog:
             if row is None:
                 raise NotFoundError(f"Proposal {proposal_id} not found")
             version = int(row["version"])
+            if decision == "approve":
+                self._check_members_exist(connection, proposal_id, row["members"])
             if expected_version is not None and expected_version != version:
                 raise StaleVersionError(
                     f"Proposal {proposal_id} is at version {version}, not {expected_version}: "
@@ -969,6 +1106,18 @@ class SqlCatalog:
                 ),
             )
         return self.get_proposal(proposal_id)
+
+    @staticmethod
+    def _check_members_exist(connection: Connection, proposal_id: int, members: str) -> None:
+        wanted = sorted(m for m in members.split(";") if m)
+        table = tables.organisations
+        found = set(connection.execute(select(table.c.id).where(table.c.id.in_(wanted))).scalars())
+        missing = [m for m in wanted if m not in found]
+        if missing:
+            raise ConflictError(
+                f"Proposal {proposal_id} cannot be approved: its member(s) "
+                f"{', '.join(map(repr, missing))} no longer exist"
+            )
 
     # ---- API keys ----------------------------------------------------------------------
 

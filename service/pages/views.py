@@ -32,7 +32,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from matcher.domain.exceptions import NotFoundError, PartnerMatchError, ValidationError
-from matcher.storage.catalog import DECISIONS, ProposalRecord, StaleVersionError
+from matcher.storage.catalog import DECISIONS, ConflictError, ProposalRecord, StaleVersionError
 from matcher.storage.sql import StorageError
 from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
 from matcher.usecases.editing import check_initiative
@@ -191,7 +191,7 @@ def handle_error(error: Exception) -> Response:
         return error_page(error.code or 500, error.description or error.name)
     if isinstance(error, NotFoundError):
         return error_page(404, str(error))
-    if isinstance(error, StaleVersionError):
+    if isinstance(error, StaleVersionError | ConflictError):
         return error_page(409, str(error))
     if isinstance(error, ValidationError):
         return error_page(422, str(error))
