@@ -9,6 +9,8 @@ from typing import Any
 
 from apiflask import APIFlask
 from flask import Flask, Response, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from matcher.domain.taxonomy import Taxonomies
 from matcher.engine.recommend import EngineConfig
@@ -27,8 +29,22 @@ log = logging.getLogger(__name__)
 #: Request bodies of these types are accepted; anything else is a 415.
 JSON_TYPES = ("application/json",)
 UPLOAD_TYPES = ("application/zip", "multipart/form-data")
+#: The one endpoint whose body may be larger than ``MAX_JSON_BYTES`` (up to
+#: ``MAX_CONTENT_LENGTH``): the zip import.
+UPLOAD_ENDPOINT = "imports.import_zip"
 #: Blueprints whose writes change the data the recommendation index is built from.
 DATA_BLUEPRINTS = frozenset({"organisations", "partnerships", "imports"})
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, where a document nested too deeply for the parser is invalid JSON (a
+    400, like any other unreadable body) rather than a ``RecursionError`` (a 500)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as err:
+            raise ValueError("The JSON is nested too deeply") from err
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         spec_path="/openapi.json",
         docs_path="/docs",
     )
+    app.json = JSONProvider(app)
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("PARTNERMATCH")
     if config:
@@ -152,25 +169,46 @@ def _register_request_checks(app: APIFlask) -> None:
 
     @app.before_request
     def check_body() -> Response | None:
-        if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/v1"):
+        """Type and size of a request body, whatever its framing.
+
+        Every body is read through Werkzeug's limited stream (``request.max_content_length``,
+        set per request: ``MAX_JSON_BYTES``, or ``MAX_CONTENT_LENGTH`` for the zip import),
+        which never reads more than one byte past the limit. A ``Content-Length`` over the
+        limit is refused before reading; a chunked body (no ``Content-Length``) is read up
+        to the limit and refused as soon as it passes it. The content type is checked first,
+        so a body of the wrong type is never read.
+        """
+        upload = request.endpoint == UPLOAD_ENDPOINT
+        limit = int(app.config["MAX_CONTENT_LENGTH"] if upload else app.config["MAX_JSON_BYTES"])
+        request.max_content_length = limit + 1  # one byte more tells "over" from "at"
+        if request.method not in ("POST", "PUT", "PATCH"):
             return None
-        if request.routing_exception is not None:
+        api = request.path.startswith("/v1")
+        if api and request.routing_exception is not None:
             return None  # 404 or 405: let routing answer
         length = request.content_length
-        if not length and request.method != "POST":
+        chunked = (
+            length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        )
+        has_body = bool(length) or chunked
+        if api and not has_body and request.method != "POST":
             return problem(400, "This request needs a body")
-        mimetype = request.mimetype
-        upload = request.path.endswith("/import")
         allowed = UPLOAD_TYPES if upload else JSON_TYPES
-        if length and mimetype not in allowed:
+        if api and has_body and request.mimetype not in allowed:
             return problem(
                 415,
-                f"Send the body as {' or '.join(allowed)}, not {mimetype or 'an unnamed type'}",
+                f"Send the body as {' or '.join(allowed)}, "
+                f"not {request.mimetype or 'an unnamed type'}",
             )
-        if not upload and length and length > app.config["MAX_JSON_BYTES"]:
-            return problem(
-                413, f"The JSON body is {length} bytes; at most {app.config['MAX_JSON_BYTES']}"
-            )
+        if length and length > limit:
+            if not api:
+                raise RequestEntityTooLarge()
+            what = "zip archive" if upload else "JSON body"
+            return problem(413, f"The {what} is {length} bytes; at most {limit}")
+        if chunked and len(request.get_data(cache=True)) > limit:
+            if not api:
+                raise RequestEntityTooLarge()
+            return problem(413, f"The body is larger than {limit} bytes (sent in chunks)")
         return None
 
     @app.after_request

@@ -98,10 +98,7 @@ def _http_error(error: HTTPError) -> Response:
     elif error.status_code == 404 and detail == "Not Found":
         detail = f"No resource at {request.path}"
     elif error.status_code == 413 and detail in ("Request Entity Too Large", "Content Too Large"):
-        limit = request.max_content_length
-        detail = "The request body is larger than this server accepts" + (
-            f" (at most {limit} bytes here)" if limit else ""
-        )
+        detail = "The request body is larger than this server accepts"
     return problem(error.status_code, str(detail), headers=headers)
 
 

@@ -7,8 +7,10 @@ The findings that need real HTTP (chunked bodies, gunicorn's own answers, log li
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -552,3 +554,227 @@ def test_initiative_files_report_dotted_paths_too(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as info:
         Initiative.from_mapping({"lead": "undp", "needs": [{"capability": "x", "weight": 0}]})
     assert info.value.field == "needs.0.weight"
+
+
+# ---- 2. a chunked body meets the same limits (real HTTP in test_security_http.py) -------------
+
+
+def _chunked(client: FlaskClient, url: str, body: bytes, headers: dict[str, str]) -> Any:
+    """A body without Content-Length, as a WSGI server hands a chunked one to the app."""
+    return client.post(
+        url,
+        input_stream=io.BytesIO(body),
+        headers=headers | {"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def test_a_chunked_json_body_over_the_limit_is_refused_unread(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    headers = bearer(keys["broker"]) | {"Content-Type": "application/json"}
+    stream = io.BytesIO(b'{"lead": "unicef", "description": "' + b"x" * (3 << 20) + b'"}')
+    response = client.post(
+        "/v1/recommendations",
+        input_stream=stream,
+        headers=headers | {"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert "larger than 1048576 bytes" in problem_of(response, 413)["detail"]
+    assert stream.tell() <= (1 << 20) + 1 + 65536  # read up to the limit, not the rest
+
+
+def test_a_chunked_body_of_the_wrong_type_is_refused(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    headers = bearer(keys["broker"]) | {"Content-Type": "text/plain"}
+    response = _chunked(client, "/v1/recommendations", b'{"lead": "unicef"}', headers)
+    assert "not text/plain" in problem_of(response, 415)["detail"]
+
+
+def test_a_chunked_json_body_under_the_limit_is_answered(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    headers = bearer(keys["broker"]) | {"Content-Type": "application/json"}
+    response = _chunked(client, "/v1/recommendations", json.dumps(BRAZIL).encode(), headers)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["coalitions"]
+
+
+# ---- 8. deeply nested JSON is a bad request, not a crash ------------------------------------
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deeply_nested_json_is_a_400_without_a_traceback(
+    client: FlaskClient, keys: dict[str, str], caplog: pytest.LogCaptureFixture, depth: int
+) -> None:
+    headers = bearer(keys["broker"]) | {"Content-Type": "application/json"}
+    for body in ("[" * depth + "]" * depth, '{"lead": ' + "[" * depth + "]" * depth + "}"):
+        response = client.post("/v1/recommendations", data=body, headers=headers)
+        assert problem_of(response, 400)["title"] == "Bad request"
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert "Traceback" not in caplog.text
+
+
+# ---- 9. zip imports: damaged, ambiguous or oversized archives are 422s that say why ---------
+
+
+def _zip(entries: dict[str, bytes | None], *, links: tuple[str, ...] = ()) -> bytes:
+    """A zip of ``entries`` (``None``: a folder entry); ``links`` are symbolic links."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o120777 << 16) | 0x20  # a symlink, as zip -y stores it
+            archive.writestr(info, "elsewhere")
+        for name, data in entries.items():
+            if data is None:
+                archive.writestr(zipfile.ZipInfo(name), b"")
+            else:
+                archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _seed_entries(prefix: str = "") -> dict[str, bytes | None]:
+    return {f"{prefix}{path.name}": path.read_bytes() for path in sorted(SEED.glob("*.csv"))}
+
+
+def _patched_size(data: bytes, name: str, size: int) -> bytes:
+    """``data`` with the size ``name`` announces (local and central headers) set to ``size``."""
+    raw = bytearray(data)
+    encoded = name.encode()
+    for signature, offset, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        at = raw.find(signature)
+        while at != -1:
+            if raw[at + name_at : at + name_at + len(encoded)] == encoded:
+                raw[at + offset : at + offset + 4] = size.to_bytes(4, "little")
+            at = raw.find(signature, at + 1)
+    return bytes(raw)
+
+
+def _corrupted(data: bytes, marker: bytes) -> bytes:
+    at = data.index(marker)
+    return data[:at] + bytes([data[at] ^ 0x20]) + data[at + 1 :]
+
+
+def _import(client: FlaskClient, keys: dict[str, str], data: bytes) -> Any:
+    headers = bearer(keys["admin"]) | {"Content-Type": "application/zip"}
+    return client.post("/v1/import", data=data, headers=headers)
+
+
+SEED_ZIP_CASES = {
+    "a CRC mismatch": (
+        lambda: _corrupted(_zip(_seed_entries()), b"United Nations Children"),
+        "damaged at 'organisations.csv'",
+    ),
+    "a false (small) size": (
+        lambda: _patched_size(_zip(_seed_entries()), "organisations.csv", 100),
+        "damaged at 'organisations.csv'",
+    ),
+    "a false (large) size": (
+        lambda: _patched_size(_zip(_seed_entries()), "organisations.csv", 10_000_000),
+        "damaged at 'organisations.csv'",
+    ),
+    "a folder named organisations.csv": (
+        lambda: _zip({"x/organisations.csv/": None}),
+        "holds no organisations.csv",
+    ),
+    "a symbolic link": (
+        lambda: _zip({"d/organisations.csv": b"id,name,kind\n"}, links=("d",)),
+        "symbolic link, 'd'",
+    ),
+    "two data directories at one depth": (
+        lambda: _zip(_seed_entries("a/") | _seed_entries("b/")),
+        "several data directories at one depth (a/organisations.csv, b/organisations.csv)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SEED_ZIP_CASES))
+def test_a_bad_archive_is_a_422_saying_what_is_wrong(
+    app: APIFlask, client: FlaskClient, keys: dict[str, str], case: str
+) -> None:
+    make, words = SEED_ZIP_CASES[case]
+    version = services(app).catalog.data_version()
+    problem = problem_of(_import(client, keys, make()), 422)
+    assert words in problem["detail"]
+    assert services(app).catalog.data_version() == version
+
+
+def test_an_archive_unpacking_past_the_limit_says_so(
+    app: APIFlask, client: FlaskClient, keys: dict[str, str]
+) -> None:
+    from service.config import DEFAULTS
+
+    assert DEFAULTS["MAX_IMPORT_UNPACKED_BYTES"] == 256 * 2**20  # the README's figure
+    app.config["MAX_IMPORT_UNPACKED_BYTES"] = 1_000_000
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("organisations.csv", b"0" * 2_000_000)
+    problem = problem_of(_import(client, keys, buffer.getvalue()), 422)
+    assert problem["title"] == "Invalid request"
+    assert "would unpack to 2000000 bytes; at most 1000000" in problem["detail"]
+    lying = _patched_size(buffer.getvalue(), "organisations.csv", 1_000)
+    assert "damaged" in problem_of(_import(client, keys, lying), 422)["detail"]
+
+
+def test_a_good_archive_still_imports(client: FlaskClient, keys: dict[str, str]) -> None:
+    response = _import(client, keys, _zip(_seed_entries("seed/")))
+    assert response.status_code == 200, response.get_json()
+
+
+# ---- 11. attempts with unverified keys are limited by the client's address ------------------
+
+
+@pytest.fixture
+def limited(app: APIFlask) -> Any:
+    """A second app on the same database, 3 expensive requests a minute per caller."""
+    from service.app import create_app
+
+    limited = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": app.config["DATABASE_URL"],
+            "SECRET_KEY": "test-secret",
+            "INDEX_REFRESH": "inline",
+            "RATE_LIMIT": "3 per minute",
+        }
+    )
+    yield limited
+    services(limited).repository.engine.dispose()
+
+
+def _forged() -> str:
+    return new_key().token  # well-formed, a fresh id, never stored
+
+
+def test_sign_in_attempts_with_forged_keys_are_limited_by_address(limited: APIFlask) -> None:
+    from tests.pages_support import csrf_token
+
+    client = limited.test_client()
+    token = csrf_token(client.get("/signin").text)
+    statuses = []
+    for _ in range(5):
+        forged = _forged()
+        response = client.post(
+            "/signin",
+            data={"csrf_token": token, "api_key": forged},
+            headers=bearer(_forged()),  # a fresh key id in the header must not buy a budget
+        )
+        statuses.append(response.status_code)
+    assert statuses == [401, 401, 429, 429, 429]  # the sign-in page's GET was the first
+
+
+def test_api_attempts_with_forged_keys_are_limited_by_address(
+    limited: APIFlask, keys: dict[str, str]
+) -> None:
+    client = limited.test_client()
+    ask = {"lead": "unicef", "count": 1}
+    statuses = [
+        client.post("/v1/recommendations", json=ask, headers=bearer(_forged())).status_code
+        for _ in range(5)
+    ]
+    assert statuses == [401, 401, 401, 429, 429]
+    # a verified key keeps its own budget whatever the address has spent
+    mine = client.post("/v1/recommendations", json=ask, headers=bearer(keys["broker"]))
+    assert mine.status_code == 200
