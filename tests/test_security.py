@@ -778,3 +778,35 @@ def test_api_attempts_with_forged_keys_are_limited_by_address(
     # a verified key keeps its own budget whatever the address has spent
     mine = client.post("/v1/recommendations", json=ask, headers=bearer(keys["broker"]))
     assert mine.status_code == 200
+
+
+# ---- 15. export: byte-faithful by default, --spreadsheet-safe on request ------------------------
+
+
+def test_export_is_faithful_and_spreadsheet_safe_on_request(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from service.cli import cli
+
+    folder = tmp_path / "formula"
+    shutil.copytree(SEED, folder, ignore=shutil.ignore_patterns("initiatives"))
+    with (folder / "organisations.csv").open("a") as rows:
+        rows.write('evil,"=HYPERLINK(""http://x"",""y"")",company,,BR,,,,,,,,"+1 line","@a;-b",\n')
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["import", str(folder), "--db", db]).exit_code == 0
+    plain, safe = tmp_path / "plain", tmp_path / "safe"
+    assert runner.invoke(cli, ["export", str(plain), "--db", db]).exit_code == 0
+    result = runner.invoke(cli, ["export", str(safe), "--db", db, "--spreadsheet-safe"])
+    assert result.exit_code == 0, result.output
+    faithful = (plain / "organisations.csv").read_text()
+    assert 'evil,"=HYPERLINK(""http://x"",""y"")",company' in faithful
+    escaped = (safe / "organisations.csv").read_text()
+    assert 'evil,"\'=HYPERLINK(""http://x"",""y"")",company' in escaped
+    assert ",'+1 line," in escaped and ",'@a;-b," in escaped
+    assert "=HYPERLINK" not in escaped.replace("'=HYPERLINK", "")
+    # only the risky cells change: the rest is the faithful export, byte for byte
+    risky = ("evil,",)
+    assert [line for line in faithful.splitlines() if not line.startswith(risky)] == [
+        line for line in escaped.splitlines() if not line.startswith(risky)
+    ]
