@@ -32,6 +32,8 @@ UPLOAD_TYPES = ("application/zip", "multipart/form-data")
 #: The one endpoint whose body may be larger than ``MAX_JSON_BYTES`` (up to
 #: ``MAX_CONTENT_LENGTH``): the zip import.
 UPLOAD_ENDPOINT = "imports.import_zip"
+#: Static files, the only answers a cache may keep.
+CACHEABLE_ENDPOINTS = frozenset({"pages.static", "docs.static", "docs.asset"})
 #: Blueprints whose writes change the data the recommendation index is built from.
 DATA_BLUEPRINTS = frozenset({"organisations", "partnerships", "imports"})
 
@@ -79,7 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         title="partnermatch API",
         version="1.0",
         spec_path="/openapi.json",
-        docs_path="/docs",
+        docs_path=None,  # service.docs serves Swagger UI from this origin, not a CDN
     )
     app.json = JSONProvider(app)
     app.config.from_mapping(DEFAULTS)
@@ -145,9 +147,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     ):
         app.register_blueprint(module.bp)
 
-    from service import pages
+    from service import docs, pages
 
     pages.init_app(app)  # the review pages, with CSRF protection (the API is exempt)
+    docs.init_app(app)
 
     holder.refresh(force=True)
     return app
@@ -226,4 +229,7 @@ def _register_request_checks(app: APIFlask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.endpoint not in CACHEABLE_ENDPOINTS:
+            # answers hold data a key may read (and POST /v1/keys a new key): no cache keeps them
+            response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -18,6 +18,7 @@ from matcher.domain.exceptions import (
 )
 from matcher.storage.catalog import ConflictError, StaleVersionError
 from matcher.storage.sql import StorageError
+from service.logsafe import printable
 
 __all__ = ["register_error_handlers", "problem"]
 
@@ -141,7 +142,7 @@ def register_error_handlers(app: APIFlask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, printable(request.path))
         return problem(500, "An unexpected error occurred; it has been logged")
 
 

@@ -810,3 +810,72 @@ def test_export_is_faithful_and_spreadsheet_safe_on_request(tmp_path: Path) -> N
     assert [line for line in faithful.splitlines() if not line.startswith(risky)] == [
         line for line in escaped.splitlines() if not line.startswith(risky)
     ]
+
+
+# ---- 14. no-store on every API answer; docs from this origin --------------------------------
+
+
+def test_api_answers_and_a_new_key_are_never_cached(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    admin = bearer(keys["admin"])
+    made = client.post("/v1/keys", json={"role": "broker", "name": "n"}, headers=admin)
+    assert made.status_code == 201 and made.headers["Cache-Control"] == "no-store"
+    for response in (
+        client.get("/v1/organisations?limit=1", headers=admin),
+        client.get("/v1/organisations/nobody", headers=admin),
+        client.get("/openapi.json"),
+        client.get("/healthz"),
+        client.get("/docs"),
+    ):
+        assert response.headers["Cache-Control"] == "no-store", response.request.path
+
+
+def test_the_docs_page_uses_no_third_party_asset_and_no_inline_script(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/docs")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-spec-url="/openapi.json"' in html
+    assert "http" not in html and "<script>" not in html and "<style" not in html
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert "unsafe" not in policy
+    bundle = client.get("/docs/assets/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and b"SwaggerUIBundle" in bundle.get_data()
+    assert "no-store" not in bundle.headers.get("Cache-Control", "")
+    bundle.close()
+    assert client.get("/docs/assets/index.html").status_code == 404  # only the files used
+    assert client.get("/docs/assets/..%2fapp.py").status_code == 404
+
+
+# ---- 10. logged request data cannot forge a line -------------------------------------------
+
+
+def test_logged_text_has_its_control_characters_escaped() -> None:
+    import logging
+
+    from service.logsafe import EscapingFilter, printable
+
+    assert printable('/x\n1.2.3.4 "GET /" 200') == '/x\\n1.2.3.4 "GET /" 200'
+    assert printable("a\x00b\x1b[31m\u202ec\r\u2028") == "a\\x00b\\x1b[31m\\u202ec\\r\\u2028"
+    assert printable("Crèche São Paulo") == "Crèche São Paulo"
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "on %s", ("/a\nb",), None)
+    assert EscapingFilter().filter(record) and record.getMessage() == "on /a\\nb"
+
+
+def test_an_unexpected_error_logs_the_path_escaped(
+    app: APIFlask,
+    client: FlaskClient,
+    keys: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def explode(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(services(app).catalog, "get_organisation", explode)
+    response = client.get("/v1/organisations/x%0aforged", headers=bearer(keys["admin"]))
+    assert response.status_code == 500
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert messages == ["unhandled error on GET /v1/organisations/x\\nforged"]

@@ -40,6 +40,7 @@ from matcher.usecases.proposing import propose_coalition
 from service.app import services
 from service.auth import Caller
 from service.holder import Snapshot
+from service.logsafe import printable
 from service.pages import CONTENT_SECURITY_POLICY, bp
 from service.pages.coalition import (
     HEAT_SCALE,
@@ -198,7 +199,7 @@ def handle_error(error: Exception) -> Response:
     if isinstance(error, StorageError | OperationalError):
         log.error("storage error: %s", error)
         return error_page(503, "The database is unavailable; try again shortly.")
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s", request.method, printable(request.path))
     return error_page(500, "An unexpected error occurred; it has been logged.")
 
 
