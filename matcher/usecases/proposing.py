@@ -47,6 +47,11 @@ def check_members(
     if not members:
         raise ValidationError("A coalition needs at least 1 member", field=field, value=[])
     index = engine.index_
+    if initiative.lead not in index.position:
+        raise UnknownReferenceError(
+            f"Organisation {initiative.lead!r} not found", field="lead", value=initiative.lead
+        )
+    lead = index.position[initiative.lead]
     seen: dict[str, str] = {}
     for member, path in zip(members, where, strict=True):
         if member in seen:
@@ -60,7 +65,7 @@ def check_members(
             raise UnknownReferenceError(
                 f"Organisation {member!r} not found", field=path, value=member
             )
-        exclusion = engine.gate(initiative, member)
+        exclusion = engine.gates_.exclusion(index.position[member], lead, initiative)
         if exclusion is not None:
             raise ValidationError(
                 f"Organisation {member!r} cannot be a member: {exclusion.reason} "
