@@ -145,10 +145,21 @@ def import_command(directory: Path, database_url: str, dry_run: bool) -> None:
 @cli.command("export")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @_db_option
-def export_command(directory: Path, database_url: str) -> None:
-    """Write the database back as a data directory."""
+@click.option(
+    "--spreadsheet-safe",
+    is_flag=True,
+    help="Prefix with ' the cells a spreadsheet would run as formulas (=, +, -, @): for "
+    "opening in Excel or LibreOffice, not for importing back.",
+)
+def export_command(directory: Path, database_url: str, spreadsheet_safe: bool) -> None:
+    """Write the database back as a data directory (byte-faithful interchange by default)."""
     try:
-        counts = export_directory(_repository(database_url), directory, load_taxonomies())
+        counts = export_directory(
+            _repository(database_url),
+            directory,
+            load_taxonomies(),
+            spreadsheet_safe=spreadsheet_safe,
+        )
     except (PartnerMatchError, OSError) as err:
         _fail(str(err))
     click.echo(f"exported {database_url} to {directory}:")

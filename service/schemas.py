@@ -10,25 +10,29 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
-Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64, examples=["unicef"])]
+from matcher.domain.model import ID_PATTERN as DOMAIN_ID_PATTERN
+
+#: The domain's one id rule (:data:`matcher.domain.model.ID_PATTERN`), as imports apply it.
+ID_PATTERN = f"^{DOMAIN_ID_PATTERN.pattern}$"
+Id = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=64, examples=["unicef"])]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
 Text = Annotated[str, Field(max_length=10_000)]
 
 
 class Strict(BaseModel):
     """A JSON body: unknown fields are errors (a typo must not be silently ignored) and types
-    are not coerced (``false`` is not ``0``, ``"3"`` is not ``3``)."""
+    are not coerced (``false`` is not ``0``, ``"3"`` is not ``3``); numbers are finite
+    (``1e400``, ``Infinity`` and ``NaN`` are errors: they are not JSON and cannot be stored)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Query(BaseModel):
     """Query parameters: unknown ones are errors; values arrive as text and are converted."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 # ---- errors ---------------------------------------------------------------------------------
@@ -270,10 +274,15 @@ class InitiativeOut(InitiativeFields):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    created_by: str = Field(description="Who created it: only they (or an admin) may change it")
+    archived_at: dt.datetime | None = Field(
+        None, description="When it was archived (closed to edits and new proposals)"
+    )
 
 
 class InitiativeQuery(PageQuery):
     lead: Id | None = None
+    include_archived: bool = Field(False, description="List archived initiatives too")
 
 
 class InitiativePage(PageInfo):
@@ -391,8 +400,35 @@ class NetworkOut(BaseModel):
 # ---- proposals and reviews ------------------------------------------------------------------
 
 
+class ProposedMemberIn(BaseModel):
+    """A member of a recommended coalition: only its id is read."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
+    id: Id
+
+
+class ProposedCoalitionIn(BaseModel):
+    """A coalition as a recommendation returned it: only its members' ids are read; the
+    engine recomputes its score, flags, gaps and explanations."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
+    members: list[ProposedMemberIn] = Field(max_length=50)
+
+
 class ProposalIn(Strict):
-    coalition: CoalitionOut
+    """The coalition to propose: its member ids (``members``), or a coalition a
+    recommendation returned (``coalition``, of which only the member ids are read). The
+    server recomputes the coalition with the engine; a member that is unknown, listed twice
+    or kept out by a hard gate is a 422 naming it."""
+
+    members: list[Id] | None = Field(None, max_length=50, examples=[["itau", "cenpec"]])
+    coalition: ProposedCoalitionIn | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ProposalIn:
+        if (self.members is None) == (self.coalition is None):
+            raise ValueError("Give the members or coalition to propose (one of the two)")
+        return self
 
 
 class ReviewIn(Strict):

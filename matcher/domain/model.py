@@ -628,11 +628,11 @@ class Initiative:
         )
         needs = tuple(self.needs)
         seen: set[str] = set()
-        for need in needs:
+        for position, need in enumerate(needs):
             if need.capability in seen:
                 raise ValidationError(
                     f"Need {need.capability!r} is listed twice",
-                    field="needs",
+                    field=f"needs.{position}.capability",
                     value=need.capability,
                 )
             seen.add(need.capability)
@@ -715,7 +715,7 @@ def _initiative_from_mapping(data: Mapping[str, Any]) -> Initiative:
     if not isinstance(raw_needs, list):
         raise ValidationError("needs must be a list", field="needs", value=raw_needs)
     for index, raw in enumerate(raw_needs):
-        path = f"needs[{index}]"
+        path = f"needs.{index}"
         _reject_unknown(raw, _NEED_KEYS, f"need {index}", path)
         if "capability" not in raw:
             raise ValidationError(

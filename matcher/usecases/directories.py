@@ -54,11 +54,18 @@ def import_directory(
 
 
 def export_directory(
-    repository: Repository, folder: Path | str, taxonomies: Taxonomies
+    repository: Repository,
+    folder: Path | str,
+    taxonomies: Taxonomies,
+    *,
+    spreadsheet_safe: bool = False,
 ) -> dict[str, int]:
-    """Write everything stored as a data directory; return the row counts per table."""
+    """Write everything stored as a data directory; return the row counts per table.
+
+    ``spreadsheet_safe`` escapes cells a spreadsheet would run as formulas: for people to
+    open, not to import back."""
     dataset = repository.load_dataset()
-    write_data_directory(dataset, folder, taxonomies)
+    write_data_directory(dataset, folder, taxonomies, spreadsheet_safe=spreadsheet_safe)
     summary = dataset.summary()
     return {
         key: summary[key]
