@@ -157,6 +157,7 @@ def dataset_tables(
             "description": org.description,
             "aliases": org.aliases,
             "source": org.source,
+            "identifiers": org.identifiers,
         }
         for org in dataset.organisations.values()
     ]

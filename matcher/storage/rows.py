@@ -60,6 +60,7 @@ def organisation_row(org: Organisation) -> Row:
         "description": org.description,
         "aliases": _text(org.aliases),
         "source": org.source,
+        "identifiers": _text(org.identifiers),
     }
 
 
@@ -187,6 +188,7 @@ def rows_to_dataset(
             description=row["description"],
             aliases=_split(row["aliases"]),
             source=row["source"],
+            identifiers=_split(row["identifiers"]),
         )
         for row in tables.get("organisations", ())
     ]
