@@ -345,6 +345,11 @@ def _in_language(texts: list[tuple[str, str]], default: str) -> tuple[str, list[
     return chosen[1], [t for t in texts if t is not chosen]
 
 
+def _sentence(text: str) -> str:
+    """``text`` ending with a full stop unless it ends with punctuation already."""
+    return text if text[-1:] in ".!?;:)»\"'" else text + "."
+
+
 def _iso_date(value: str | None) -> dt.date | None:
     if not value:
         return None
@@ -651,7 +656,7 @@ def _own_theme(state: _State, vocabulary: str, code: str, label: str, reporter: 
         stem += _slug(reporter or "unknown", 24) + "-"
     theme = (stem + _slug(code, 64 - len(stem)))[:64]
     if theme not in state.themes:
-        name = state.codelists.name("SectorVocabulary", vocabulary) or f"vocabulary {vocabulary}"
+        name = state.codelists.name("SectorVocabulary", vocabulary) or f"'{vocabulary}'"
         state.themes[theme] = {
             "code": theme,
             "label": label or f"{name} {code}",
@@ -886,7 +891,8 @@ def _convert_activity(state: _State, activity: _Activity) -> None:
     reporter_ref = clean_ref(reporting.get("ref")) if reporting is not None else None
     reporter_name, _ = _in_language(_narratives(reporting, activity.lang), activity.lang)
     source = state.sources.setdefault(
-        reporter_ref or reporter_name or "?", _Source(reporter_ref or "", reporter_name)
+        reporter_ref or reporter_name or "?",
+        _Source(reporter_ref or "", reporter_name or "(no reporting-org)"),
     )
     publisher = _publisher_of(state, reporter_ref)
     if publisher is not None:
@@ -961,7 +967,7 @@ def _convert_activity(state: _State, activity: _Activity) -> None:
     others = [
         f"[{lang}] {text}" for lang, text in descriptions + other_titles if lang != activity.lang
     ]
-    description = " ".join([*own, *others, country_note]).strip()
+    description = " ".join(_sentence(part) for part in [*own, *others, country_note] if part)
     status = activity.element.find("activity-status")
     status_code = (status.get("code") or "").strip() if status is not None else ""
     outcome = ACTIVITY_OUTCOMES.get(status_code, "")
@@ -981,8 +987,8 @@ def _convert_activity(state: _State, activity: _Activity) -> None:
         "name": title or f"IATI activity {activity.identifier}",
         "start_year": start,
         "end_year": end,
-        "countries": countries,
-        "themes": themes,
+        "countries": sorted(countries),
+        "themes": sorted(themes),
         "activity_types": sorted(activity_types),
         "amount_usd": round(amount) if amount is not None else None,
         "outcome": outcome or None,
