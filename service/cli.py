@@ -55,13 +55,6 @@ def _db_option(function: Any) -> Any:
     )(function)
 
 
-def _not_implemented(command: str, issue: str) -> NoReturn:
-    click.echo(
-        f"partnermatch {command}: not implemented yet (arrives with the {issue} issue)", err=True
-    )
-    sys.exit(2)
-
-
 def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
