@@ -29,7 +29,8 @@ IATI                                   data directory (DESIGN.md 5.1)
 ``reporting-org``                      ``source`` ("reported by ..."); the member when the
                                        activity names no ``participating-org``
 ``sector`` vocabulary 1 / 2            themes ``dac-NNNNN`` / ``dac-NNN`` in
-                                       ``taxonomy/themes.csv``: purpose code -> category ->
+                                       ``taxonomy/themes.csv`` (the whole DAC tree is
+                                       written): purpose code -> category ->
                                        group -> a built-in theme (``GROUP_THEMES``), English
                                        label, French label in the description
 ``sector`` 7-9, ``tag`` 2-3            built-in themes ``sdg1`` ... ``sdg17`` (the goal)
@@ -473,6 +474,7 @@ class IatiReport:
     partnerships: int = 0
     memberships: int = 0
     themes: int = 0
+    themes_used: int = 0
     merges: int = 0
     conflicts: int = 0
     problems: int = 0
@@ -1103,13 +1105,12 @@ def _write(state: _State, out: Path) -> None:
         {"partnership_id": pid, "org_id": ids[handle], "role": role}
         for pid, handle, role in state.memberships
     ]
-    used_themes = {t for row in state.partnerships for t in row["themes"]}
-    needed: set[str] = set()
-    for theme in used_themes:
-        while theme in state.themes and theme not in needed:
-            needed.add(theme)
-            theme = state.themes[theme]["parent"]
-    themes = [row for code, row in state.themes.items() if code in needed]
+    for code in state.codelists.codes("SectorCategory"):
+        _dac_theme(state, code)
+    for code in state.codelists.codes("Sector"):
+        if len(code) == 5 and state.codelists.has("SectorCategory", code[:3]):
+            _dac_theme(state, code)
+    themes = list(state.themes.values())
     write_tables(
         {
             "organisations.csv": organisations,
@@ -1174,6 +1175,7 @@ def _write(state: _State, out: Path) -> None:
     report.partnerships = len(state.partnerships)
     report.memberships = len(memberships)
     report.themes = len(themes)
+    report.themes_used = len({t for row in state.partnerships for t in row["themes"]})
     report.merges = len(merges)
     report.conflicts = sum(1 for m in merges if str(m["kind"]).startswith("conflict"))
     report.problems = len(state.problems)

@@ -111,6 +111,8 @@ GENERIC_NAMES = frozenset(
         "unknown",
     }
 )
+#: Names that say the organisation is hidden ("USAID redacted this field ...").
+_HIDDEN_NAME = re.compile(r"\b(redacted|withheld|anonymi[sz]ed|confidential)\b")
 #: Below this token-set similarity (0-100) two names of one identifier are a conflict.
 CONFLICT_SIMILARITY = 50.0
 _PREFIXES = ("XM", "XI")
@@ -319,8 +321,15 @@ class OrganisationResolver:
                 self.records[handle].registry = publisher
 
     def is_generic(self, name: str) -> bool:
-        """Whether ``name`` stands for a category of party rather than an organisation."""
-        return normalise_name(name) in self.generic_names
+        """Whether ``name`` stands for a category of party, or hides one, not an organisation.
+
+        >>> resolver = OrganisationResolver(load_codelists())
+        >>> [resolver.is_generic(n) for n in ("Recipient Government", "USAID redacted this "
+        ...  "field in accordance with the exceptions", "Oxfam GB")]
+        [True, True, False]
+        """
+        normalised = normalise_name(name)
+        return normalised in self.generic_names or bool(_HIDDEN_NAME.search(normalised))
 
     def identifier_of(self, ref: str | None) -> str | None:
         """``ref`` cleaned if it is an organisation identifier, else ``None``."""
