@@ -85,6 +85,8 @@ import hashlib
 import html
 import json
 import re
+import shutil
+import tempfile
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -99,8 +101,8 @@ from defusedxml.ElementTree import DefusedXMLParser  # type: ignore[import-untyp
 from matcher.domain.countries import normalise_country
 from matcher.domain.exceptions import PartnerMatchError, ValidationError
 from matcher.domain.model import ID_PATTERN, Kind, Outcome, Partnership, identifier_key
-from matcher.formats.datadir import LIST_SEPARATOR
-from matcher.formats.datadir_writer import write_tables
+from matcher.formats.datadir import FILES, LIST_SEPARATOR
+from matcher.formats.datadir_writer import format_cell, write_tables
 from matcher.formats.iati_codelists import (
     ACTIVITY_OUTCOMES,
     CODELISTS_CREDIT,
@@ -485,6 +487,36 @@ class IatiReport:
         return dict(self.__dict__)
 
 
+class _RowSink:
+    """Partnership rows written as they come to a temporary file (memory stays flat).
+
+    The file is an interchange ``partnerships.csv`` in the order of the activities; it is
+    moved into the output folder only when every file has been read.
+    """
+
+    def __init__(self) -> None:
+        self.columns = list(FILES["partnerships.csv"].columns)
+        self.file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by close/move_to)
+            "w", encoding="utf-8", newline="", suffix=".csv", delete=False
+        )
+        self.writer = csv.writer(self.file, lineterminator="\n")
+        self.writer.writerow(self.columns)
+        self.count = 0
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.writer.writerow([format_cell(row.get(column)) for column in self.columns])
+        self.count += 1
+
+    def move_to(self, target: Path) -> None:
+        self.file.close()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(self.file.name, target)
+
+    def discard(self) -> None:
+        self.file.close()
+        Path(self.file.name).unlink(missing_ok=True)
+
+
 @dataclass
 class _Problem:
     file: str
@@ -511,7 +543,8 @@ class _State:
     usd: UsdConverter
     registry: dict[str, RegistryPublisher]
     open_only: bool
-    partnerships: list[dict[str, Any]] = field(default_factory=list)
+    partnerships: _RowSink | None = None
+    themes_used: set[str] = field(default_factory=set)
     memberships: list[tuple[str, int, str]] = field(default_factory=list)
     themes: dict[str, dict[str, str]] = field(default_factory=dict)
     problems: list[_Problem] = field(default_factory=list)
@@ -1012,7 +1045,9 @@ def _convert_activity(state: _State, activity: _Activity) -> None:
         return
     state.seen[activity.identifier] = f"{activity.file}:{activity.line}"
     state.ids.add(partnership_id)
-    state.partnerships.append(row)
+    assert state.partnerships is not None
+    state.partnerships.write(row)
+    state.themes_used.update(themes)
     for handle, role in members:
         state.memberships.append((partnership_id, handle, role))
         state.roles.setdefault(handle, Counter())[role] += 1
@@ -1115,7 +1150,6 @@ def _write(state: _State, out: Path) -> None:
         {
             "organisations.csv": organisations,
             "capabilities.csv": [],
-            "partnerships.csv": state.partnerships,
             "memberships.csv": memberships,
             "taxonomy/themes.csv": themes,
         },
@@ -1172,10 +1206,12 @@ def _write(state: _State, out: Path) -> None:
     report = state.report
     report.organisations = len(organisations)
     report.registry_organisations = sum(1 for h in used if resolver.records[h].registry is not None)
-    report.partnerships = len(state.partnerships)
+    assert state.partnerships is not None
+    report.partnerships = state.partnerships.count
+    state.partnerships.move_to(out / "partnerships.csv")
     report.memberships = len(memberships)
     report.themes = len(themes)
-    report.themes_used = len({t for row in state.partnerships for t in row["themes"]})
+    report.themes_used = len(state.themes_used)
     report.merges = len(merges)
     report.conflicts = sum(1 for m in merges if str(m["kind"]).startswith("conflict"))
     report.problems = len(state.problems)
@@ -1229,9 +1265,10 @@ def convert_iati(
 
     Notes
     -----
-    One pass over the XML with O(1) memory per activity; the converted rows are kept until
-    they are written. Identity resolution costs O(1) per mention plus the name comparisons
-    of the conflicts check (rapidfuzz).
+    One pass over the XML with O(1) memory per activity; partnership rows go to a temporary
+    file as they are converted, organisations and memberships (small) stay in memory.
+    Identity resolution costs O(1) per mention plus the name comparisons of the conflicts
+    check (rapidfuzz).
     """
     codelists = codelists or load_codelists()
     registry_rows = read_publishers(publishers) if publishers is not None else []
@@ -1245,10 +1282,14 @@ def convert_iati(
         open_only=open_licences_only,
     )
     files = iati_sources(sources)
-    for path in files:
-        state.report.files += 1
-        for line, element, version, lang in iter_activities(path, progress):
-            state.report.activities_read += 1
-            _convert_activity(state, _Activity(element, path.name, line, version, lang))
-    _write(state, Path(out))
+    state.partnerships = _RowSink()
+    try:
+        for path in files:
+            state.report.files += 1
+            for line, element, version, lang in iter_activities(path, progress):
+                state.report.activities_read += 1
+                _convert_activity(state, _Activity(element, path.name, line, version, lang))
+        _write(state, Path(out))
+    finally:
+        state.partnerships.discard()
     return state.report
