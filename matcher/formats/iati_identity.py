@@ -15,8 +15,8 @@ different names. :class:`OrganisationResolver` folds the mentions into organisat
    accents, punctuation and a leading "the" ignored), or that name without a trailing
    parenthesis ("United Nations Children's Fund (UNICEF)"), or the acronym in such a
    parenthesis ("UNICEF"); countries must agree when both are known, and a ref-less public
-   body implementing (or accountable for) a one-country activity only joins one of that
-   country (the mention's ``scope``).
+   body implementing (or accountable for) a one-country activity does not join one of
+   another country, nor one created by such a mention in another country (``scope``).
 4. Every other name becomes an alias. Each merge by name, and each **conflict** (one
    identifier under two very different names, or one name under two identifiers) is
    written to ``merges.csv``.
@@ -391,6 +391,7 @@ class OrganisationResolver:
                     kind = "name" if self._name_match(handle, name) else "acronym"
                     ref = clean_ref(mention.ref) or ""
                     self._note(kind, handle, name, ref, record.name, file, line)
+        created = handle is None
         if handle is None:
             handle = self._new(identifier)
         record = self.records[handle]
@@ -401,7 +402,7 @@ class OrganisationResolver:
             record.types[mention.type] += 1
         if mention.country:
             record.countries[mention.country] += 1
-        if mention.scope:
+        if mention.scope and created:
             record.scopes.add(mention.scope)
         local = clean_ref(mention.ref)
         if local is not None and identifier is None:
@@ -467,7 +468,10 @@ class OrganisationResolver:
             known = record.country
             if mention.country and known and mention.country != known:
                 continue
-            if mention.scope and mention.scope not in record.scopes and known != mention.scope:
+            if mention.scope and (
+                (record.scopes and mention.scope not in record.scopes)
+                or (known and known != mention.scope)
+            ):
                 continue
             return handle
         return None
