@@ -162,7 +162,7 @@ def solver_quality(engine: CoalitionRecommender, requests: Sequence[Initiative])
     ratios: dict[str, list[float]] = {"greedy": [], "greedy+local_search": [], "auto": []}
     skipped = 0
     for initiative in requests:
-        context = engine._context(initiative)
+        context = engine.formulate(initiative)
         try:
             optimum = milp(context.problem, context.rules, time_limit=30.0)
         except InfeasibleError:

@@ -1,0 +1,252 @@
+"""Explains a solution as a coalition a broker can check: what each member adds, and the gaps.
+
+Per member (DESIGN.md 5.2): the needs it covers and how well, the wanted activity types it
+brings, its marginal gain (the objective without it subtracted from the objective with it),
+its warm-introduction path to the lead, its integrity findings, and the evidence behind each
+covered need (a stated capability with its source, or one inferred from partnerships with
+the rule and the partnerships). Per coalition: the score and its parts, and each need covered
+under ``gap_below`` with the best eligible partner to fill it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.domain.model import ActivityType, Coalition, CoalitionMember, Gap
+from matcher.domain.taxonomy import MatchCredits, match_credit
+from matcher.engine.index import Index
+from matcher.engine.objective import Problem, evaluate
+from matcher.engine.pool import Gates
+from matcher.engine.problem import Formulation, located_factors
+from matcher.engine.proximity import WalkGraph, introduction_paths
+from matcher.engine.solvers import Solution
+
+__all__ = ["Explainer", "covers"]
+
+IntArray = npt.NDArray[np.int64]
+
+
+class Explainer:
+    """Turns solutions over a :class:`~matcher.engine.problem.Formulation` into coalitions.
+
+    Parameters
+    ----------
+    index : Index
+    graph : WalkGraph
+        The collaboration graph, for introduction paths.
+    gates : Gates
+        For members' findings, and to propose only eligible partners for a gap.
+    credits : MatchCredits, keyword-only
+        How much a related capability code serves a need (as in the pool).
+    gap_below : float, keyword-only
+        The coverage under which a need is reported as a gap.
+    """
+
+    def __init__(
+        self,
+        index: Index,
+        graph: WalkGraph,
+        gates: Gates,
+        *,
+        credits: MatchCredits,
+        gap_below: float,
+    ) -> None:
+        self.index = index
+        self.graph = graph
+        self.gates = gates
+        self.credits = credits
+        self.gap_below = gap_below
+        self._credit: dict[tuple[str, str], float] = {}
+
+    def coalition(self, formulation: Formulation, solution: Solution) -> Coalition:
+        """The explained coalition of ``solution`` (slots of ``formulation.problem``).
+
+        Parameters
+        ----------
+        formulation : Formulation
+            What was solved.
+        solution : Solution
+
+        Returns
+        -------
+        Coalition
+            Members in the solver's order; ``score`` is the sum of ``score_parts``.
+        """
+        index = self.index
+        problem = formulation.problem
+        pool = formulation.pool.positions
+        members = list(solution.members)
+        parts = evaluate(problem, members)
+        total = sum(parts.values())
+        positions = [int(pool[k]) for k in members]
+        paths = introduction_paths(self.graph, formulation.lead, positions)
+        wanted = sorted(formulation.initiative.activity_types)
+        result_members = []
+        for k, position in zip(members, positions, strict=True):
+            rest = [m for m in members if m != k]
+            gain = total - sum(evaluate(problem, rest).values())
+            activity_types = frozenset(
+                ActivityType(a) for j, a in enumerate(wanted) if problem.activity[k, j] > 0
+            )
+            org_id = index.org_ids[position]
+            result_members.append(
+                CoalitionMember(
+                    id=org_id,
+                    covers=covers(problem, k, formulation.need_codes),
+                    activity_types=activity_types,
+                    marginal_gain=round(gain, 9),
+                    path_to_lead=tuple(index.org_ids[p] for p in paths.get(position, ())),
+                    flags=self.gates.findings(org_id),
+                    evidence=tuple(self.evidence(position, formulation.need_codes)),
+                )
+            )
+        return Coalition(
+            members=tuple(result_members),
+            score=total,
+            score_parts=parts,
+            gaps=tuple(self.gaps(formulation, members)),
+            solver=solution.solver,
+            optimality_gap=round(solution.gap, 9),
+        )
+
+    def gaps(self, formulation: Formulation, members: Sequence[int]) -> list[Gap]:
+        """The needs ``members`` (slots) cover under ``gap_below``, each with the best partner.
+
+        The best partner is the eligible organisation (not the lead, not a member, through
+        every gate) of largest located coverage of the need; ties go to the lower position.
+
+        Parameters
+        ----------
+        formulation : Formulation
+        members : sequence of int
+            Slots of ``formulation.problem``.
+
+        Returns
+        -------
+        list of Gap
+            In the order of the initiative's needs.
+        """
+        index = self.index
+        problem = formulation.problem
+        pool = formulation.pool.positions
+        gated = formulation.pool.gated
+        lead, initiative = formulation.lead, formulation.initiative
+        gaps = []
+        chosen = np.asarray(members, dtype=np.int64)
+        member_positions = {int(pool[k]) for k in members}
+        for j, code in enumerate(formulation.need_codes):
+            coverage = float(problem.base_cover[j])
+            if chosen.size:
+                coverage = max(coverage, float(problem.cover[chosen, j].max()))
+            if coverage >= self.gap_below:
+                continue
+            positions, values = formulation.need_vectors[j]
+            scaled = values * located_factors(index, initiative, code, positions)
+            best_id, best_value = None, 0.0
+            # positions ascend, so a stable sort breaks ties by position
+            for k in np.argsort(-scaled, kind="stable").tolist():
+                p, v = int(positions[k]), float(scaled[k])
+                if v <= 0:
+                    break
+                if p == lead or p in member_positions or p in gated:
+                    continue
+                if self.gates.exclusion(p, lead, initiative) is not None:
+                    continue
+                best_id, best_value = index.org_ids[p], v
+                break
+            gaps.append(Gap(code, round(coverage, 6), best_id, round(best_value, 6)))
+        return gaps
+
+    def evidence(self, position: int, need_codes: Sequence[str]) -> list[str]:
+        """Why the organisation at ``position`` covers each need it covers, in words.
+
+        For each need, the held capability that serves it best (strength × credit): stated
+        (``need: code at strength s (source)``) or inferred from history (``need: inferred
+        code (rules; partnerships ...)``, at most five partnerships).
+
+        Parameters
+        ----------
+        position : int
+            An index position.
+        need_codes : sequence of str
+            Capability codes of the needs.
+
+        Returns
+        -------
+        list of str
+            One line per need the organisation serves, in the needs' order.
+        """
+        index = self.index
+        org_id = index.org_ids[position]
+        reasons: list[str] = []
+        row = index.capability_rows.getrow(position)
+        held = {
+            index.capability_codes[c]: float(v) for c, v in zip(row.indices, row.data, strict=True)
+        }
+        for need in need_codes:
+            best = max(
+                ((self._credit_of(need, code) * strength, code) for code, strength in held.items()),
+                default=(0.0, ""),
+            )
+            if best[0] <= 0:
+                continue
+            code = best[1]
+            rules = [e for e in index.evidence.get(position, ()) if e.capability == code]
+            if rules:  # the strength comes from history, not from a stated capability
+                seen = sorted({p for e in rules for p in e.partnerships})
+                why = "; ".join(sorted({e.rule for e in rules}))
+                reasons.append(
+                    f"{need}: inferred {code} ({why}"
+                    + (f"; partnerships {', '.join(seen[:5])}" if seen else "")
+                    + ")"
+                )
+            else:
+                source = index.capability_sources.get(org_id, {}).get(code)
+                reasons.append(
+                    f"{need}: {code} at strength {held[code]:g}"
+                    + (f" ({source})" if source else "")
+                )
+        return reasons
+
+    def _credit_of(self, need: str, code: str) -> float:
+        """:func:`~matcher.domain.taxonomy.match_credit` of ``code`` for ``need``, memoised."""
+        key = (need, code)
+        credit = self._credit.get(key)
+        if credit is None:
+            vocabulary = self.index.taxonomies.capabilities
+            credit = match_credit(vocabulary, need, code, self.credits)
+            self._credit[key] = credit
+        return credit
+
+
+def covers(problem: Problem, slot: int, need_codes: Sequence[str]) -> dict[str, float]:
+    """The needs the candidate at ``slot`` covers, with its coverage rounded to 6 digits.
+
+    Parameters
+    ----------
+    problem : Problem
+    slot : int
+        A row of ``problem.cover``.
+    need_codes : sequence of str
+        The needs' codes, one per column of ``problem.cover``.
+
+    Returns
+    -------
+    dict of str to float
+        Only needs covered above 0, in the needs' order.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> problem = SimpleNamespace(cover=np.array([[0.5, 0.0, 1 / 3]]))
+    >>> covers(problem, 0, ["funding", "research", "training"])
+    {'funding': 0.5, 'training': 0.333333}
+    """
+    return {
+        code: round(float(problem.cover[slot, j]), 6)
+        for j, code in enumerate(need_codes)
+        if problem.cover[slot, j] > 0
+    }

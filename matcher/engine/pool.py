@@ -1,0 +1,580 @@
+"""Gathers a request's bounded candidate pool and keeps out, with the reason, whom a gate bars.
+
+A pool is the union of a few sources, each bounded whatever the directory's size: the best
+holders of each need (taxonomy-aware), the most experienced in each wanted activity type, the
+closest in the graph (personalised PageRank) and friends of friends (Adamic-Adar), the most
+experienced on each of the initiative's themes, and, per target country, required sector and
+required kind, the group's most popular organisations and its best holders of each need. The
+sources that no request changes are prepared once per index (:class:`CandidateSources`).
+
+Hard gates (:class:`Gates`) then keep out the lead (§78), the organisations the request
+excludes, those integrity screening excludes (:mod:`matcher.integrity.screening`) and those
+with a declared conflict of interest with the lead, each as an
+:class:`~matcher.domain.model.Exclusion` naming its gate. A pool over ``PoolSizes.total`` keeps
+the required members and the most relevant of the others (coverage of the needs, proximity,
+shared themes).
+
+Examples
+--------
+>>> from matcher.formats.datadir import read_data_directory
+>>> from matcher.engine.index import build_index
+>>> from matcher.formats.taxonomy_io import default_taxonomy_dir
+>>> index = build_index(read_data_directory(default_taxonomy_dir().parent / "seed"))
+>>> sizes = PoolSizes(per_need=3, per_activity=2, proximity=5, adamic_adar=5, theme=3,
+...                   local=3, required=2, total=8)
+>>> sources = CandidateSources(index, credits=MatchCredits(), sizes=sizes)
+>>> positions, coverage = sources.need_coverage("funding")
+>>> bool(positions.size > 0), bool(((0 < coverage) & (coverage <= 1)).all())
+(True, True)
+>>> gates = Gates(index, ScreeningPolicy())
+>>> initiative = Initiative.from_mapping({"lead": "unicef", "needs": [{"capability": "funding"}],
+...     "constraints": {"exclude": ["undp"]}})
+>>> lead = index.position["unicef"]
+>>> gates.exclusion(index.position["undp"], lead, initiative)
+Exclusion(id='undp', reason='excluded by the request', gate='request')
+>>> pool = build_pool(initiative, sources, gates, lead=lead, forced=(),
+...     proximity=SparseScores.from_dense(np.zeros(index.size)),
+...     common=SparseScores.from_dense(np.zeros(index.size)),
+...     need_vectors=[sources.need_coverage("funding")])
+>>> pool.positions.size <= sizes.total, lead in pool.positions, [e.id for e in pool.excluded]
+(True, False, ['undp'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.domain.exceptions import ValidationError
+from matcher.domain.model import ActivityType, Exclusion, Flag, Initiative
+from matcher.domain.taxonomy import MatchCredits, match_credit
+from matcher.engine.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
+from matcher.engine.proximity import SparseScores
+from matcher.integrity.screening import Screening, ScreeningPolicy, screen_all
+
+__all__ = [
+    "PoolSizes",
+    "CandidateSources",
+    "Gates",
+    "CandidatePool",
+    "build_pool",
+    "admit_joiners",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSizes:
+    """How many candidates each source brings, and the most the pool keeps (``total``).
+
+    ``local`` and ``required`` bound each group (a target country, a required sector or
+    kind): its most popular organisations, and its best holders of each need.
+    """
+
+    per_need: int
+    per_activity: int
+    proximity: int
+    adamic_adar: int
+    theme: int
+    local: int
+    required: int
+    total: int
+
+
+class CandidateSources:
+    """The candidate sources no request changes, prepared once per index.
+
+    Parameters
+    ----------
+    index : Index
+    credits : MatchCredits, keyword-only
+        How much a related capability code serves a need.
+    sizes : PoolSizes, keyword-only
+
+    Notes
+    -----
+    Construction computes the holders of every capability code in the index, the most
+    experienced organisations per activity type and per theme (experience: log(1 +
+    partnerships)); a need outside the index's codes is computed on first use and kept.
+    """
+
+    def __init__(self, index: Index, *, credits: MatchCredits, sizes: PoolSizes) -> None:
+        self.index = index
+        self.credits = credits
+        self.sizes = sizes
+        self._coverage: dict[str, tuple[IntArray, FloatArray]] = {}
+        self._need_top: dict[str, IntArray] = {}
+        experience = np.log1p(index.partnerships)
+        self._activity_top = [
+            _top(
+                np.arange(index.size, dtype=np.int64),
+                index.activity[:, k].astype(np.float64) * experience,
+                sizes.per_activity,
+                positive=True,
+            )
+            for k in range(len(ACTIVITY_TYPES))
+        ]
+        for code in index.capability_codes:  # every need's holders, once per index
+            self.need_top(code)
+        by_theme = index.theme_by_column
+        self._theme_top: list[IntArray] = []
+        for column in range(len(index.theme_codes)):
+            holders = by_theme.indices[by_theme.indptr[column] : by_theme.indptr[column + 1]]
+            holders = holders.astype(np.int64)
+            self._theme_top.append(_top(holders, experience[holders] + 0.1, sizes.theme))
+
+    def need_coverage(self, code: str) -> tuple[IntArray, FloatArray]:
+        """Organisations covering capability ``code``, with their coverage in (0, 1].
+
+        Coverage is the best over the organisation's capabilities of strength × taxonomy
+        credit (:func:`~matcher.domain.taxonomy.match_credit`): descendants serve fully,
+        ancestors and siblings in part.
+
+        Parameters
+        ----------
+        code : str
+            A capability code of the index's taxonomy.
+
+        Returns
+        -------
+        positions : ndarray of int64
+            Index positions, ascending.
+        coverage : ndarray of float64
+            Aligned with ``positions``.
+        """
+        cached = self._coverage.get(code)
+        if cached is not None:
+            return cached
+        index = self.index
+        vocabulary = index.taxonomies.capabilities
+        related = {code, *vocabulary.descendants(code), *vocabulary.ancestors(code)}
+        parent = vocabulary.parent(code)
+        if parent is not None:
+            related.update(vocabulary.children(parent))
+        matrix = index.capability
+        positions: list[IntArray] = []
+        values: list[FloatArray] = []
+        for other in sorted(related):
+            credit = match_credit(vocabulary, code, other, self.credits)
+            column = index.capability_position.get(other)
+            if credit <= 0 or column is None:
+                continue
+            start, end = matrix.indptr[column], matrix.indptr[column + 1]
+            positions.append(matrix.indices[start:end].astype(np.int64))
+            values.append(matrix.data[start:end] * credit)
+        if positions:
+            all_positions = np.concatenate(positions)
+            all_values = np.concatenate(values)
+            order = np.lexsort((-all_values, all_positions))
+            all_positions, all_values = all_positions[order], all_values[order]
+            first = np.ones(all_positions.size, dtype=bool)
+            first[1:] = all_positions[1:] != all_positions[:-1]
+            result = (all_positions[first], np.minimum(all_values[first], 1.0))
+        else:
+            result = (np.zeros(0, dtype=np.int64), np.zeros(0))
+        self._coverage[code] = result
+        return result
+
+    def need_top(self, code: str) -> IntArray:
+        """The ``sizes.per_need`` best holders of need ``code`` (coverage, then experience).
+
+        Parameters
+        ----------
+        code : str
+            A capability code of the index's taxonomy.
+
+        Returns
+        -------
+        ndarray of int64
+            Index positions, in no particular order.
+        """
+        cached = self._need_top.get(code)
+        if cached is None:
+            positions, values = self.need_coverage(code)
+            cached = _top(
+                positions,
+                values + 0.01 * np.log1p(self.index.partnerships[positions]),
+                self.sizes.per_need,
+            )
+            self._need_top[code] = cached
+        return cached
+
+    def activity_top(self, activity: ActivityType) -> IntArray:
+        """The ``sizes.per_activity`` most experienced organisations in ``activity``.
+
+        Parameters
+        ----------
+        activity : ActivityType
+
+        Returns
+        -------
+        ndarray of int64
+            Index positions, in no particular order.
+        """
+        return self._activity_top[ACTIVITY_TYPES.index(activity)]
+
+    def theme_top(self, column: int) -> IntArray:
+        """The ``sizes.theme`` most experienced organisations on the theme at ``column``.
+
+        Parameters
+        ----------
+        column : int
+            The theme's position in ``index.theme_codes``.
+
+        Returns
+        -------
+        ndarray of int64
+            Index positions, in no particular order.
+        """
+        return self._theme_top[column]
+
+    def gather(
+        self,
+        initiative: Initiative,
+        *,
+        lead: int,
+        forced: Sequence[int],
+        proximity: SparseScores,
+        common: SparseScores,
+        need_vectors: Sequence[tuple[IntArray, FloatArray]],
+    ) -> IntArray:
+        """Every candidate some source brings for ``initiative``, before the gates.
+
+        Parameters
+        ----------
+        initiative : Initiative
+        lead : int, keyword-only
+            The lead's index position.
+        forced : sequence of int, keyword-only
+            Index positions of the required members.
+        proximity, common : SparseScores, keyword-only
+            Personalised PageRank and Adamic-Adar from the lead and the required members.
+        need_vectors : sequence of (positions, coverage), keyword-only
+            :meth:`need_coverage` of each of the initiative's needs, in order.
+
+        Returns
+        -------
+        ndarray of int64
+            Index positions, ascending and distinct.
+        """
+        index, sizes = self.index, self.sizes
+        chosen: list[IntArray] = [np.asarray(forced, dtype=np.int64)]
+        if initiative.constraints.allow_lead_as_implementer:
+            chosen.append(np.asarray([lead], dtype=np.int64))
+        for need in initiative.needs:
+            chosen.append(self.need_top(need.capability))
+        for activity in sorted(initiative.activity_types):
+            chosen.append(self.activity_top(activity))
+        chosen.append(_top(*proximity.nonzero(), sizes.proximity))
+        chosen.append(_top(*common.nonzero(), sizes.adamic_adar))
+        for column in _theme_columns(index, initiative):
+            chosen.append(self.theme_top(column))
+
+        def add_group(popular: IntArray, ids: IntArray, wanted: int, count: int) -> None:
+            """The group's most popular organisations and its best holders of each need."""
+            chosen.append(popular[:count])
+            for holders, coverage in need_vectors:
+                inside = ids[holders] == wanted
+                chosen.append(_top(holders[inside], coverage[inside], count))
+
+        for country in sorted(initiative.countries):
+            if country in index.country_lookup:
+                add_group(
+                    index.by_country[country],
+                    index.country_id,
+                    index.country_lookup[country],
+                    sizes.local,
+                )
+        for sector in sorted(initiative.constraints.required_sectors):
+            sector_id = SECTORS.index(sector)
+            add_group(index.by_sector[sector_id], index.sector, sector_id, sizes.required)
+        for kind in sorted(initiative.constraints.required_kinds):
+            kind_id = KINDS.index(kind)
+            add_group(index.by_kind[kind_id], index.kind, kind_id, sizes.required)
+        candidates: IntArray = np.unique(np.concatenate(chosen)).astype(np.int64)
+        return candidates
+
+
+class Gates:
+    """The hard gates, with integrity screening run once per index.
+
+    Parameters
+    ----------
+    index : Index
+    policy : ScreeningPolicy
+        What each integrity finding does (:func:`~matcher.integrity.screening.screen_all`).
+
+    Attributes
+    ----------
+    screening : dict of str to Screening
+        The screening of every organisation with something to report.
+    penalised : ndarray of float64
+        1 at the index position of each organisation screening penalises, else 0 (the
+        objective's yellow-flag term).
+    """
+
+    def __init__(self, index: Index, policy: ScreeningPolicy) -> None:
+        self.index = index
+        active_of = {index.org_ids[i]: int(index.active[i]) for i in np.flatnonzero(index.active)}
+        self.screening: dict[str, Screening] = screen_all(
+            index.dataset.organisations.values(), index.flags_of, active_of, policy
+        )
+        self._screened_out = {
+            index.position[org_id]: Exclusion(
+                org_id, "; ".join(result.reasons), ", ".join(result.gates)
+            )
+            for org_id, result in self.screening.items()
+            if result.excluded
+        }
+        self.penalised: FloatArray = np.zeros(index.size)
+        for org_id, result in self.screening.items():
+            if result.penalised:
+                self.penalised[index.position[org_id]] = 1.0
+
+    def exclusion(self, position: int, lead: int, initiative: Initiative) -> Exclusion | None:
+        """The gate that keeps the organisation at ``position`` out of ``initiative``, if any.
+
+        Gates, first applicable wins: ``lead`` (the lead itself, unless the request allows
+        it), ``request`` (excluded by the request), the screening's gates, and
+        ``conflict_of_interest`` (declared with the lead).
+
+        Parameters
+        ----------
+        position, lead : int
+            Index positions of the candidate and of the initiative's lead.
+        initiative : Initiative
+
+        Returns
+        -------
+        Exclusion or None
+            None when no gate applies.
+        """
+        index = self.index
+        org_id = index.org_ids[position]
+        if position == lead and not initiative.constraints.allow_lead_as_implementer:
+            return Exclusion(
+                org_id,
+                "the lead itself: a broker is not proposed as implementer of its own "
+                "initiative (§78) unless the request allows it",
+                "lead",
+            )
+        if org_id in initiative.constraints.exclude:
+            return Exclusion(org_id, "excluded by the request", "request")
+        screened_out = self._screened_out.get(position)
+        if screened_out is not None:
+            return screened_out
+        for conflict in index.conflicts_of.get(org_id, ()):
+            if conflict.pair == frozenset((org_id, index.org_ids[lead])):
+                reason = f": {conflict.reason}" if conflict.reason else ""
+                return Exclusion(
+                    org_id,
+                    f"declared conflict of interest with the lead{reason}",
+                    "conflict_of_interest",
+                )
+        return None
+
+    def findings(self, org_id: str) -> tuple[Flag, ...]:
+        """Stored and derived integrity findings of ``org_id``, shown with a member.
+
+        Parameters
+        ----------
+        org_id : str
+
+        Returns
+        -------
+        tuple of Flag
+            Empty for an organisation screening has nothing to say about.
+        """
+        result = self.screening.get(org_id)
+        return result.findings if result is not None else ()
+
+
+@dataclass(frozen=True, slots=True)
+class CandidatePool:
+    """The candidates a request's solver sees, and those the gates kept out.
+
+    ``positions`` are index positions, ascending; ``excluded`` holds one
+    :class:`~matcher.domain.model.Exclusion` per gated candidate (the lead left out), in
+    position order; ``gated`` holds their positions.
+    """
+
+    positions: IntArray
+    excluded: tuple[Exclusion, ...]
+    gated: frozenset[int]
+
+
+def build_pool(
+    initiative: Initiative,
+    sources: CandidateSources,
+    gates: Gates,
+    *,
+    lead: int,
+    forced: Sequence[int],
+    proximity: SparseScores,
+    common: SparseScores,
+    need_vectors: Sequence[tuple[IntArray, FloatArray]],
+) -> CandidatePool:
+    """The gated, bounded candidate pool of ``initiative``.
+
+    The candidates :meth:`CandidateSources.gather` brings, and the organisations the request
+    excludes, pass the gates; over ``sources.sizes.total``, the required members stay and the
+    most relevant others fill the rest (relevance: proximity / its maximum + coverage of each
+    need + 0.2 for sharing a theme; ties keep position order).
+
+    Parameters
+    ----------
+    initiative : Initiative
+    sources : CandidateSources
+    gates : Gates
+    lead : int, keyword-only
+        The lead's index position.
+    forced : sequence of int, keyword-only
+        Index positions of the required members.
+    proximity, common : SparseScores, keyword-only
+        Personalised PageRank and Adamic-Adar from the lead and the required members.
+    need_vectors : sequence of (positions, coverage), keyword-only
+        :meth:`CandidateSources.need_coverage` of each need, in order.
+
+    Returns
+    -------
+    CandidatePool
+
+    Raises
+    ------
+    ValidationError
+        If a required member is barred by a gate.
+    """
+    index = sources.index
+    candidates = sources.gather(
+        initiative,
+        lead=lead,
+        forced=forced,
+        proximity=proximity,
+        common=common,
+        need_vectors=need_vectors,
+    )
+    excluded: list[Exclusion] = []
+    gated: set[int] = set()
+    explicitly = [index.position[o] for o in sorted(initiative.constraints.exclude)]
+    kept: list[int] = []
+    for i in sorted(set(candidates.tolist()) | set(explicitly)):
+        exclusion = gates.exclusion(i, lead, initiative)
+        if exclusion is None:
+            kept.append(i)
+        elif i != lead:
+            gated.add(i)
+            excluded.append(exclusion)
+    for i in forced:
+        if i in gated:
+            raise ValidationError(
+                f"Organisation {index.org_ids[i]!r} is required but "
+                f"{next(e.reason for e in excluded if e.id == index.org_ids[i])}",
+                field="constraints.include",
+                value=index.org_ids[i],
+            )
+    pool = np.asarray(kept, dtype=np.int64)
+    total = sources.sizes.total
+    if pool.size > total:
+        keep = set(forced)
+        relevance = _relevance(index, initiative, pool, proximity, need_vectors)
+        ranked = pool[np.argsort(-relevance, kind="stable")]
+        for i in ranked.tolist():
+            if len(keep) >= total:
+                break
+            keep.add(i)
+        pool = np.asarray(sorted(keep), dtype=np.int64)
+    return CandidatePool(pool, tuple(excluded), frozenset(gated))
+
+
+def admit_joiners(
+    gates: Gates,
+    initiative: Initiative,
+    positions: Sequence[int],
+    likelihood: Sequence[float],
+    *,
+    lead: int,
+    locked: Sequence[str],
+    count: int,
+) -> list[tuple[int, float]]:
+    """The first ``count`` of ranked candidates for a seat that pass the gates.
+
+    A candidate is also kept out by a declared conflict of interest with a locked member.
+
+    Parameters
+    ----------
+    gates : Gates
+    initiative : Initiative
+    positions, likelihood : sequence
+        Index positions, most likely joiner first, and their likelihood.
+    lead : int, keyword-only
+        The lead's index position.
+    locked : sequence of str, keyword-only
+        Ids of the members already in the coalition.
+    count : int, keyword-only
+
+    Returns
+    -------
+    list of (position, likelihood)
+        In the given order.
+    """
+    index = gates.index
+    conflicting = {
+        other
+        for org_id in locked
+        for conflict in index.conflicts_of.get(org_id, ())
+        for other in conflict.pair
+    } - set(locked)
+    kept: list[tuple[int, float]] = []
+    for position, value in zip(positions, likelihood, strict=True):
+        if index.org_ids[position] in conflicting:
+            continue
+        if gates.exclusion(position, lead, initiative) is not None:
+            continue
+        kept.append((position, value))
+        if len(kept) >= count:
+            break
+    return kept
+
+
+def _theme_columns(index: Index, initiative: Initiative) -> list[int]:
+    """The positions in ``index.theme_codes`` of the initiative's themes (those it knows)."""
+    return [index.theme_codes.index(t) for t in sorted(initiative.themes) if t in index.theme_codes]
+
+
+def _relevance(
+    index: Index,
+    initiative: Initiative,
+    positions: IntArray,
+    proximity: SparseScores,
+    need_vectors: Sequence[tuple[IntArray, FloatArray]],
+) -> FloatArray:
+    """Coverage of the needs + proximity + theme overlap: to rank within a pool."""
+    value = proximity[positions] / (float(proximity.max(initial=0.0)) or 1.0)
+    for holders, coverage in need_vectors:
+        slot = np.minimum(np.searchsorted(holders, positions), max(holders.size - 1, 0))
+        if holders.size:
+            value = value + np.where(holders[slot] == positions, coverage[slot], 0.0)
+    columns = _theme_columns(index, initiative)
+    if columns:
+        value = value + 0.2 * (index.theme[positions][:, columns].sum(axis=1).A1 > 0)
+    result: FloatArray = value
+    return result
+
+
+def _top(
+    positions: IntArray, values: FloatArray, count: int, *, positive: bool = False
+) -> IntArray:
+    """The ``count`` positions of largest value (only values > 0 with ``positive``)."""
+    if positive:
+        keep_mask = values > 0
+        positions, values = positions[keep_mask], values[keep_mask]
+    if positions.size <= count:
+        return positions
+    keep = np.argpartition(-values, count - 1)[:count]
+    result: IntArray = positions[keep]
+    return result

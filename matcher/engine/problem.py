@@ -1,0 +1,299 @@
+"""Sets up an initiative over its candidate pool for the solvers: a Problem and its Rules.
+
+:func:`build_problem` fills the objective's inputs (:mod:`matcher.engine.objective`) for each
+pool candidate: coverage of each need (local presence counted where it is, see
+:func:`located_factors`), experience in each wanted activity type, sector, region, presence in
+and fit to the target countries, resources, alignment with the themes, proximity to the lead,
+past ties, novelty, track record and screening penalty, with the lead's own contribution as
+the base. :func:`build_rules` states the hard constraints (size, required members, sectors and
+kinds, a local partner, conflicting pairs, complementarity) over pool slots. Both take the
+initiative as given, so a caller may set up a modified one (a constraint relaxed) again over
+the same pool. :class:`Formulation` keeps the lot, with what an explanation maps back through.
+
+Examples
+--------
+>>> from matcher.formats.datadir import read_data_directory
+>>> from matcher.engine.index import build_index
+>>> from matcher.formats.taxonomy_io import default_taxonomy_dir
+>>> index = build_index(read_data_directory(default_taxonomy_dir().parent / "seed"))
+>>> initiative = Initiative.from_mapping({"lead": "unicef", "countries": ["BR"],
+...     "needs": [{"capability": "local_presence"}],
+...     "constraints": {"require_local_partner": True}})
+>>> pool = np.asarray([index.position[o] for o in ("itau", "us-chamber", "petrochina", "undp")])
+>>> located_factors(index, initiative, "local_presence", pool).tolist()  # BR, US, CN, global
+[1.0, 0.25, 0.0, 0.0]
+>>> located_factors(index, initiative, "funding", pool).tolist()  # funding travels
+[1.0, 1.0, 1.0, 1.0]
+>>> rules = build_rules(index, initiative, pool, lead=index.position["unicef"], forced=(),
+...                     complementary=True)
+>>> rules.min_size, rules.max_size, rules.require_local, rules.complementary
+(2, 5, True, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.domain.model import Initiative, Kind
+from matcher.engine.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
+from matcher.engine.objective import N_REGIONS, N_SECTORS, Problem, Weights
+from matcher.engine.pool import CandidatePool
+from matcher.engine.proximity import SparseScores
+from matcher.engine.solvers import Rules
+
+__all__ = ["Formulation", "build_problem", "build_rules", "located_factors"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Formulation:
+    """An initiative set up for the solvers, and what explanations map back through.
+
+    ``lead`` and ``forced`` are index positions; ``proximity`` is the personalised PageRank
+    from them; ``need_vectors[j]`` is the coverage of ``need_codes[j]`` (positions ascending,
+    coverage aligned); slot ``k`` of ``problem`` and ``rules`` is index position
+    ``pool.positions[k]``.
+    """
+
+    initiative: Initiative
+    lead: int
+    forced: tuple[int, ...]
+    proximity: SparseScores
+    need_codes: tuple[str, ...]
+    need_vectors: tuple[tuple[IntArray, FloatArray], ...]
+    pool: CandidatePool
+    problem: Problem
+    rules: Rules
+
+
+def build_problem(
+    index: Index,
+    initiative: Initiative,
+    pool: IntArray,
+    *,
+    lead: int,
+    proximity: SparseScores,
+    need_vectors: Sequence[tuple[IntArray, FloatArray]],
+    penalised: FloatArray,
+    weights: Weights,
+) -> Problem:
+    """The objective's inputs for the candidates at ``pool`` (slot ``k``: ``pool[k]``).
+
+    A need is what the initiative lacks: the lead's own capabilities do not cover it (the
+    base coverage is 0); its activity types, sector and region are the base of theirs.
+
+    Parameters
+    ----------
+    index : Index
+    initiative : Initiative
+    pool : ndarray of int64
+        Index positions of the candidates, ascending.
+    lead : int, keyword-only
+        The lead's index position.
+    proximity : SparseScores, keyword-only
+        Personalised PageRank from the lead (and required members); scaled so that the
+        closest candidate scores 1.
+    need_vectors : sequence of (positions, coverage), keyword-only
+        Coverage of each of ``initiative.needs``, in order (positions ascending).
+    penalised : ndarray of float64, keyword-only
+        1 at the index position of each organisation screening penalises.
+    weights : Weights, keyword-only
+
+    Returns
+    -------
+    Problem
+    """
+    n = pool.size
+    cover = np.zeros((n, len(need_vectors)))
+    base_cover = np.zeros(len(need_vectors))
+    # a need is what the initiative lacks: the lead's own capabilities do not cover it
+    for j, (positions, values) in enumerate(need_vectors):
+        slot = np.searchsorted(pool, positions)
+        inside = slot < n
+        inside[inside] &= pool[slot[inside]] == positions[inside]
+        cover[slot[inside], j] = values[inside] * located_factors(
+            index, initiative, initiative.needs[j].capability, positions[inside]
+        )
+    wanted = [ACTIVITY_TYPES.index(a) for a in sorted(initiative.activity_types)]
+    activity = index.activity[pool][:, wanted].astype(np.float64)
+    base_activity = index.activity[lead, wanted].astype(np.float64)
+    sector = index.sector[pool]
+    base_sectors = np.bincount([index.sector[lead]], minlength=N_SECTORS)
+    region = index.region_id[pool]
+    base_regions = np.zeros(N_REGIONS, dtype=np.int64)
+    if index.region_id[lead] >= 0:
+        base_regions[index.region_id[lead]] = 1
+    local = np.array([index.country[i] in initiative.countries for i in pool.tolist()], dtype=bool)
+    fit = np.zeros(n)
+    target_regions = _regions_of(index, initiative)
+    if initiative.countries:
+        for k, i in enumerate(pool.tolist()):
+            if index.country[i] in initiative.countries:
+                fit[k] = 1.0
+            elif index.country[i] is None or index.region[i] in target_regions:
+                fit[k] = 0.5
+
+    alignment = _alignment(index, initiative, pool)
+    pool_ppr = proximity[pool]
+    top = float(pool_ppr.max(initial=0.0))
+    closeness = pool_ppr / top if top > 0 else np.zeros(n)
+    ties = np.minimum(index.collaboration[pool][:, pool].toarray(), 1.0)
+    np.fill_diagonal(ties, 0.0)
+    to_lead = np.asarray(index.collaboration[[lead]][:, pool].todense()).ravel()
+    return Problem(
+        cover=cover,
+        need_weights=np.asarray([need.weight for need in initiative.needs], dtype=float),
+        base_cover=base_cover,
+        activity=activity,
+        base_activity=base_activity,
+        sector=sector,
+        base_sector_counts=base_sectors.astype(np.int64),
+        region=region,
+        base_region_counts=base_regions,
+        local=local,
+        wants_local=bool(initiative.countries),
+        fit=fit,
+        resources=index.resources[pool],
+        base_resources=index.resources[lead].copy(),
+        alignment=alignment,
+        proximity=closeness,
+        ties=ties,
+        novel=(to_lead == 0).astype(np.float64),
+        record=index.record[pool].astype(np.float64),
+        yellow=penalised[pool],
+        max_size=initiative.constraints.max_size,
+        weights=weights,
+    )
+
+
+def build_rules(
+    index: Index,
+    initiative: Initiative,
+    pool: IntArray,
+    *,
+    lead: int,
+    forced: Sequence[int],
+    complementary: bool,
+) -> Rules:
+    """The hard constraints of ``initiative`` over the slots of ``pool``.
+
+    Conflicting pairs are those of the dataset with both in the pool; a sector or kind the
+    lead brings is not required again; a local partner is required only with target
+    countries, complementarity only with needs or activity types to complement.
+
+    Parameters
+    ----------
+    index : Index
+    initiative : Initiative
+    pool : ndarray of int64
+        Index positions of the candidates, ascending.
+    lead : int, keyword-only
+        The lead's index position.
+    forced : sequence of int, keyword-only
+        Index positions of the required members (each in ``pool``).
+    complementary : bool, keyword-only
+        Whether every member must be the sole best holder of some need or activity type.
+
+    Returns
+    -------
+    Rules
+    """
+    where = {p: k for k, p in enumerate(pool.tolist())}
+    conflicts = []
+    for conflict in index.dataset.conflicts:
+        a = where.get(index.position[conflict.org_a])
+        b = where.get(index.position[conflict.org_b])
+        if a is not None and b is not None:
+            conflicts.append((a, b))
+    lead_sector = int(index.sector[lead])
+    lead_kind = int(index.kind[lead])
+    required_sectors = frozenset(
+        SECTORS.index(s) for s in initiative.constraints.required_sectors
+    ) - {lead_sector}
+    required_kinds = frozenset(KINDS.index(k) for k in initiative.constraints.required_kinds) - {
+        lead_kind
+    }
+    return Rules(
+        min_size=initiative.constraints.min_size,
+        max_size=initiative.constraints.max_size,
+        forced=tuple(where[i] for i in forced),
+        conflicts=tuple(conflicts),
+        required_sectors=required_sectors,
+        required_kinds=required_kinds,
+        kind=index.kind[pool],
+        require_local=initiative.constraints.require_local_partner and bool(initiative.countries),
+        complementary=complementary and bool(initiative.needs or initiative.activity_types),
+    )
+
+
+def located_factors(
+    index: Index, initiative: Initiative, code: str, positions: IntArray
+) -> FloatArray:
+    """What a holder's coverage of ``code`` counts for, per position in ``positions``.
+
+    Local presence is presence *there*: elsewhere it counts a quarter in a target region
+    and nothing beyond. Other capabilities travel (factor 1).
+
+    Parameters
+    ----------
+    index : Index
+    initiative : Initiative
+        Its target countries say where "there" is (none: every factor is 1).
+    code : str
+        The capability code of a need.
+    positions : ndarray of int64
+        Index positions of holders.
+
+    Returns
+    -------
+    ndarray of float64
+        1, 0.25 or 0 per position.
+    """
+    vocabulary = index.taxonomies.capabilities
+    if not initiative.countries or not (
+        code == "local_presence" or "local_presence" in vocabulary.ancestors(code)
+    ):
+        return np.ones(positions.size)
+    regions = _regions_of(index, initiative)
+    return np.array(
+        [
+            1.0
+            if index.country[p] in initiative.countries
+            else 0.25
+            if index.region[p] in regions
+            else 0.0
+            for p in positions.tolist()
+        ]
+    )
+
+
+def _alignment(index: Index, initiative: Initiative, pool: IntArray) -> FloatArray:
+    """Share of the initiative's themes each candidate works on (a shared SDG earns half),
+    plus 0.25 for a company with a recorded business motivation (§74)."""
+    alignment = np.zeros(pool.size)
+    columns = [index.theme_codes.index(t) for t in sorted(initiative.themes)]
+    if columns:
+        held = index.theme[pool][:, columns].toarray() > 0
+        candidate_sdgs = (index.theme[pool] @ index.theme_sdg).toarray() > 0
+        wanted_sdgs = index.theme_sdg[columns].toarray() > 0
+        near = ~held & ((candidate_sdgs.astype(int) @ wanted_sdgs.T.astype(int)) > 0)
+        alignment = (held.sum(axis=1) + 0.5 * near.sum(axis=1)) / len(columns)
+    companies = index.kind[pool] == KINDS.index(Kind.COMPANY)
+    alignment = alignment + 0.25 * (companies & index.motivations[pool].any(axis=1))
+    result: FloatArray = np.minimum(alignment, 1.0)
+    return result
+
+
+def _regions_of(index: Index, initiative: Initiative) -> set[str]:
+    """The M49 regions of the initiative's target countries."""
+    return {
+        info.region
+        for c in initiative.countries
+        if (info := index.taxonomies.countries.get(c)) is not None
+    }
