@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
 import shutil
 from pathlib import Path
@@ -333,9 +334,7 @@ def test_gzipped_files_and_folders_are_read(tmp_path: Path) -> None:
 
 def test_amounts_convert_at_the_ecb_rate_of_their_value_date() -> None:
     usd = UsdConverter()
-    assert usd.convert(1000.0, "EUR", __import__("datetime").date(2015, 3, 31)) == pytest.approx(
-        1075.9
-    )
+    assert usd.convert(1000.0, "EUR", dt.date(2015, 3, 31)) == pytest.approx(1075.9)
     assert usd.convert(1000.0, "usd", None) == 1000.0
     assert usd.convert(1000.0, "XOF", None) is None
 
