@@ -97,6 +97,13 @@ class OrganisationFields(Strict):
         default_factory=list, max_length=50
     )
     source: Text = ""
+    identifiers: list[Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s;]+$")]] = (
+        Field(
+            default_factory=list,
+            max_length=50,
+            description="Registry identifiers, e.g. the IATI organisation id XM-DAC-41122",
+        )
+    )
     capabilities: list[CapabilityIn] = Field(default_factory=list, max_length=500)
 
 
@@ -132,6 +139,7 @@ class OrganisationOut(BaseModel):
     description: str
     aliases: list[str]
     source: str
+    identifiers: list[str]
     capabilities: list[CapabilityOut]
     version: int
 

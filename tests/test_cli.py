@@ -69,6 +69,7 @@ def test_every_command_of_the_design_is_there() -> None:
         "report",
         "generate",
         "keys",
+        "iati",
     }
 
 

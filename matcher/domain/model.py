@@ -35,6 +35,7 @@ from matcher.domain.exceptions import UnknownCodeError, ValidationError
 
 __all__ = [
     "ID_PATTERN",
+    "IDENTIFIER_PATTERN",
     "Sector",
     "Kind",
     "DEFAULT_SECTOR",
@@ -58,9 +59,12 @@ __all__ = [
     "Exclusion",
     "Coalition",
     "check_id",
+    "check_identifier",
+    "identifier_key",
 ]
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+IDENTIFIER_PATTERN = re.compile(r"[^\s;]{1,200}")
 _CODE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _SCORE_TOLERANCE = 1e-9
 
@@ -196,6 +200,38 @@ def check_id(value: object, what: str, field_name: str = "id") -> str:
     return value
 
 
+def check_identifier(value: object, field_name: str = "identifiers") -> str:
+    """Return ``value`` if it is a registry identifier, else raise :class:`ValidationError`.
+
+    A registry identifier (an IATI organisation identifier such as ``XM-DAC-41122``, a
+    charity number, ...) is 1-200 printable characters without spaces or ``;``.
+
+    >>> check_identifier("XM-DAC-41122")
+    'XM-DAC-41122'
+    >>> check_identifier("Not available")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    matcher.domain.exceptions.ValidationError: Identifier 'Not available' is invalid: ...
+    """
+    if not isinstance(value, str) or not IDENTIFIER_PATTERN.fullmatch(value):
+        raise ValidationError(
+            f"Identifier {value!r} is invalid: use 1-200 printable characters without "
+            "spaces or ';'",
+            field=field_name,
+            value=value,
+        )
+    return value
+
+
+def identifier_key(identifier: str) -> str:
+    """The form two identifiers are compared in: registries ignore case.
+
+    >>> identifier_key("xm-dac-41122") == identifier_key("XM-DAC-41122")
+    True
+    """
+    return identifier.casefold()
+
+
 def _enum(enum: type[_E], value: object, what: str, field_name: str) -> _E:
     try:
         return enum(value)  # type: ignore[arg-type]
@@ -286,6 +322,7 @@ class Organisation:
     description: str = ""
     aliases: tuple[str, ...] = ()
     source: str = ""
+    identifiers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_id(self.id, "Organisation")
@@ -326,6 +363,7 @@ class Organisation:
                 value=self.max_active,
             )
         _set(self, "aliases", tuple(self.aliases))
+        _set(self, "identifiers", tuple(check_identifier(i) for i in self.identifiers))
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,7 @@ organisations = Table(
     Column("description", Text, nullable=False, server_default=""),
     Column("aliases", Text, nullable=False, server_default=""),
     Column("source", Text, nullable=False, server_default=""),
+    Column("identifiers", Text, nullable=False, server_default=""),
     Column("version", Integer, nullable=False, server_default="1"),
     Index("ix_organisations_kind", "kind"),
     Index("ix_organisations_country", "country"),
