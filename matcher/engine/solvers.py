@@ -44,8 +44,6 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 _EPS = 1e-12
-#: Below this much time left, the MILP is not started (HiGHS needs some to set up).
-_MIN_MILP_SECONDS = 0.01
 #: Candidates re-evaluated at once by lazy greedy (numpy calls cost more than arithmetic).
 _LAZY_BATCH = 64
 
@@ -663,7 +661,9 @@ def greedy(
     )
 
 
-def milp(problem: Problem, rules: Rules, *, time_limit: float = 10.0) -> Solution:
+def milp(
+    problem: Problem, rules: Rules, *, time_limit: float = 10.0, node_limit: int | None = None
+) -> Solution:
     """The exact optimum by mixed-integer programming (scipy.optimize.milp, HiGHS).
 
     Coverage terms are linearised as facility location (``u_ij <= x_i``, ``sum_i u_ij <= 1``),
@@ -677,7 +677,7 @@ def milp(problem: Problem, rules: Rules, *, time_limit: float = 10.0) -> Solutio
     """
     started = time.perf_counter()
     builder = _MilpBuilder(problem, rules)
-    result = builder.solve(time_limit)
+    result = builder.solve(time_limit, node_limit)
     if result is None:
         raise InfeasibleError("No coalition satisfies the constraints")
     members, bound, status = result
@@ -838,18 +838,64 @@ class _MilpBuilder:
                 into[i].append(z)
 
     def _redundancy_penalty(self, x: list[int]) -> None:
-        """The redundancy term: q_i >= x_i - sum_j z_ij costs the term's weight, z_ij = 1
-        only if i alone holds column j best among the members, above the lead's own (the
-        definition of :func:`~matcher.engine.objective.redundant_members`)."""
+        """The redundancy term: q_i >= x_i - sum_j z_ij costs the term's weight, where z_ij
+        may be 1 only if i alone holds column j best among the members, above the lead's own
+        (the definition of :func:`~matcher.engine.objective.redundant_members`).
+
+        Per column, holders sorted by value form tie groups; a continuous prefix indicator
+        P_g >= x_k for every k in a better group says "someone better is in", and
+        z_ij <= x_i, z_ij <= 1 - P_g. Inside a tie group of up to eight, z_ij <= 1 - x_k
+        for each other member k; larger groups use a binary z_ij with
+        M z_ij + sum_{k in group, k != i} x_k <= M. O(holders) rows per column, and an LP
+        relaxation far tighter than one big-M row per holder.
+        """
         p = self.problem
         sole: dict[int, list[int]] = {i: [] for i in range(p.size)}
-        self._complementarity(x, p.cover, p.base_cover, sole, tolerance=1e-12)
-        self._complementarity(x, p.activity, p.base_activity, sole, tolerance=1e-12)
+        columns = [(p.cover, p.base_cover), (p.activity, p.base_activity)]
+        for values, base in columns:
+            for j in range(values.shape[1]):
+                self._sole_best_column(x, values[:, j], float(base[j]), sole)
         for i in range(p.size):
             if p.exempt is not None and p.exempt[i]:
                 continue
             q = self._variable(-p.weights.redundancy)
             self._row({x[i]: 1.0, q: -1.0, **{z: -1.0 for z in sole[i]}}, -np.inf, 0.0)
+
+    def _sole_best_column(
+        self, x: list[int], column: FloatArray, base: float, sole: dict[int, list[int]]
+    ) -> None:
+        holders = np.flatnonzero(column > base + _EPS)
+        if holders.size == 0:
+            return
+        order = holders[np.argsort(-column[holders], kind="stable")].tolist()
+        groups: list[list[int]] = []
+        for i in order:
+            if groups and column[groups[-1][0]] - column[i] <= 1e-12:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        prefix: int | None = None  # P: someone of a better group is in
+        big = float(self.rules.max_size)
+        for group in groups:
+            binary = len(group) > 8
+            for i in group:
+                z = self._variable(0.0, integer=binary)
+                self._row({z: 1.0, x[i]: -1.0}, -np.inf, 0.0)
+                if prefix is not None:
+                    self._row({z: 1.0, prefix: 1.0}, -np.inf, 1.0)
+                others = [k for k in group if k != i]
+                if binary:
+                    self._row({z: big, **{x[k]: 1.0 for k in others}}, -np.inf, big)
+                else:
+                    for k in others:
+                        self._row({z: 1.0, x[k]: 1.0}, -np.inf, 1.0)
+                sole[i].append(z)
+            following = self._variable(0.0)
+            if prefix is not None:
+                self._row({following: 1.0, prefix: -1.0}, 0.0, np.inf)
+            for k in group:
+                self._row({following: 1.0, x[k]: -1.0}, 0.0, np.inf)
+            prefix = following
 
     def _counts(
         self, x: list[int], group: IntArray, base: IntArray, groups: int, unit: float
@@ -866,7 +912,9 @@ class _MilpBuilder:
                 float(base[g]),
             )
 
-    def solve(self, time_limit: float) -> tuple[list[int], float, str] | None:
+    def solve(
+        self, time_limit: float, node_limit: int | None = None
+    ) -> tuple[list[int], float, str] | None:
         x = self.build()
         size = len(self.cost)
         for r, coefficients in enumerate(self.rows):
@@ -881,7 +929,11 @@ class _MilpBuilder:
             constraints=LinearConstraint(matrix, self.row_lower, self.row_upper),
             integrality=np.asarray(self.integer),
             bounds=Bounds(self.lower, self.upper),
-            options={"time_limit": time_limit, "mip_rel_gap": 1e-9},
+            options={
+                "time_limit": time_limit,
+                "mip_rel_gap": 1e-9,
+                **({"node_limit": node_limit} if node_limit is not None else {}),
+            },
         )
         if result.x is None:
             return None
@@ -899,6 +951,7 @@ def solve(
     method: str = "auto",
     milp_time_limit: float = 0.0,
     restarts: int = 2,
+    milp_node_limit: int | None = None,
 ) -> Solution:
     """Solve with ``method``.
 
@@ -921,7 +974,7 @@ def solve(
             raise InfeasibleError("No coalition satisfies the constraints")
         return first
     try:
-        exact = milp(problem, rules, time_limit=milp_time_limit)
+        exact = milp(problem, rules, time_limit=milp_time_limit, node_limit=milp_node_limit)
     except InfeasibleError:
         if first is None:
             raise
@@ -956,16 +1009,19 @@ def top_k(
     milp_time_limit: float = 0.0,
     milp_budget: float = 0.0,
     milp_max_candidates: int = 0,
+    milp_node_limit: int = 2000,
 ) -> list[Solution]:
     """Up to ``count`` coalitions, best first, each differing from every other found before
     it by at least ``difference`` members (no-good cuts).
 
     The first coalition, the one a broker reads first, gets greedy's restarts under
     ``auto``; the alternatives get greedy and local search. Under ``auto``, when the pool has
-    at most ``milp_max_candidates`` candidates, the exact MILP also runs within what is left
-    of ``milp_budget`` seconds for the whole request (the better of the two is kept), so
-    small requests are solved exactly; ``milp_time_limit`` > 0 instead gives every coalition
-    that budget whatever the pool's size.
+    at most ``milp_max_candidates`` candidates, the exact MILP also runs for the first
+    coalition (the better of the two is kept), limited by ``milp_node_limit`` branch-and-bound
+    nodes, a limit that does not depend on the machine's load (so answers are reproducible),
+    and by ``milp_budget`` seconds as a safety cap: on such pools it proves optimality at its
+    root node, well within both. ``milp_time_limit`` > 0 gives every coalition that
+    budget whatever the pool's size.
 
     The coalitions come back sorted by score: an alternative that beats an earlier coalition
     (a heuristic's miss) is promoted. Every ``bound`` is then the bound of the first search,
@@ -977,15 +1033,13 @@ def top_k(
     ValueError
         If ``method`` is unknown.
     """
-    started = time.perf_counter()
     solutions: list[Solution] = []
     current = rules
-    exact_allowed = method == "auto" and milp_budget > 0 and problem.size <= milp_max_candidates
+    exact_first = method == "auto" and milp_budget > 0 and problem.size <= milp_max_candidates
     for rank in range(count):
-        limit = milp_time_limit
-        if exact_allowed:
-            left = milp_budget - (time.perf_counter() - started)
-            limit = max(limit, left) if left >= _MIN_MILP_SECONDS else limit
+        limit, nodes = milp_time_limit, None
+        if exact_first and rank == 0:
+            limit, nodes = max(limit, milp_budget), milp_node_limit
         try:
             solution = solve(
                 problem,
@@ -993,6 +1047,7 @@ def top_k(
                 method=method,
                 milp_time_limit=limit,
                 restarts=2 if rank == 0 else 0,
+                milp_node_limit=nodes,
             )
         except InfeasibleError:
             break

@@ -131,6 +131,6 @@ def _explain(current: Any, initiative: Initiative, members: list[str]) -> dict[s
     request = dataclasses.replace(initiative, constraints=constraints, count=1)
     result = current.engine.recommend(request)
     if not result.coalitions:
-        reason = "; ".join(result.infeasible) or "no coalition"
+        reason = "; ".join(i.reason for i in result.infeasible) or "no coalition"
         abort(422, f"These members cannot form a coalition: {reason}")
     return coalition_dict(result.coalitions[0])

@@ -47,7 +47,7 @@ __all__ = [
 #: Written last in each initiative's folder: its presence marks the initiative done.
 RESULT_FILE = "result.json"
 #: Version of the result layout; a change makes ``--resume`` redo older results.
-RESULT_VERSION = 1
+RESULT_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
