@@ -236,7 +236,7 @@ class NeedIn(Strict):
 
 
 class ConstraintsIn(Strict):
-    min_size: int = Field(2, ge=1, le=50)
+    min_size: int = Field(1, ge=1, le=50)
     max_size: int = Field(5, ge=1, le=50)
     include: list[Id] = Field(default_factory=list, max_length=50)
     exclude: list[Id] = Field(default_factory=list, max_length=1000)
@@ -260,6 +260,11 @@ class InitiativeFields(Strict):
     needs: list[NeedIn] = Field(default_factory=list, max_length=50)
     constraints: ConstraintsIn = Field(default_factory=ConstraintsIn)
     count: int = Field(3, ge=1, le=20, description="Number of distinct coalitions")
+    complementarity: Literal["strict", "prefer", "off"] | None = Field(
+        None,
+        description="A member that adds nothing unique is forbidden (strict), penalised "
+        "(prefer, the default) or ignored (off)",
+    )
 
 
 class RecommendationIn(InitiativeFields):
@@ -309,6 +314,9 @@ class FlagOut(BaseModel):
 
 class CoalitionMemberOut(BaseModel):
     id: str
+    name: str
+    kind: str
+    country: str | None
     covers: dict[str, float]
     activity_types: list[str]
     marginal_gain: float
@@ -321,6 +329,7 @@ class GapOut(BaseModel):
     need: str
     coverage: float
     best_partner: str | None
+    best_partner_name: str
     best_partner_coverage: float
 
 
@@ -339,13 +348,40 @@ class ExclusionOut(BaseModel):
     reason: str
 
 
+class OrganisationRefOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    country: str | None
+
+
+class ConstraintOut(BaseModel):
+    path: str
+    value: Any
+
+
+class RelaxationOut(BaseModel):
+    change: list[ConstraintOut]
+    description: str
+    coalitions: int
+    best_score: float
+    members: list[OrganisationRefOut]
+
+
+class InfeasibleOut(BaseModel):
+    constraints: list[ConstraintOut]
+    reason: str
+    relaxations: list[RelaxationOut]
+
+
 class RecommendationOut(BaseModel):
     initiative: str
+    lead: OrganisationRefOut
     data_version: int
     coalitions: list[CoalitionOut]
     excluded: list[ExclusionOut]
     pool_size: int
-    infeasible: list[str]
+    infeasible: list[InfeasibleOut]
 
 
 class CompletionIn(Strict):

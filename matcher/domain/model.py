@@ -53,6 +53,7 @@ __all__ = [
     "Flag",
     "Conflict",
     "Constraints",
+    "COMPLEMENTARITY",
     "Initiative",
     "CoalitionMember",
     "Gap",
@@ -556,9 +557,13 @@ class Conflict:
 
 @dataclass(frozen=True, slots=True)
 class Constraints:
-    """Hard constraints of an initiative; sizes count partners besides the lead."""
+    """Hard constraints of an initiative; sizes count partners besides the lead.
 
-    min_size: int = 2
+    By default a coalition has 1 to 5 partners: within those bounds the objective decides how
+    many are worth their coordination cost, so a default never rules a request out.
+    """
+
+    min_size: int = 1
     max_size: int = 5
     include: frozenset[str] = frozenset()
     exclude: frozenset[str] = frozenset()
@@ -635,9 +640,17 @@ class Constraints:
         )
 
 
+#: How a member that adds nothing unique is treated: forbidden, penalised or ignored.
+COMPLEMENTARITY: tuple[str, ...] = ("strict", "prefer", "off")
+
+
 @dataclass(frozen=True, slots=True)
 class Initiative:
-    """A partnership being built: the input of a recommendation (DESIGN.md 5.2)."""
+    """A partnership being built: the input of a recommendation (DESIGN.md 5.2).
+
+    ``complementarity`` (``strict``, ``prefer`` or ``off``; ``None``: the engine's default)
+    says whether a member that adds nothing unique is forbidden, penalised or ignored.
+    """
 
     lead: str
     id: str = "initiative"
@@ -650,9 +663,17 @@ class Initiative:
     count: int = 5
     description: str = ""
     source: str = ""
+    complementarity: str | None = None
 
     def __post_init__(self) -> None:
         check_id(self.id, "Initiative")
+        if self.complementarity is not None and self.complementarity not in COMPLEMENTARITY:
+            raise ValidationError(
+                f"complementarity must be one of {', '.join(COMPLEMENTARITY)}, "
+                f"got {self.complementarity!r}",
+                field="complementarity",
+                value=self.complementarity,
+            )
         check_id(self.lead, "Organisation", "lead")
         _set(self, "themes", _codes(self.themes, "Theme", "themes"))
         _set(self, "countries", _countries(self.countries, "countries"))
@@ -725,6 +746,7 @@ _INITIATIVE_KEYS = frozenset(
         "count",
         "description",
         "source",
+        "complementarity",
     }
 )
 _NEED_KEYS = frozenset({"capability", "weight", "quantity"})
@@ -781,6 +803,9 @@ class CoalitionMember:
     path_to_lead: tuple[str, ...] = ()
     flags: tuple[Flag, ...] = ()
     evidence: tuple[str, ...] = ()
+    name: str = ""
+    kind: str = ""
+    country: str | None = None
 
     def __post_init__(self) -> None:
         check_id(self.id, "Organisation")
@@ -798,6 +823,7 @@ class Gap:
     coverage: float
     best_partner: str | None = None
     best_partner_coverage: float = 0.0
+    best_partner_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,7 +117,7 @@ def evaluate_members(
     )
     result = engine.recommend(dataclasses.replace(initiative, constraints=constraints, count=1))
     if not result.coalitions:
-        reason = "; ".join(result.infeasible) or "no coalition"
+        reason = "; ".join(i.reason for i in result.infeasible) or "no coalition"
         raise ValidationError(
             f"These members cannot form a coalition: {reason}", field=field, value=list(members)
         )
