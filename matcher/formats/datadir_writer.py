@@ -126,6 +126,8 @@ def _extension_rows(vocabulary: Vocabulary, builtin: Vocabulary) -> list[dict[st
             "sdg": term.attributes.get("sdg"),
             "description": term.description,
             "source": term.source,
+            "label_fr": term.attributes.get("label_fr"),
+            "keywords": term.attributes.get("keywords"),
         }
         for code, term in vocabulary.items()
         if code not in builtin
