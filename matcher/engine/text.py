@@ -175,9 +175,8 @@ class TfidfEncoder:
     Attributes
     ----------
     vectorizer_ : sklearn.feature_extraction.text.TfidfVectorizer
-    svd_ : sklearn.decomposition.TruncatedSVD or None
-        ``None`` when the corpus is too small to reduce (the TF-IDF vectors are used as they
-        are, densified).
+    basis_ : ndarray, shape (features, k), float32
+        The LSA basis the TF-IDF rows are projected on.
     """
 
     name = "tfidf"
@@ -203,18 +202,11 @@ class TfidfEncoder:
         return f"tfidf:{digest}"
 
     def fit(self, texts: Sequence[str]) -> TfidfEncoder:
-        """Learn the n-gram vocabulary and weights from ``texts`` (and the SVD basis)."""
-        from sklearn.decomposition import TruncatedSVD  # type: ignore[import-untyped]
-
+        """Learn the n-gram vocabulary and weights from ``texts``, and the reduced basis."""
         corpus = [text for text in texts if text.strip()] or ["empty"]
-        self.vectorizer_ = tfidf_vectorizer(self.ngram_range, self.max_features).fit(corpus)
-        matrix = self.vectorizer_.transform(corpus)
-        components = min(self.dimensions, matrix.shape[0] - 1, matrix.shape[1] - 1)
-        self.svd_ = None
-        if components >= 2 and matrix.shape[1] > self.dimensions:
-            self.svd_ = TruncatedSVD(
-                n_components=components, algorithm="randomized", random_state=self.random_state
-            ).fit(matrix)
+        self.vectorizer_ = tfidf_vectorizer(self.ngram_range, self.max_features)
+        matrix = self.vectorizer_.fit_transform(corpus)
+        self.basis_ = _lsa_basis(matrix, self.dimensions, self.random_state)
         hasher = hashlib.sha1(usedforsecurity=False)
         for text in corpus:
             hasher.update(text.encode("utf-8"))
@@ -227,10 +219,35 @@ class TfidfEncoder:
         if not hasattr(self, "vectorizer_"):
             raise ValidationError("TfidfEncoder used before fit", field="encoder", value=self.name)
         matrix = self.vectorizer_.transform(list(texts))
-        dense = (self.svd_.transform(matrix) if self.svd_ is not None else matrix.toarray()).astype(
-            np.float32
-        )
-        return _normalise_rows(dense)
+        return _normalise_rows(np.asarray(matrix @ self.basis_, dtype=np.float32))
+
+
+#: Up to this many documents, the LSA basis comes from the eigenvectors of the documents'
+#: Gram matrix (exact, fast); above, from randomized truncated SVD.
+_GRAM_LIMIT = 3000
+
+
+def _lsa_basis(matrix: sp.csr_matrix, dimensions: int, random_state: int) -> FloatArray:
+    """A (features, k) basis of the top ``k <= dimensions`` singular directions of the
+    document-term ``matrix``: projecting a TF-IDF row on it keeps cosines between documents
+    (exactly when the corpus has at most ``dimensions`` documents)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        if matrix.shape[0] <= _GRAM_LIMIT:
+            gram = np.asarray((matrix @ matrix.T).toarray(), dtype=np.float64)
+            values, vectors = np.linalg.eigh(gram)
+            order = np.argsort(values)[::-1][:dimensions]
+            order = order[values[order] > 1e-9 * max(float(values.max()), 1e-12)]
+            basis = np.asarray(matrix.T @ vectors[:, order]) / np.sqrt(values[order])
+            return np.asarray(basis, dtype=np.float32)
+        from sklearn.decomposition import TruncatedSVD  # type: ignore[import-untyped]
+
+        components = min(dimensions, matrix.shape[1] - 1)
+        svd = TruncatedSVD(
+            n_components=components, algorithm="randomized", random_state=random_state
+        ).fit(matrix)
+        return np.ascontiguousarray(svd.components_.T, dtype=np.float32)
 
 
 def tfidf_vectorizer(ngram_range: tuple[int, int] = (3, 5), max_features: int = 1 << 18) -> Any:
