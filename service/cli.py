@@ -28,6 +28,7 @@ from matcher.integrity.sanctions import DEFAULT_THRESHOLD, parse_consolidated_li
 from matcher.storage.repository import ImportReport
 from matcher.storage.sql import SqlRepository, open_repository
 from matcher.usecases.directories import export_directory, import_directory, load_dataset
+from matcher.usecases.drafting import draft_note
 from matcher.usecases.recommending import format_recommendation, recommend
 from matcher.usecases.screening import dismiss_flag, screen_sanctions
 
@@ -202,6 +203,68 @@ def recommend_command(
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(format_recommendation(result))
+
+
+@cli.command("draft")
+@click.argument("note", type=click.File("r", encoding="utf-8"))
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Recognise the lead among this data directory's organisations.",
+)
+@click.option(
+    "--db",
+    "database_url",
+    help="Recognise the lead among this database's organisations.",
+)
+@click.option(
+    "--text-encoder",
+    type=click.Choice(["use", "none"]),
+    default="use",
+    show_default=True,
+    help="use: also suggest terms close in meaning to a sentence (below acceptance).",
+)
+@click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="text")
+def draft_command(
+    note: Any,
+    data_dir: Path | None,
+    database_url: str | None,
+    text_encoder: str,
+    output_format: str,
+) -> None:
+    """A concept note (English or French; - for standard input) into a draft initiative."""
+    text = note.read()
+    if not text.strip():
+        _fail(f"{note.name}: the note is empty")
+    try:
+        taxonomies = load_taxonomies()
+        organisations = None
+        if data_dir is not None or database_url:
+            repository = None if data_dir is not None else _repository(str(database_url))
+            dataset = load_dataset(taxonomies, data_dir=data_dir, repository=repository)
+            taxonomies, organisations = dataset.taxonomies, dataset.organisations
+        draft = draft_note(
+            text,
+            taxonomies,
+            organisations,
+            text_encoder=None if text_encoder == "none" else text_encoder,
+        )
+    except DataDirectoryError as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        _fail(f"{data_dir} rejected: {len(err.problems)} problem(s)")
+    except PartnerMatchError as err:
+        _fail(str(err))
+    if output_format == "json":
+        click.echo(json.dumps(draft.to_dict(), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"language: {draft.language}")
+    click.echo(json.dumps(draft.initiative, indent=2, ensure_ascii=False))
+    click.echo("suggestions (confidence, field, value, phrase):")
+    for s in draft.suggestions:
+        phrase = " ".join(s.phrase.split())
+        click.echo(f"  {s.confidence:.2f}  {s.field:<15} {s.value:<45} {phrase[:60]!r}")
 
 
 @cli.command("evaluate")

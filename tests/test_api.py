@@ -558,6 +558,7 @@ def test_the_expensive_endpoints_are_rate_limited_per_key(
             "DATABASE_URL": app.config["DATABASE_URL"],
             "SECRET_KEY": "test-secret",
             "INDEX_REFRESH": "inline",
+            "TEXT_ENCODER": "none",
             "RATE_LIMIT": "2 per minute",
         }
     )

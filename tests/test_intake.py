@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.model import Initiative
 from matcher.engine.intake import ACCEPT_AT, ConceptNoteIntake
 from matcher.formats.datadir import read_data_directory
 from matcher.formats.taxonomy_io import default_taxonomy_dir
+from tests.api_fixtures import bearer
 
 NOTES = Path(__file__).parent / "data" / "notes"
 
@@ -190,3 +193,71 @@ def test_the_sentence_encoder_adds_suggestions_below_acceptance_only(seed: Datas
         assert with_encoder.initiative == without.initiative
         added = set(with_encoder.suggestions) - set(without.suggestions)
         assert added and all(s.method == "similar" and s.confidence < ACCEPT_AT for s in added)
+
+
+# ---- the command line and the API ------------------------------------------------------------
+
+
+def test_partnermatch_draft_prints_the_draft_as_json() -> None:
+    from click.testing import CliRunner
+
+    from service.cli import cli
+
+    note = NOTES / "travail-des-enfants-inde.fr.txt"
+    seed = default_taxonomy_dir().parent / "seed"
+    args = ["draft", str(note), "--data", str(seed), "--text-encoder", "none", "--format", "json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["language"] == "fr"
+    assert body["initiative"]["lead"] == "unicef"
+    assert body["initiative"]["countries"] == ["IN"]
+    assert body["initiative"]["themes"] == ["child_labour", "education", "population_women"]
+    first = body["suggestions"][0]
+    assert set(first) >= {"field", "value", "phrase", "confidence", "method"}
+
+
+def test_partnermatch_draft_refuses_an_empty_note(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from service.cli import cli
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["draft", str(empty), "--text-encoder", "none"])
+    assert result.exit_code == 1
+    assert "the note is empty" in result.output
+
+
+def test_a_broker_posts_a_concept_note_and_gets_a_draft(
+    client: FlaskClient, keys: dict[str, str]
+) -> None:
+    text = (NOTES / "child-labour-india.en.txt").read_text(encoding="utf-8")
+    response = client.post(
+        "/v1/initiatives/draft", json={"text": text}, headers=bearer(keys["broker"])
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    expected = EXPECTED["child-labour-india.en.txt"]
+    assert body["language"] == "en"
+    assert body["initiative"]["lead"] == "unicef"
+    assert body["initiative"]["themes"] == expected[2]
+    assert body["initiative"]["countries"] == ["IN"]
+    assert {s["field"] for s in body["suggestions"]} >= {"lead", "themes", "countries", "needs"}
+
+
+@pytest.mark.parametrize(
+    ("role", "body", "status"),
+    [
+        ("reviewer", {"text": "Schools in Mali"}, 403),
+        ("broker", {"text": ""}, 422),
+        ("broker", {"text": "x" * 10_001}, 422),
+        ("broker", {"note": "Schools in Mali"}, 422),
+    ],
+)
+def test_the_draft_endpoint_refuses_other_roles_and_bad_bodies(
+    client: FlaskClient, keys: dict[str, str], role: str, body: dict[str, str], status: int
+) -> None:
+    response = client.post("/v1/initiatives/draft", json=body, headers=bearer(keys[role]))
+    assert response.status_code == status
+    assert response.content_type == "application/problem+json"

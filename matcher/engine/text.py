@@ -231,7 +231,7 @@ def _lsa_basis(matrix: sp.csr_matrix, dimensions: int, random_state: int) -> Flo
     """A (features, k) basis of the top ``k <= dimensions`` singular directions of the
     document-term ``matrix``: projecting a TF-IDF row on it keeps cosines between documents
     (exactly when the corpus has at most ``dimensions`` documents)."""
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     with threadpool_limits(limits=1, user_api="blas"):
         if matrix.shape[0] <= _GRAM_LIMIT:

@@ -9,11 +9,13 @@ from apiflask import APIBlueprint
 
 from matcher.storage.catalog import InitiativeRecord
 from matcher.usecases.editing import check_initiative
-from service.api import etag, expected_version, page_body, taxonomies
+from service.api import etag, expected_version, page_body, snapshot, taxonomies
 from service.api.recommendations import recommendation_body
 from service.app import services
 from service.auth import auth, current_caller, roles_for
 from service.schemas import (
+    DraftIn,
+    DraftOut,
     InitiativeIn,
     InitiativeOut,
     InitiativePage,
@@ -63,6 +65,17 @@ def create_initiative(json_data: InitiativeIn) -> tuple[dict[str, Any], int, dic
     )
     headers = {"ETag": etag(record.version), "Location": f"/v1/initiatives/{record.id}"}
     return initiative_body(record), 201, headers
+
+
+@bp.post("/draft")
+@bp.auth_required(auth, roles=roles_for("propose"))
+@bp.input(DraftIn, location="json")
+@bp.output(DraftOut)
+def draft_initiative(json_data: DraftIn) -> dict[str, Any]:
+    """Read a concept note (English or French) into a draft initiative: each field with the
+    phrase that triggered it and a confidence, for the broker to accept or drop."""
+    current = snapshot()
+    return services().holder.intake(current).draft(json_data.text).to_dict()
 
 
 @bp.get("/<initiative_id>")
