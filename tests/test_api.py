@@ -475,6 +475,7 @@ ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("delete", "/v1/initiatives/i49-edu-quality-brazil", "propose", {}),
     ("post", "/v1/initiatives/i49-edu-quality-brazil/recommendations", "recommend", {}),
     ("post", "/v1/initiatives/i49-edu-quality-brazil/proposals", "propose", {"json": {}}),
+    ("post", "/v1/initiatives/draft", "recommend", {"json": {"text": "Schools in Mali"}}),
     ("post", "/v1/recommendations", "recommend", {"json": {"lead": "unicef"}}),
     ("post", "/v1/coalitions/complete", "recommend", {"json": {}}),
     ("post", "/v1/coalitions/what-if", "recommend", {"json": {}}),

@@ -68,7 +68,7 @@ def create_initiative(json_data: InitiativeIn) -> tuple[dict[str, Any], int, dic
 
 
 @bp.post("/draft")
-@bp.auth_required(auth, roles=roles_for("propose"))
+@bp.auth_required(auth, roles=roles_for("recommend"))
 @bp.input(DraftIn, location="json")
 @bp.output(DraftOut)
 def draft_initiative(json_data: DraftIn) -> dict[str, Any]:
