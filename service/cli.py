@@ -81,6 +81,23 @@ def _progress_bar() -> Callable[[str, int, int], None]:
     return update
 
 
+def _embedding_bar() -> Callable[[int, int], None]:
+    """A progress bar on stderr for embedding texts, shown once there are many."""
+    bar: tqdm[Any] | None = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if total < 1000:
+            return
+        if bar is None:
+            bar = tqdm(total=total, desc="embedding texts", unit="text", file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
 def _print_summary(directory: Path, summary: dict[str, Any]) -> None:
     click.echo(f"{directory}: valid")
     counts = {
@@ -274,6 +291,23 @@ def draft_command(
 @click.option("--min-size", type=click.IntRange(2), default=3, show_default=True)
 @click.option("--max-cases", type=click.IntRange(1), help="A sample of N test cases.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--text-encoder",
+    type=click.Choice(["use", "tfidf"]),
+    default="use",
+    show_default=True,
+    help="How the product reads the partnerships' words.",
+)
+@click.option(
+    "--no-text", is_flag=True, help="The product without words (the baselines keep them)."
+)
+@click.option(
+    "--ubiquitous-share",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="Leave out organisations in at least this share of history partnerships (0: none).",
+)
 @click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="text")
 def evaluate_command(
     data_dir: Path,
@@ -282,6 +316,9 @@ def evaluate_command(
     min_size: int,
     max_cases: int | None,
     seed: int,
+    text_encoder: str,
+    no_text: bool,
+    ubiquitous_share: float,
     output_format: str,
 ) -> None:
     """Hold-out evaluation on history, with baselines."""
@@ -294,6 +331,9 @@ def evaluate_command(
             min_size=min_size,
             max_cases=max_cases,
             seed=seed,
+            text_encoder=None if no_text else text_encoder,
+            ubiquitous_share=ubiquitous_share,
+            progress=_embedding_bar(),
         )
     except DataDirectoryError as err:
         for problem in err.problems:

@@ -67,6 +67,7 @@ from matcher.engine.proximity import (
     walk_scores,
 )
 from matcher.engine.solvers import InfeasibleError, Rules, Solution, top_k
+from matcher.engine.text import initiative_text
 from matcher.integrity.screening import ScreeningPolicy
 
 __all__ = [
@@ -441,7 +442,13 @@ class CoalitionRecommender:
         config = self.config
         lead = index.position[request.lead]
         locked_positions = sorted({index.position[o] for o in locked})
-        query = AffinityQuery(request.lead, tuple(locked), request.themes, request.countries)
+        query = AffinityQuery(
+            request.lead,
+            tuple(locked),
+            request.themes,
+            request.countries,
+            initiative_text(request),
+        )
         positions, likelihood = ranker.rank(query)
         joiners = admit_joiners(
             self.gates_,

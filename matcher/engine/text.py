@@ -59,7 +59,7 @@ import scipy.sparse as sp
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import ValidationError
-from matcher.domain.model import Organisation, Partnership
+from matcher.domain.model import Initiative, Organisation, Partnership
 
 __all__ = [
     "ENCODERS",
@@ -73,6 +73,7 @@ __all__ = [
     "TextIndex",
     "organisation_text",
     "partnership_text",
+    "initiative_text",
     "build_text_index",
 ]
 
@@ -413,6 +414,16 @@ def organisation_text(org: Organisation) -> str:
     'IKEA. Furniture.'
     """
     return f"{org.name}. {org.description}" if org.description.strip() else ""
+
+
+def initiative_text(initiative: Initiative) -> str:
+    """An initiative's words: its title and description ("" without either).
+
+    >>> initiative_text(Initiative(lead="unicef", title="Schools", description="In Mali."))
+    'Schools. In Mali.'
+    """
+    title, description = initiative.title.strip(), initiative.description.strip()
+    return f"{title}. {description}" if title and description else title or description
 
 
 def partnership_text(partnership: Partnership) -> str:
