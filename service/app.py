@@ -4,25 +4,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from apiflask import APIFlask
-from flask import Flask, Response, request
+from flask import Response, request
 
-from matcher.domain.taxonomy import Taxonomies
 from matcher.engine.index import IndexConfig
 from matcher.engine.recommend import EngineConfig
 from matcher.engine.text import make_encoder
 from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.storage.catalog import SqlCatalog
 from matcher.storage.sql import SqlRepository, make_engine, migrate
+from service import pages
+from service.api import (
+    audit,
+    health,
+    imports,
+    initiatives,
+    organisations,
+    partnerships,
+    proposals,
+    recommendations,
+)
 from service.config import DEFAULTS, default_database_url, resolve_secret_key
 from service.errors import document_problems, problem, register_error_handlers
 from service.holder import EngineHolder
 from service.limits import init_limits
+from service.services import Services, install_services, services
 
-__all__ = ["create_app", "Services", "services"]
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -31,25 +41,17 @@ JSON_TYPES = ("application/json",)
 UPLOAD_TYPES = ("application/zip", "multipart/form-data")
 #: Blueprints whose writes change the data the recommendation index is built from.
 DATA_BLUEPRINTS = frozenset({"organisations", "partnerships", "imports"})
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """What the request handlers use, built once per app (no module-level state)."""
-
-    taxonomies: Taxonomies
-    repository: SqlRepository
-    catalog: SqlCatalog
-    holder: EngineHolder
-    key_secret: bytes
-
-
-def services(app: Flask | None = None) -> Services:
-    """The :class:`Services` of ``app`` (default: the current app)."""
-    from flask import current_app
-
-    found: Services = (app or current_app).extensions["partnermatch"]
-    return found
+#: The API's blueprints, in the order they are registered.
+API_MODULES = (
+    health,
+    imports,
+    organisations,
+    partnerships,
+    initiatives,
+    recommendations,
+    proposals,
+    audit,
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
@@ -95,12 +97,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         background=app.config["INDEX_REFRESH"] != "inline",
         poll_seconds=float(app.config["INDEX_POLL_SECONDS"]),
     )
-    app.extensions["partnermatch"] = Services(
-        taxonomies,
-        repository,
-        catalog,
-        holder,
-        app.config["SECRET_KEY"].encode(),
+    install_services(
+        app,
+        Services(taxonomies, repository, catalog, holder, app.config["SECRET_KEY"].encode()),
     )
 
     register_error_handlers(app)
@@ -108,30 +107,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     app.spec_processor(document_problems)
     _register_request_checks(app)
 
-    from service.api import (
-        audit,
-        health,
-        imports,
-        initiatives,
-        organisations,
-        partnerships,
-        proposals,
-        recommendations,
-    )
-
-    for module in (
-        health,
-        imports,
-        organisations,
-        partnerships,
-        initiatives,
-        recommendations,
-        proposals,
-        audit,
-    ):
+    for module in API_MODULES:
         app.register_blueprint(module.bp)
-
-    from service import pages
 
     pages.init_app(app)  # the review pages, with CSRF protection (the API is exempt)
 

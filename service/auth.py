@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from apiflask import HTTPTokenAuth
-from flask import current_app
 
 from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
+from service.services import services
 
 __all__ = ["Caller", "auth", "roles_for"]
 
@@ -39,11 +39,11 @@ def _verify(token: str) -> Caller | None:
     parsed = parse_key(token or "")
     if parsed is None:
         return None
-    services = current_app.extensions["partnermatch"]
-    record = services.catalog.find_key(parsed[0])
+    shared = services()
+    record = shared.catalog.find_key(parsed[0])
     if record is None or record.revoked_at is not None:
         return None
-    if not verify_key(token, record.digest, services.key_secret):
+    if not verify_key(token, record.digest, shared.key_secret):
         return None
     return Caller(record.id, Role(record.role), record.name)
 

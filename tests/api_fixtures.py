@@ -13,7 +13,8 @@ from flask.testing import FlaskClient
 
 from matcher.usecases.apikeys import Role, key_digest, new_key
 from matcher.usecases.directories import import_directory
-from service.app import create_app, services
+from service.app import create_app
+from service.services import services
 
 SEED = Path(__file__).resolve().parent.parent / "data" / "seed"
 

@@ -17,7 +17,8 @@ from matcher.storage.catalog import ProposalRecord
 from matcher.usecases.apikeys import key_digest, new_key
 from matcher.usecases.directories import import_directory
 from matcher.usecases.editing import check_initiative
-from service.app import Services, create_app, services
+from service.app import create_app
+from service.services import Services, services
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED_DIR = REPO_ROOT / "data" / "seed"

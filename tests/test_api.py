@@ -12,7 +12,7 @@ import pytest
 from apiflask import APIFlask
 from flask.testing import FlaskClient
 
-from service.app import services
+from service.services import services
 from tests.api_fixtures import SEED, bearer
 
 BRAZIL = json.loads((SEED / "initiatives" / "i49-edu-quality-brazil.json").read_text())

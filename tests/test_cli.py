@@ -121,6 +121,50 @@ def test_import_export_import_round_trips_to_identical_files(
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
 
+def test_extensions_flags_and_conflicts_round_trip_through_the_database_unchanged(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    extended = {
+        **VALID,
+        "organisations.csv": VALID["organisations.csv"].replace(
+            "ikea,IKEA,company,,child_labour", "ikea,IKEA,company,,child_labour;h2020-sc1"
+        ),
+        "capabilities.csv": VALID["capabilities.csv"] + "la-up,funding.eu,0.5,,,\n",
+        "taxonomy/themes.csv": "code,label,parent,sdg\nh2020-sc1,Health (H2020),health,3\n",
+        "taxonomy/capabilities.csv": "code,label,parent\nfunding.eu,EU grants,funding\n",
+        "flags.csv": (
+            "org_id,category,level,note,date\nikea,labour_rights,yellow,a report,2024-05-01\n"
+        ),
+        "conflicts.csv": "org_a,org_b,reason\nla-up,ikea,a lawsuit\n",
+    }
+    source = write(tmp_path / "source", extended)
+    for n, (folder, out) in enumerate(((source, "one"), (tmp_path / "one", "two"))):
+        db = f"sqlite:///{tmp_path / f'{n}.db'}"
+        assert runner.invoke(cli, ["import", str(folder), "--db", db]).exit_code == 0
+        assert runner.invoke(cli, ["export", str(tmp_path / out), "--db", db]).exit_code == 0
+    one, two = tmp_path / "one", tmp_path / "two"
+    names = sorted(str(p.relative_to(one)) for p in one.rglob("*.csv"))
+    assert names == [
+        "capabilities.csv",
+        "conflicts.csv",
+        "flags.csv",
+        "memberships.csv",
+        "organisations.csv",
+        "partnerships.csv",
+        "taxonomy/capabilities.csv",
+        "taxonomy/themes.csv",
+    ]
+    for name in names:
+        assert (one / name).read_bytes() == (two / name).read_bytes(), name
+    assert (one / "taxonomy/capabilities.csv").read_text() == (
+        "code,label,parent,description,source\nfunding.eu,EU grants,funding,,\n"
+    )
+    assert (one / "taxonomy/themes.csv").read_text() == (
+        "code,label,parent,sdg,description,source\nh2020-sc1,Health (H2020),health,3,,\n"
+    )
+    assert (one / "conflicts.csv").read_text() == "org_a,org_b,reason\nikea,la-up,a lawsuit\n"
+
+
 def test_an_unreachable_database_fails_with_one_line(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(
         cli, ["import", str(write(tmp_path, VALID)), "--db", "postgresql+psycopg://x@127.0.0.1:9/x"]

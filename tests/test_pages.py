@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,19 +12,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from matcher.domain.model import Capability, Organisation
-from service.app import Services, services
 from service.pages.coalition import HEAT_SCALE
 from service.pages.forms import InitiativeForm, build_body, field_for_path, form_from_body
-from service.pages.render import (
-    HEAT_COLOURS,
-    coalition_picture,
-    contrast_ratio,
-    heat_bucket,
-    score_bars,
-    short_label,
-    text_colour,
-)
+from service.pages.render import HEAT_COLOURS, contrast_ratio, heat_bucket, score_bars, text_colour
 from service.schemas import RecommendationIn
+from service.services import Services, services
 from tests.pages_support import (
     REPO_ROOT,
     add_key,
@@ -134,59 +125,12 @@ def test_the_stylesheet_heat_classes_match_the_scale_and_its_text_colours() -> N
     assert len(HEAT_SCALE) == len(HEAT_COLOURS)
 
 
-def test_short_labels_prefer_the_acronym_and_never_exceed_the_limit() -> None:
-    assert short_label("United Nations Development Programme (UNDP)") == "UNDP"
-    assert short_label("Cisco Systems") == "Cisco Systems"
-    long = short_label("x" * 80, 20)
-    assert len(long) == 20 and long.endswith("…")
-
-
 def test_score_bars_share_one_axis_and_scale() -> None:
     axis, bars = score_bars([2.0, -1.0, 0.0, 1.0], width=300)
     assert axis == pytest.approx(100.0)
     assert [b.width for b in bars] == pytest.approx([200.0, 100.0, 0.0, 100.0])
     assert bars[1].negative and bars[1].x + bars[1].width == pytest.approx(axis)
     assert score_bars([0.0, 0.0])[0] == 0.0
-
-
-def test_the_picture_puts_the_lead_in_the_middle_and_draws_ties_and_paths() -> None:
-    weights = {
-        frozenset({"lead", "a"}): 2.0,
-        frozenset({"a", "b"}): 1.0,
-        frozenset({"x", "c"}): 0.5,
-    }
-    picture = coalition_picture(
-        "lead",
-        ["a", "b", "c"],
-        {"a": ["lead", "a"], "b": ["lead", "a", "b"], "c": ["lead", "x", "c"]},
-        names={"lead": "Lead (LD)", "a": "Alpha", "b": "Beta", "c": "Gamma", "x": "Xeno"},
-        sectors={"a": "public", "b": "private", "c": None},
-        tie_weight=lambda p, q: weights.get(frozenset({p, q}), 0.0),
-        flagged=frozenset({"c"}),
-    )
-    nodes = {n.id: n for n in picture.nodes}
-    assert nodes["lead"].role == "lead" and nodes["x"].role == "intermediary"
-    assert {nodes[m].role for m in "abc"} == {"member"}
-    centre = nodes["lead"]
-    distances = [math.hypot(nodes[m].x - centre.x, nodes[m].y - centre.y) for m in "abc"]
-    assert max(distances) - min(distances) < 1e-6  # members on one circle
-    assert math.hypot(nodes["x"].x - centre.x, nodes["x"].y - centre.y) < min(distances)
-    assert {(t.source, t.target) for t in picture.ties} == {("lead", "a"), ("a", "b"), ("c", "x")}
-    heaviest = max(picture.ties, key=lambda t: t.weight)
-    assert heaviest.width == max(t.width for t in picture.ties)
-    assert {(e.source, e.target) for e in picture.paths} == {
-        ("lead", "a"),
-        ("a", "b"),
-        ("lead", "x"),
-        ("x", "c"),
-    }
-    assert nodes["c"].flagged and nodes["c"].label.startswith("⚑")
-    kinds = {item.kind for item in picture.legend}
-    assert {"lead", "member", "intermediary", "flag", "tie", "path"} <= kinds
-    for node in picture.nodes:  # everything inside the drawing
-        assert 0 <= node.y - node.r and node.y + node.r <= picture.height
-        assert 0 <= node.x <= picture.width
-    assert "Introduction to Beta: Lead (LD) → Alpha → Beta." in picture.summary
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import expect
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from service.app import Services, services
+from service.services import Services, services
 from tests.pages_support import REPO_ROOT, add_key, close_app, make_app
 
 pytestmark = pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import pytest
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import NotFoundError
-from matcher.domain.model import Capability, Flag, Organisation
+from matcher.domain.model import Capability, Conflict, Flag, Membership, Organisation
 from matcher.domain.taxonomy import Taxonomies, Term
 from matcher.storage.repository import InMemoryRepository, Repository
+from matcher.storage.rows import record_to_row, row_to_record
 from matcher.storage.sql import SqlRepository
 from matcher.storage.sync import TableCounts
 from tests.storage_fixtures import BACKENDS, sqlite_engine
@@ -181,3 +183,50 @@ def test_every_import_leaves_an_audit_entry(repository: Repository, seed: Datase
 def test_an_unknown_organisation_is_not_found(repository: Repository) -> None:
     with pytest.raises(NotFoundError, match=r"Organisation 'ghost' not found"):
         repository.get_organisation("ghost")
+
+
+def test_table_rows_hold_codes_and_lists_as_text_and_read_back_to_the_same_records() -> None:
+    acme = Organisation(
+        "acme",
+        "Acme",
+        "company",
+        themes=frozenset({"water", "health"}),
+        aliases=("Acme Inc", "ACME"),
+        verified_on=dt.date(2024, 1, 2),
+    )
+    assert record_to_row(acme) == {
+        "id": "acme",
+        "name": "Acme",
+        "kind": "company",
+        "sector": "private",
+        "country": None,
+        "size": None,
+        "themes": "health;water",
+        "resources": "",
+        "motivations": "",
+        "gc_status": None,
+        "verified_on": dt.date(2024, 1, 2),
+        "max_active": None,
+        "description": "",
+        "aliases": "Acme Inc;ACME",
+        "source": "",
+    }
+    funding = Capability("acme", "funding", strength=0.5, unit="")
+    assert record_to_row(funding) == {
+        "org_id": "acme",
+        "capability": "funding",
+        "strength": 0.5,
+        "quantity": None,
+        "unit": None,
+        "source": "",
+    }
+    assert record_to_row(Membership("p1", "acme"))["role"] == "member"
+    assert record_to_row(Conflict("zeta", "acme", "a lawsuit")) == {
+        "org_a": "acme",
+        "org_b": "zeta",
+        "reason": "a lawsuit",
+    }
+    assert row_to_record(Organisation, record_to_row(acme)) == acme
+    assert row_to_record(Capability, record_to_row(funding)) == Capability(
+        "acme", "funding", strength=0.5
+    )

@@ -28,8 +28,9 @@ from typing import Any
 import pandas as pd
 
 from matcher.domain.dataset import Dataset
-from matcher.domain.taxonomy import Taxonomies, Vocabulary
+from matcher.domain.taxonomy import Taxonomies
 from matcher.formats.datadir import FILES, LIST_SEPARATOR, TAXONOMY_EXTENSIONS
+from matcher.formats.records import dataset_records
 
 __all__ = ["SORT_KEYS", "format_cell", "write_tables", "dataset_tables", "write_data_directory"]
 
@@ -117,118 +118,20 @@ def write_tables(
         os.replace(partial, target)
 
 
-def _extension_rows(vocabulary: Vocabulary, builtin: Vocabulary) -> list[dict[str, Any]]:
-    return [
-        {
-            "code": term.code,
-            "label": term.label,
-            "parent": term.parent,
-            "sdg": term.attributes.get("sdg"),
-            "description": term.description,
-            "source": term.source,
-            "label_fr": term.attributes.get("label_fr"),
-            "keywords": term.attributes.get("keywords"),
-        }
-        for code, term in vocabulary.items()
-        if code not in builtin
-    ]
-
-
 def dataset_tables(
     dataset: Dataset, builtin: Taxonomies | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """The rows of every interchange file for ``dataset``.
+    """The rows of every interchange file for ``dataset``
+    (:func:`~matcher.formats.records.dataset_records`).
 
     Optional files (flags, conflicts, taxonomy extensions) are included only when they have
     rows; taxonomy terms are written when they are not in ``builtin``.
     """
-    organisations = [
-        {
-            "id": org.id,
-            "name": org.name,
-            "kind": org.kind,
-            "sector": org.sector,
-            "country": org.country,
-            "size": org.size,
-            "themes": org.themes,
-            "resources": org.resources,
-            "motivations": org.motivations,
-            "gc_status": org.gc_status,
-            "verified_on": org.verified_on,
-            "max_active": org.max_active,
-            "description": org.description,
-            "aliases": org.aliases,
-            "source": org.source,
-        }
-        for org in dataset.organisations.values()
-    ]
-    capabilities = [
-        {
-            "org_id": c.org_id,
-            "capability": c.capability,
-            "strength": c.strength,
-            "quantity": c.quantity,
-            "unit": c.unit,
-            "source": c.source,
-        }
-        for c in dataset.capabilities
-    ]
-    partnerships = [
-        {
-            "id": p.id,
-            "name": p.name,
-            "start_year": p.start_year,
-            "end_year": p.end_year,
-            "countries": p.countries,
-            "themes": p.themes,
-            "activity_types": p.activity_types,
-            "amount_usd": p.amount_usd,
-            "outcome": p.outcome,
-            "source": p.source,
-            "description": p.description,
-        }
-        for p in dataset.partnerships.values()
-    ]
-    memberships = [
-        {
-            "partnership_id": m.partnership_id,
-            "org_id": m.org_id,
-            "role": m.role,
-            "contribution_usd": m.contribution_usd,
-        }
-        for m in dataset.memberships
-    ]
-    tables: dict[str, list[dict[str, Any]]] = {
-        "organisations.csv": organisations,
-        "capabilities.csv": capabilities,
-        "partnerships.csv": partnerships,
-        "memberships.csv": memberships,
+    return {
+        name: rows
+        for name, rows in dataset_records(dataset, builtin).items()
+        if rows or not _SPECS[name].optional_file
     }
-    optional: dict[str, list[dict[str, Any]]] = {
-        "flags.csv": [
-            {
-                "org_id": f.org_id,
-                "category": f.category,
-                "level": f.level,
-                "note": f.note,
-                "date": f.date,
-                "source": f.source,
-                "dismissed_by": f.dismissed_by,
-                "dismissed_on": f.dismissed_on,
-            }
-            for f in dataset.flags
-        ],
-        "conflicts.csv": [
-            {"org_a": c.org_a, "org_b": c.org_b, "reason": c.reason} for c in dataset.conflicts
-        ],
-    }
-    if builtin is not None:
-        optional["taxonomy/themes.csv"] = _extension_rows(dataset.taxonomies.themes, builtin.themes)
-        optional["taxonomy/capabilities.csv"] = _extension_rows(
-            dataset.taxonomies.capabilities, builtin.capabilities
-        )
-    tables.update({name: rows for name, rows in optional.items() if rows})
-    return tables
 
 
 def write_data_directory(

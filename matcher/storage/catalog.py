@@ -9,10 +9,13 @@ Writes to the data the recommendation index is built from bump the ``data_versio
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -28,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
 from matcher.domain.exceptions import (
@@ -40,13 +44,7 @@ from matcher.domain.model import Capability, Membership, Organisation, Partnersh
 from matcher.domain.taxonomy import Taxonomies
 from matcher.storage import tables
 from matcher.storage.repository import AuditEntry
-from matcher.storage.rows import (
-    capability_row,
-    membership_row,
-    organisation_row,
-    partnership_row,
-    rows_to_dataset,
-)
+from matcher.storage.rows import record_to_row, row_to_record
 from matcher.storage.sql import audit_entry, aware, bump_data_version, insert_audit, writer
 
 __all__ = [
@@ -63,7 +61,14 @@ __all__ = [
     "SqlCatalog",
 ]
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 T = TypeVar("T")
+D = TypeVar("D", bound="DataclassInstance")
+E = TypeVar("E", Organisation, Partnership)
+C = TypeVar("C", Capability, Membership)
+R = TypeVar("R")
 
 #: Review decisions and the proposal status each leads to.
 DECISIONS: Mapping[str, str] = {
@@ -207,6 +212,132 @@ def _contains_code(column: Any, code: str) -> ColumnElement[bool]:
     )
 
 
+def _equal(table: Any, **wanted: str | None) -> list[ColumnElement[bool]]:
+    """Conditions that each column named in ``wanted`` equals its value, when one is given."""
+    return [table.c[column] == value for column, value in wanted.items() if value]
+
+
+def _one(connection: Connection, table: Any, column: Any, value: Any) -> RowMapping | None:
+    """The row of ``table`` where ``column`` is ``value``, if any."""
+    return connection.execute(select(table).where(column == value)).mappings().first()
+
+
+def _get(connection: Connection, table: Any, record_id: str | int, what: str) -> RowMapping:
+    """The row of ``table`` with this id; :class:`NotFoundError` naming ``what`` without."""
+    row = _one(connection, table, table.c.id, record_id)
+    if row is None:
+        raise NotFoundError(f"{what} {record_id!r} not found")
+    return row
+
+
+def _children(
+    connection: Connection,
+    table: Any,
+    parent: str,
+    ids: Sequence[Any],
+    order: str,
+    convert: Callable[[RowMapping], T],
+) -> dict[Any, list[T]]:
+    """The rows of ``table`` whose column ``parent`` is one of ``ids``, in ``order``,
+    converted and grouped by parent."""
+    grouped: dict[Any, list[T]] = {}
+    if not ids:
+        return grouped
+    statement = (
+        select(table).where(table.c[parent].in_(ids)).order_by(table.c[parent], table.c[order])
+    )
+    for row in connection.execute(statement).mappings():
+        grouped.setdefault(row[parent], []).append(convert(row))
+    return grouped
+
+
+def _from_row(kind: type[D], row: RowMapping, **values: Any) -> D:
+    """A record of ``kind`` from the row's columns named after its fields, but ``values``."""
+    names = [f.name for f in dataclasses.fields(kind) if f.name not in values]
+    return kind(**{name: row[name] for name in names}, **values)
+
+
+def _review(row: RowMapping) -> ReviewRecord:
+    return _from_row(ReviewRecord, row, created_at=aware(row["created_at"]))
+
+
+def _initiative(row: RowMapping) -> InitiativeRecord:
+    return _from_row(
+        InitiativeRecord,
+        row,
+        version=int(row["version"]),
+        created_at=aware(row["created_at"]),
+        updated_at=aware(row["updated_at"]),
+    )
+
+
+@contextlib.contextmanager
+def _duplicate_as(what: str, record_id: str, *, when: bool = True) -> Iterator[None]:
+    """Turn a unique-key violation (``when`` given) into a :class:`DuplicateIdError`."""
+    try:
+        yield
+    except IntegrityError as err:
+        if not when:
+            raise
+        raise DuplicateIdError(f"{what} {record_id!r} already exists") from err
+
+
+@dataclass(frozen=True, slots=True)
+class _Entity(Generic[E, C, R]):
+    """A versioned record of the data the index is built from, stored with its child rows
+    (an organisation's capabilities, a partnership's memberships): how to read and write it."""
+
+    what: str
+    table: Any
+    kind: type[E]
+    children: Any
+    parent: str  # the children's column naming the record
+    order: str  # the children's column they are listed by
+    child_kind: type[C]
+    record: Callable[[E, tuple[C, ...], int], R]
+
+    def records(self, connection: Connection, rows: Sequence[RowMapping]) -> list[R]:
+        """The records of ``rows``, each with its children."""
+        children = _children(
+            connection,
+            self.children,
+            self.parent,
+            [row["id"] for row in rows],
+            self.order,
+            functools.partial(row_to_record, self.child_kind),
+        )
+        return [
+            self.record(
+                row_to_record(self.kind, row),
+                tuple(children.get(row["id"], ())),
+                int(row["version"]),
+            )
+            for row in rows
+        ]
+
+
+_ORGANISATIONS = _Entity(
+    "Organisation",
+    tables.organisations,
+    Organisation,
+    tables.capabilities,
+    "org_id",
+    "capability",
+    Capability,
+    OrganisationRecord,
+)
+_PARTNERSHIPS = _Entity(
+    "Partnership",
+    tables.partnerships,
+    Partnership,
+    tables.memberships,
+    "partnership_id",
+    "org_id",
+    Membership,
+    PartnershipRecord,
+)
+
+
 class SqlCatalog:
     """The records of the API on an (already migrated) SQLAlchemy engine."""
 
@@ -230,52 +361,12 @@ class SqlCatalog:
 
     # ---- organisations -----------------------------------------------------------------
 
-    def _organisation_records(
-        self, connection: Connection, rows: Sequence[RowMapping]
-    ) -> list[OrganisationRecord]:
-        if not rows:
-            return []
-        ids = [row["id"] for row in rows]
-        capability_table = tables.capabilities
-        capability_rows = [
-            dict(row)
-            for row in connection.execute(
-                select(capability_table)
-                .where(capability_table.c.org_id.in_(ids))
-                .order_by(capability_table.c.org_id, capability_table.c.capability)
-            ).mappings()
-        ]
-        dataset = rows_to_dataset(
-            {
-                "organisations": [dict(row) for row in rows],
-                "capabilities": capability_rows,
-            },
-            self.taxonomies,
-        )
-        by_org: dict[str, list[Capability]] = {}
-        for capability in dataset.capabilities:
-            by_org.setdefault(capability.org_id, []).append(capability)
-        return [
-            OrganisationRecord(
-                dataset.organisations[row["id"]],
-                tuple(by_org.get(row["id"], ())),
-                int(row["version"]),
-            )
-            for row in rows
-        ]
-
     def list_organisations(
         self, where: OrganisationFilter, *, offset: int = 0, limit: int = 50
     ) -> Page[OrganisationRecord]:
         """Organisations matching ``where``, by id."""
         table = tables.organisations
-        conditions: list[ColumnElement[bool]] = []
-        if where.kind:
-            conditions.append(table.c.kind == where.kind)
-        if where.sector:
-            conditions.append(table.c.sector == where.sector)
-        if where.country:
-            conditions.append(table.c.country == where.country)
+        conditions = _equal(table, kind=where.kind, sector=where.sector, country=where.country)
         if where.countries is not None:
             conditions.append(table.c.country.in_(sorted(where.countries)))
         if where.theme:
@@ -297,10 +388,7 @@ class SqlCatalog:
             escaped = where.text.lower().replace("\\", "\\\\").replace("%", "\\%")
             escaped = escaped.replace("_", "\\_")
             conditions.append(func.lower(table.c.name).like(f"%{escaped}%", escape="\\"))
-        condition = and_(True, *conditions)
-        with self.engine.connect() as connection:
-            total, rows = _paged(connection, table, condition, table.c.id, offset, limit)
-            return Page(self._organisation_records(connection, rows), total, offset, limit)
+        return self._listing(table, conditions, table.c.id, offset, limit, _ORGANISATIONS.records)
 
     def get_organisation(self, org_id: str) -> OrganisationRecord:
         """One organisation with its capabilities.
@@ -309,12 +397,7 @@ class SqlCatalog:
         ------
         NotFoundError
         """
-        table = tables.organisations
-        with self.engine.connect() as connection:
-            row = connection.execute(select(table).where(table.c.id == org_id)).mappings().first()
-            if row is None:
-                raise NotFoundError(f"Organisation {org_id!r} not found")
-            return self._organisation_records(connection, [row])[0]
+        return self._get_entity(_ORGANISATIONS, org_id)
 
     def create_organisation(
         self, organisation: Organisation, capabilities: Iterable[Capability], *, actor: str
@@ -326,23 +409,9 @@ class SqlCatalog:
         DuplicateIdError
             If the id is taken.
         """
-        capabilities = tuple(capabilities)
-        try:
-            with writer(self.engine).begin() as connection:
-                if self._exists(connection, tables.organisations, organisation.id):
-                    raise DuplicateIdError(f"Organisation {organisation.id!r} already exists")
-                connection.execute(
-                    insert(tables.organisations), {**organisation_row(organisation), "version": 1}
-                )
-                self._write_capabilities(connection, organisation.id, capabilities)
-                bump_data_version(connection)
-                insert_audit(
-                    connection,
-                    AuditEntry(actor, "create", "organisation", organisation.id, {"version": 1}),
-                )
-        except IntegrityError as err:
-            raise DuplicateIdError(f"Organisation {organisation.id!r} already exists") from err
-        return OrganisationRecord(organisation, capabilities, 1)
+        return self._save_organisation(
+            organisation, capabilities, create=True, expected_version=None, actor=actor
+        )
 
     def update_organisation(
         self,
@@ -360,25 +429,33 @@ class SqlCatalog:
         StaleVersionError
             If ``expected_version`` is given and is not the stored version.
         """
+        return self._save_organisation(
+            organisation,
+            capabilities,
+            create=False,
+            expected_version=expected_version,
+            actor=actor,
+        )
+
+    def _save_organisation(
+        self,
+        organisation: Organisation,
+        capabilities: Iterable[Capability],
+        *,
+        create: bool,
+        expected_version: int | None,
+        actor: str,
+    ) -> OrganisationRecord:
         capabilities = tuple(capabilities)
-        with writer(self.engine).begin() as connection:
-            version = self._next_version(
-                connection, tables.organisations, organisation.id, expected_version, "Organisation"
-            )
-            connection.execute(
-                update(tables.organisations)
-                .where(tables.organisations.c.id == organisation.id)
-                .values(**organisation_row(organisation), version=version)
-            )
-            connection.execute(
-                delete(tables.capabilities).where(tables.capabilities.c.org_id == organisation.id)
-            )
-            self._write_capabilities(connection, organisation.id, capabilities)
-            bump_data_version(connection)
-            insert_audit(
-                connection,
-                AuditEntry(actor, "update", "organisation", organisation.id, {"version": version}),
-            )
+        version = self._save_entity(
+            _ORGANISATIONS,
+            organisation,
+            [c for c in capabilities if c.org_id == organisation.id],
+            create=create,
+            expected_version=expected_version,
+            actor=actor,
+            duplicates=create,  # an update names no new id: its errors are reported as they are
+        )
         return OrganisationRecord(organisation, capabilities, version)
 
     def delete_organisation(self, org_id: str, *, expected_version: int | None, actor: str) -> None:
@@ -389,69 +466,24 @@ class SqlCatalog:
         NotFoundError
         StaleVersionError
         """
-        with writer(self.engine).begin() as connection:
-            self._next_version(
-                connection, tables.organisations, org_id, expected_version, "Organisation"
-            )
-            for child, column in (
-                (tables.capabilities, tables.capabilities.c.org_id),
-                (tables.flags, tables.flags.c.org_id),
-                (tables.memberships, tables.memberships.c.org_id),
-            ):
-                connection.execute(delete(child).where(column == org_id))
-            connection.execute(
-                delete(tables.conflicts).where(
-                    or_(tables.conflicts.c.org_a == org_id, tables.conflicts.c.org_b == org_id)
-                )
-            )
-            connection.execute(
-                delete(tables.organisations).where(tables.organisations.c.id == org_id)
-            )
-            bump_data_version(connection)
-            insert_audit(connection, AuditEntry(actor, "delete", "organisation", org_id, {}))
-
-    def _write_capabilities(
-        self, connection: Connection, org_id: str, capabilities: Sequence[Capability]
-    ) -> None:
-        rows = [capability_row(c) for c in capabilities if c.org_id == org_id]
-        if rows:
-            connection.execute(insert(tables.capabilities), rows)
+        conflicts = tables.conflicts
+        children = (tables.capabilities, tables.flags, tables.memberships)
+        self._delete(
+            tables.organisations,
+            org_id,
+            "Organisation",
+            expected_version=expected_version,
+            actor=actor,
+            first=[
+                *(delete(child).where(child.c.org_id == org_id) for child in children),
+                delete(conflicts).where(
+                    or_(conflicts.c.org_a == org_id, conflicts.c.org_b == org_id)
+                ),
+            ],
+            data=True,
+        )
 
     # ---- partnerships ------------------------------------------------------------------
-
-    def _partnership_records(
-        self, connection: Connection, rows: Sequence[RowMapping]
-    ) -> list[PartnershipRecord]:
-        if not rows:
-            return []
-        ids = [row["id"] for row in rows]
-        membership_table = tables.memberships
-        membership_rows = [
-            dict(row)
-            for row in connection.execute(
-                select(membership_table)
-                .where(membership_table.c.partnership_id.in_(ids))
-                .order_by(membership_table.c.partnership_id, membership_table.c.org_id)
-            ).mappings()
-        ]
-        partnerships = rows_to_dataset(
-            {"partnerships": [dict(row) for row in rows]}, self.taxonomies
-        ).partnerships
-        by_partnership: dict[str, list[Membership]] = {}
-        for row in membership_rows:
-            by_partnership.setdefault(row["partnership_id"], []).append(
-                Membership(
-                    row["partnership_id"], row["org_id"], row["role"], row["contribution_usd"]
-                )
-            )
-        return [
-            PartnershipRecord(
-                partnerships[row["id"]],
-                tuple(by_partnership.get(row["id"], ())),
-                int(row["version"]),
-            )
-            for row in rows
-        ]
 
     def list_partnerships(
         self,
@@ -479,10 +511,7 @@ class SqlCatalog:
             )
         if text:
             conditions.append(func.lower(table.c.name).contains(text.lower(), autoescape=True))
-        condition = and_(True, *conditions)
-        with self.engine.connect() as connection:
-            total, rows = _paged(connection, table, condition, table.c.id, offset, limit)
-            return Page(self._partnership_records(connection, rows), total, offset, limit)
+        return self._listing(table, conditions, table.c.id, offset, limit, _PARTNERSHIPS.records)
 
     def get_partnership(self, partnership_id: str) -> PartnershipRecord:
         """One partnership with its members.
@@ -491,16 +520,7 @@ class SqlCatalog:
         ------
         NotFoundError
         """
-        table = tables.partnerships
-        with self.engine.connect() as connection:
-            row = (
-                connection.execute(select(table).where(table.c.id == partnership_id))
-                .mappings()
-                .first()
-            )
-            if row is None:
-                raise NotFoundError(f"Partnership {partnership_id!r} not found")
-            return self._partnership_records(connection, [row])[0]
+        return self._get_entity(_PARTNERSHIPS, partnership_id)
 
     def save_partnership(
         self,
@@ -522,47 +542,15 @@ class SqlCatalog:
         StaleVersionError
         """
         memberships = tuple(memberships)
-        table = tables.partnerships
-        try:
-            with writer(self.engine).begin() as connection:
-                self._check_members(connection, memberships)
-                if create:
-                    if self._exists(connection, table, partnership.id):
-                        raise DuplicateIdError(f"Partnership {partnership.id!r} already exists")
-                    version = 1
-                    connection.execute(
-                        insert(table), {**partnership_row(partnership), "version": 1}
-                    )
-                else:
-                    version = self._next_version(
-                        connection, table, partnership.id, expected_version, "Partnership"
-                    )
-                    connection.execute(
-                        update(table)
-                        .where(table.c.id == partnership.id)
-                        .values(**partnership_row(partnership), version=version)
-                    )
-                    connection.execute(
-                        delete(tables.memberships).where(
-                            tables.memberships.c.partnership_id == partnership.id
-                        )
-                    )
-                rows = [membership_row(m) for m in memberships]
-                if rows:
-                    connection.execute(insert(tables.memberships), rows)
-                bump_data_version(connection)
-                insert_audit(
-                    connection,
-                    AuditEntry(
-                        actor,
-                        "create" if create else "update",
-                        "partnership",
-                        partnership.id,
-                        {"version": version},
-                    ),
-                )
-        except IntegrityError as err:
-            raise DuplicateIdError(f"Partnership {partnership.id!r} already exists") from err
+        version = self._save_entity(
+            _PARTNERSHIPS,
+            partnership,
+            memberships,
+            create=create,
+            expected_version=expected_version,
+            actor=actor,
+            check=functools.partial(self._check_members, memberships=memberships),
+        )
         return PartnershipRecord(
             partnership, tuple(sorted(memberships, key=lambda m: m.org_id)), version
         )
@@ -577,20 +565,16 @@ class SqlCatalog:
         NotFoundError
         StaleVersionError
         """
-        with writer(self.engine).begin() as connection:
-            self._next_version(
-                connection, tables.partnerships, partnership_id, expected_version, "Partnership"
-            )
-            connection.execute(
-                delete(tables.memberships).where(
-                    tables.memberships.c.partnership_id == partnership_id
-                )
-            )
-            connection.execute(
-                delete(tables.partnerships).where(tables.partnerships.c.id == partnership_id)
-            )
-            bump_data_version(connection)
-            insert_audit(connection, AuditEntry(actor, "delete", "partnership", partnership_id, {}))
+        members = tables.memberships
+        self._delete(
+            tables.partnerships,
+            partnership_id,
+            "Partnership",
+            expected_version=expected_version,
+            actor=actor,
+            first=[delete(members).where(members.c.partnership_id == partnership_id)],
+            data=True,
+        )
 
     def _check_members(self, connection: Connection, memberships: Sequence[Membership]) -> None:
         wanted = sorted({m.org_id for m in memberships})
@@ -606,27 +590,19 @@ class SqlCatalog:
 
     # ---- initiatives -------------------------------------------------------------------
 
-    @staticmethod
-    def _initiative(row: RowMapping) -> InitiativeRecord:
-        return InitiativeRecord(
-            id=row["id"],
-            lead=row["lead"],
-            title=row["title"],
-            body=row["body"],
-            version=int(row["version"]),
-            created_at=aware(row["created_at"]),
-            updated_at=aware(row["updated_at"]),
-        )
-
     def list_initiatives(
         self, *, lead: str | None = None, offset: int = 0, limit: int = 50
     ) -> Page[InitiativeRecord]:
         """Initiatives by id, optionally of one lead."""
         table = tables.initiatives
-        condition = and_(True, *([table.c.lead == lead] if lead else []))
-        with self.engine.connect() as connection:
-            total, rows = _paged(connection, table, condition, table.c.id, offset, limit)
-            return Page([self._initiative(row) for row in rows], total, offset, limit)
+        return self._listing(
+            table,
+            _equal(table, lead=lead),
+            table.c.id,
+            offset,
+            limit,
+            lambda _, rows: [_initiative(row) for row in rows],
+        )
 
     def get_initiative(self, initiative_id: str) -> InitiativeRecord:
         """One initiative.
@@ -635,16 +611,8 @@ class SqlCatalog:
         ------
         NotFoundError
         """
-        table = tables.initiatives
         with self.engine.connect() as connection:
-            row = (
-                connection.execute(select(table).where(table.c.id == initiative_id))
-                .mappings()
-                .first()
-            )
-        if row is None:
-            raise NotFoundError(f"Initiative {initiative_id!r} not found")
-        return self._initiative(row)
+            return _initiative(_get(connection, tables.initiatives, initiative_id, "Initiative"))
 
     def save_initiative(
         self,
@@ -663,45 +631,28 @@ class SqlCatalog:
         NotFoundError
         StaleVersionError
         """
-        table = tables.initiatives
         now = _now()
         values = {
+            "id": initiative_id,
             "lead": str(body["lead"]),
             "title": str(body.get("title") or ""),
             "body": dict(body),
             "updated_at": now,
         }
-        try:
-            with writer(self.engine).begin() as connection:
-                if create:
-                    if self._exists(connection, table, initiative_id):
-                        raise DuplicateIdError(f"Initiative {initiative_id!r} already exists")
-                    version = 1
-                    connection.execute(
-                        insert(table),
-                        {"id": initiative_id, **values, "version": 1, "created_at": now},
-                    )
-                else:
-                    version = self._next_version(
-                        connection, table, initiative_id, expected_version, "Initiative"
-                    )
-                    connection.execute(
-                        update(table)
-                        .where(table.c.id == initiative_id)
-                        .values(**values, version=version)
-                    )
-                insert_audit(
-                    connection,
-                    AuditEntry(
-                        actor,
-                        "create" if create else "update",
-                        "initiative",
-                        initiative_id,
-                        {"version": version},
-                    ),
-                )
-        except IntegrityError as err:
-            raise DuplicateIdError(f"Initiative {initiative_id!r} already exists") from err
+        with (
+            _duplicate_as("Initiative", initiative_id),
+            writer(self.engine).begin() as connection,
+        ):
+            self._write_entity(
+                connection,
+                tables.initiatives,
+                values,
+                create=create,
+                expected_version=expected_version,
+                what="Initiative",
+                actor=actor,
+                created={"created_at": now},
+            )
         return self.get_initiative(initiative_id)
 
     def delete_initiative(
@@ -714,60 +665,35 @@ class SqlCatalog:
         NotFoundError
         StaleVersionError
         """
-        with writer(self.engine).begin() as connection:
-            self._next_version(
-                connection, tables.initiatives, initiative_id, expected_version, "Initiative"
-            )
-            proposals = tables.coalition_proposals
-            ids = list(
-                connection.execute(
-                    select(proposals.c.id).where(proposals.c.initiative_id == initiative_id)
-                ).scalars()
-            )
-            if ids:
-                connection.execute(
-                    delete(tables.reviews).where(tables.reviews.c.proposal_id.in_(ids))
-                )
-                connection.execute(delete(proposals).where(proposals.c.id.in_(ids)))
-            connection.execute(
-                delete(tables.initiatives).where(tables.initiatives.c.id == initiative_id)
-            )
-            insert_audit(connection, AuditEntry(actor, "delete", "initiative", initiative_id, {}))
+        proposals, reviews = tables.coalition_proposals, tables.reviews
+        its_proposals = select(proposals.c.id).where(proposals.c.initiative_id == initiative_id)
+        self._delete(
+            tables.initiatives,
+            initiative_id,
+            "Initiative",
+            expected_version=expected_version,
+            actor=actor,
+            first=[
+                delete(reviews).where(reviews.c.proposal_id.in_(its_proposals)),
+                delete(proposals).where(proposals.c.initiative_id == initiative_id),
+            ],
+        )
 
     # ---- coalition proposals and reviews -----------------------------------------------
 
     def _proposals(
         self, connection: Connection, rows: Sequence[RowMapping]
     ) -> list[ProposalRecord]:
-        if not rows:
-            return []
-        review_table = tables.reviews
-        reviews: dict[int, list[ReviewRecord]] = {}
-        for row in connection.execute(
-            select(review_table)
-            .where(review_table.c.proposal_id.in_([r["id"] for r in rows]))
-            .order_by(review_table.c.id)
-        ).mappings():
-            reviews.setdefault(row["proposal_id"], []).append(
-                ReviewRecord(
-                    id=row["id"],
-                    proposal_id=row["proposal_id"],
-                    reviewer=row["reviewer"],
-                    decision=row["decision"],
-                    reason_code=row["reason_code"],
-                    comment=row["comment"],
-                    created_at=aware(row["created_at"]),
-                )
-            )
+        reviews = _children(
+            connection, tables.reviews, "proposal_id", [r["id"] for r in rows], "id", _review
+        )
         return [
-            ProposalRecord(
-                id=row["id"],
-                initiative_id=row["initiative_id"],
+            _from_row(
+                ProposalRecord,
+                row,
                 members=tuple(m for m in row["members"].split(";") if m),
                 score=float(row["score"]),
                 coalition=row["body"],
-                status=row["status"],
-                proposed_by=row["proposed_by"],
                 version=int(row["version"]),
                 created_at=aware(row["created_at"]),
                 reviews=tuple(reviews.get(row["id"], ())),
@@ -822,16 +748,9 @@ class SqlCatalog:
         ------
         NotFoundError
         """
-        table = tables.coalition_proposals
         _check_proposal_id(proposal_id)
         with self.engine.connect() as connection:
-            row = (
-                connection.execute(select(table).where(table.c.id == proposal_id))
-                .mappings()
-                .first()
-            )
-            if row is None:
-                raise NotFoundError(f"Proposal {proposal_id} not found")
+            row = _get(connection, tables.coalition_proposals, proposal_id, "Proposal")
             return self._proposals(connection, [row])[0]
 
     def list_proposals(
@@ -913,13 +832,7 @@ class SqlCatalog:
         _check_proposal_id(proposal_id)
         table = tables.coalition_proposals
         with writer(self.engine).begin() as connection:
-            row = (
-                connection.execute(select(table).where(table.c.id == proposal_id))
-                .mappings()
-                .first()
-            )
-            if row is None:
-                raise NotFoundError(f"Proposal {proposal_id} not found")
+            row = _get(connection, table, proposal_id, "Proposal")
             version = int(row["version"])
             if expected_version is not None and expected_version != version:
                 raise StaleVersionError(
@@ -984,17 +897,15 @@ class SqlCatalog:
         """The stored key with this public id, if any."""
         table = tables.api_keys
         with self.engine.connect() as connection:
-            row = connection.execute(select(table).where(table.c.id == key_id)).mappings().first()
+            row = _one(connection, table, table.c.id, key_id)
         if row is None:
             return None
         revoked = row["revoked_at"]
-        return KeyRecord(
-            row["id"],
-            row["digest"],
-            row["role"],
-            row["name"],
-            aware(row["created_at"]),
-            aware(revoked) if revoked is not None else None,
+        return _from_row(
+            KeyRecord,
+            row,
+            created_at=aware(row["created_at"]),
+            revoked_at=aware(revoked) if revoked is not None else None,
         )
 
     def revoke_key(self, key_id: str, *, actor: str) -> None:
@@ -1028,19 +939,148 @@ class SqlCatalog:
     ) -> Page[AuditEntry]:
         """Audit entries, newest first."""
         table = tables.audit_log
-        conditions: list[ColumnElement[bool]] = []
-        if entity_type:
-            conditions.append(table.c.entity_type == entity_type)
-        if entity_id:
-            conditions.append(table.c.entity_id == entity_id)
-        if actor:
-            conditions.append(table.c.actor == actor)
-        condition = and_(True, *conditions)
-        with self.engine.connect() as connection:
-            total, rows = _paged(connection, table, condition, table.c.id.desc(), offset, limit)
-        return Page([audit_entry(row) for row in rows], total, offset, limit)
+        conditions = _equal(table, entity_type=entity_type, entity_id=entity_id, actor=actor)
+        return self._listing(
+            table,
+            conditions,
+            table.c.id.desc(),
+            offset,
+            limit,
+            lambda _, rows: [audit_entry(row) for row in rows],
+        )
 
     # ---- helpers -----------------------------------------------------------------------
+
+    def _listing(
+        self,
+        table: Any,
+        conditions: Sequence[ColumnElement[bool]],
+        order: Any,
+        offset: int,
+        limit: int,
+        records: Callable[[Connection, Sequence[RowMapping]], list[T]],
+    ) -> Page[T]:
+        """One page of the rows of ``table`` matching all ``conditions``, as records."""
+        with self.engine.connect() as connection:
+            total, rows = _paged(connection, table, and_(True, *conditions), order, offset, limit)
+            return Page(records(connection, rows), total, offset, limit)
+
+    def _get_entity(self, entity: _Entity[E, C, R], record_id: str) -> R:
+        """One stored record with its children.
+
+        Raises
+        ------
+        NotFoundError
+        """
+        with self.engine.connect() as connection:
+            row = _get(connection, entity.table, record_id, entity.what)
+            return entity.records(connection, [row])[0]
+
+    def _save_entity(
+        self,
+        entity: _Entity[E, C, R],
+        record: E,
+        children: Sequence[C],
+        *,
+        create: bool,
+        expected_version: int | None,
+        actor: str,
+        duplicates: bool = True,
+        check: Callable[[Connection], None] | None = None,
+    ) -> int:
+        """Write a record (:meth:`_write_entity`) and replace its children in one transaction,
+        after ``check``; the version written. With ``duplicates``, a unique-key violation is
+        a :class:`DuplicateIdError`."""
+        with (
+            _duplicate_as(entity.what, record.id, when=duplicates),
+            writer(self.engine).begin() as connection,
+        ):
+            if check is not None:
+                check(connection)
+            version = self._write_entity(
+                connection,
+                entity.table,
+                record_to_row(record),
+                create=create,
+                expected_version=expected_version,
+                what=entity.what,
+                actor=actor,
+            )
+            if not create:
+                column = entity.children.c[entity.parent]
+                connection.execute(delete(entity.children).where(column == record.id))
+            rows = [record_to_row(child) for child in children]
+            if rows:
+                connection.execute(insert(entity.children), rows)
+            bump_data_version(connection)
+        return version
+
+    def _write_entity(
+        self,
+        connection: Connection,
+        table: Any,
+        values: Mapping[str, Any],
+        *,
+        create: bool,
+        expected_version: int | None,
+        what: str,
+        actor: str,
+        created: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Insert (``create``, at version 1, with ``created``) or update the versioned row
+        ``values`` of ``table``, with its audit entry; the version written.
+
+        Raises
+        ------
+        DuplicateIdError
+            Creating an id that exists.
+        NotFoundError
+        StaleVersionError
+        """
+        record_id = values["id"]
+        if create:
+            if self._exists(connection, table, record_id):
+                raise DuplicateIdError(f"{what} {record_id!r} already exists")
+            version = 1
+            connection.execute(insert(table), {**values, "version": version, **(created or {})})
+        else:
+            version = self._next_version(connection, table, record_id, expected_version, what)
+            connection.execute(
+                update(table).where(table.c.id == record_id).values(**values, version=version)
+            )
+        action = "create" if create else "update"
+        entry = AuditEntry(actor, action, what.lower(), record_id, {"version": version})
+        insert_audit(connection, entry)
+        return version
+
+    def _delete(
+        self,
+        table: Any,
+        record_id: str,
+        what: str,
+        *,
+        expected_version: int | None,
+        actor: str,
+        first: Iterable[Executable] = (),
+        data: bool = False,
+    ) -> None:
+        """Delete a versioned row of ``table`` after the statements ``first`` (its
+        dependants), with its audit entry, in one transaction; ``data``: a row the
+        recommendation index is built from (the data version moves on).
+
+        Raises
+        ------
+        NotFoundError
+        StaleVersionError
+        """
+        with writer(self.engine).begin() as connection:
+            self._next_version(connection, table, record_id, expected_version, what)
+            for statement in first:
+                connection.execute(statement)
+            connection.execute(delete(table).where(table.c.id == record_id))
+            if data:
+                bump_data_version(connection)
+            insert_audit(connection, AuditEntry(actor, "delete", what.lower(), record_id, {}))
 
     @staticmethod
     def _exists(connection: Connection, table: Any, record_id: str) -> bool:

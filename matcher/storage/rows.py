@@ -1,150 +1,115 @@
 """Conversion between domain objects and table rows (plain dicts of column values).
 
-The same rows feed the SQL repository and the in-memory one, so both store exactly the same
-thing. List fields become the interchange text (codes sorted, joined with ``;``).
+Rows come from the one record conversion of :mod:`matcher.formats.records`, with each value
+as the tables store it: codes and lists as the interchange text (codes sorted, joined with
+``;``), an empty unit or SDG list as NULL, a conflict's pair in order. The same rows feed the
+SQL repository and the in-memory one, so both store exactly the same thing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.model import Capability, Conflict, Flag, Membership, Organisation, Partnership
-from matcher.domain.taxonomy import Taxonomies, Term, Vocabulary
-from matcher.formats.datadir import LIST_SEPARATOR
+from matcher.domain.taxonomy import Taxonomies, Term
+from matcher.formats.datadir import LIST_SEPARATOR, TAXONOMY_EXTENSIONS
 from matcher.formats.datadir_writer import format_cell
+from matcher.formats.records import (
+    RECORD_FILES,
+    TERM_FILES,
+    Record,
+    dataset_records,
+    record_columns,
+    record_row,
+)
 
-__all__ = ["Row", "ENTITY_TABLES", "dataset_rows", "rows_to_dataset"]
+__all__ = [
+    "Row",
+    "ENTITY_TABLES",
+    "RECORD_TABLES",
+    "record_to_row",
+    "row_to_record",
+    "dataset_rows",
+    "rows_to_dataset",
+]
 
 Row = dict[str, Any]
+R = TypeVar("R", Organisation, Capability, Partnership, Membership, Flag, Conflict)
 
-#: Table -> vocabulary name in ``taxonomy_terms``.
-_VOCABULARIES = {"themes": "themes", "capabilities": "capabilities"}
+#: The table of each kind of record.
+RECORD_TABLES: dict[type[Record], str] = {
+    Organisation: "organisations",
+    Capability: "capabilities",
+    Partnership: "partnerships",
+    Membership: "memberships",
+    Flag: "flags",
+    Conflict: "conflicts",
+}
 #: Tables whose rows are entities with an ``id`` and a ``version``.
 ENTITY_TABLES = ("organisations", "partnerships")
+#: Columns of ``taxonomy_terms`` but its ``vocabulary``: the themes file's, a superset.
+_TERM_COLUMNS = TAXONOMY_EXTENSIONS[TERM_FILES["themes"]].columns
+#: Columns whose empty text is stored as NULL.
+_BLANK_AS_NULL = frozenset({"unit", "sdg"})
+#: Columns holding a list (of codes, countries or names) as interchange text.
+_LIST_COLUMNS = frozenset(
+    {"themes", "resources", "motivations", "aliases", "countries", "activity_types"}
+)
 
 
-def _text(value: Any) -> str:
-    return format_cell(value)
+def _stored(column: str, value: Any) -> Any:
+    if isinstance(value, Enum | frozenset | set | tuple | list):
+        value = format_cell(value)
+    return None if value == "" and column in _BLANK_AS_NULL else value
 
 
-def _optional_text(value: Any) -> str | None:
-    return format_cell(value) or None
+def _table_row(table: str, values: Mapping[str, Any]) -> Row:
+    row = {column: _stored(column, value) for column, value in values.items()}
+    if table == "conflicts":  # one row per pair, whichever way round it was declared
+        row["org_a"], row["org_b"] = sorted((row["org_a"], row["org_b"]))
+    return row
 
 
-def _split(text: str | None) -> tuple[str, ...]:
-    if not text:
-        return ()
+def record_to_row(record: Record) -> Row:
+    """The table row of a domain record.
+
+    >>> record_to_row(Organisation("acme", "Acme", "company", themes={"water", "health"}))["themes"]
+    'health;water'
+    """
+    return _table_row(RECORD_TABLES[type(record)], record_row(record))
+
+
+def _split(text: str) -> tuple[str, ...]:
     return tuple(part for part in text.split(LIST_SEPARATOR) if part)
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def organisation_row(org: Organisation) -> Row:
-    return {
-        "id": org.id,
-        "name": org.name,
-        "kind": _text(org.kind),
-        "sector": _text(org.sector),
-        "country": org.country,
-        "size": _optional_text(org.size),
-        "themes": _text(org.themes),
-        "resources": _text(org.resources),
-        "motivations": _text(org.motivations),
-        "gc_status": _optional_text(org.gc_status),
-        "verified_on": org.verified_on,
-        "max_active": org.max_active,
-        "description": org.description,
-        "aliases": _text(org.aliases),
-        "source": org.source,
+def row_to_record(kind: type[R], row: Mapping[Any, Any]) -> R:
+    """The domain record of a table row (the inverse of :func:`record_to_row`); a NULL or
+    absent column takes the field's default."""
+    values: dict[str, Any] = {
+        column: _split(value) if column in _LIST_COLUMNS else value
+        for column in record_columns(kind)
+        if (value := row.get(column)) is not None
     }
-
-
-def capability_row(capability: Capability) -> Row:
-    return {
-        "org_id": capability.org_id,
-        "capability": capability.capability,
-        "strength": float(capability.strength),
-        "quantity": _float(capability.quantity),
-        "unit": capability.unit or None,
-        "source": capability.source,
-    }
-
-
-def partnership_row(partnership: Partnership) -> Row:
-    return {
-        "id": partnership.id,
-        "name": partnership.name,
-        "start_year": partnership.start_year,
-        "end_year": partnership.end_year,
-        "countries": _text(partnership.countries),
-        "themes": _text(partnership.themes),
-        "activity_types": _text(partnership.activity_types),
-        "amount_usd": _float(partnership.amount_usd),
-        "outcome": _optional_text(partnership.outcome),
-        "source": partnership.source,
-        "description": partnership.description,
-    }
-
-
-def membership_row(membership: Membership) -> Row:
-    return {
-        "partnership_id": membership.partnership_id,
-        "org_id": membership.org_id,
-        "role": _text(membership.role),
-        "contribution_usd": _float(membership.contribution_usd),
-    }
-
-
-def flag_row(flag: Flag) -> Row:
-    return {
-        "org_id": flag.org_id,
-        "category": flag.category,
-        "level": _text(flag.level),
-        "note": flag.note,
-        "date": flag.date,
-        "source": flag.source,
-        "dismissed_by": flag.dismissed_by,
-        "dismissed_on": flag.dismissed_on,
-    }
-
-
-def conflict_row(conflict: Conflict) -> Row:
-    org_a, org_b = sorted((conflict.org_a, conflict.org_b))
-    return {"org_a": org_a, "org_b": org_b, "reason": conflict.reason}
-
-
-def _term_rows(vocabulary: Vocabulary, builtin: Vocabulary, name: str) -> list[Row]:
-    return [
-        {
-            "vocabulary": name,
-            "code": term.code,
-            "label": term.label,
-            "parent": term.parent,
-            "sdg": term.attributes.get("sdg") or None,
-            "description": term.description,
-            "source": term.source,
-        }
-        for code, term in vocabulary.items()
-        if code not in builtin
-    ]
+    return kind(**values)
 
 
 def dataset_rows(dataset: Dataset, builtin: Taxonomies) -> dict[str, list[Row]]:
     """The rows of every table for ``dataset``; taxonomy terms not in ``builtin`` included."""
-    return {
-        "taxonomy_terms": _term_rows(dataset.taxonomies.themes, builtin.themes, "themes")
-        + _term_rows(dataset.taxonomies.capabilities, builtin.capabilities, "capabilities"),
-        "organisations": [organisation_row(o) for o in dataset.organisations.values()],
-        "partnerships": [partnership_row(p) for p in dataset.partnerships.values()],
-        "capabilities": [capability_row(c) for c in dataset.capabilities],
-        "memberships": [membership_row(m) for m in dataset.memberships],
-        "flags": [flag_row(f) for f in dataset.flags],
-        "conflicts": [conflict_row(c) for c in dataset.conflicts],
+    files = dataset_records(dataset, builtin)
+    rows = {
+        table: [_table_row(table, values) for values in files[RECORD_FILES[kind]]]
+        for kind, table in RECORD_TABLES.items()
     }
+    rows["taxonomy_terms"] = [
+        {"vocabulary": vocabulary, **{c: _stored(c, values.get(c)) for c in _TERM_COLUMNS}}
+        for vocabulary, name in TERM_FILES.items()
+        for values in files[name]
+    ]
+    return rows
 
 
 def _terms(rows: Iterable[Mapping[str, Any]], vocabulary: str) -> list[Term]:
@@ -162,6 +127,10 @@ def _terms(rows: Iterable[Mapping[str, Any]], vocabulary: str) -> list[Term]:
     ]
 
 
+def _records(tables: Mapping[str, Iterable[Mapping[str, Any]]], kind: type[R]) -> list[R]:
+    return [row_to_record(kind, row) for row in tables.get(RECORD_TABLES[kind], ())]
+
+
 def rows_to_dataset(
     tables: Mapping[str, Iterable[Mapping[str, Any]]], builtin: Taxonomies
 ) -> Dataset:
@@ -170,81 +139,12 @@ def rows_to_dataset(
     taxonomies = builtin.extended(
         themes=_terms(terms, "themes"), capabilities=_terms(terms, "capabilities")
     )
-    organisations = [
-        Organisation(
-            id=row["id"],
-            name=row["name"],
-            kind=row["kind"],
-            sector=row["sector"],
-            country=row["country"],
-            size=row["size"],
-            themes=frozenset(_split(row["themes"])),
-            resources=frozenset(_split(row["resources"])),
-            motivations=frozenset(_split(row["motivations"])),
-            gc_status=row["gc_status"],
-            verified_on=row["verified_on"],
-            max_active=row["max_active"],
-            description=row["description"],
-            aliases=_split(row["aliases"]),
-            source=row["source"],
-        )
-        for row in tables.get("organisations", ())
-    ]
-    partnerships = [
-        Partnership(
-            id=row["id"],
-            name=row["name"],
-            start_year=row["start_year"],
-            end_year=row["end_year"],
-            countries=frozenset(_split(row["countries"])),
-            themes=frozenset(_split(row["themes"])),
-            activity_types=frozenset(_split(row["activity_types"])),  # type: ignore[arg-type]
-            amount_usd=row["amount_usd"],
-            outcome=row["outcome"],
-            source=row["source"],
-            description=row["description"],
-        )
-        for row in tables.get("partnerships", ())
-    ]
     return Dataset.build(
-        organisations=organisations,
-        partnerships=partnerships,
-        capabilities=[
-            Capability(
-                org_id=row["org_id"],
-                capability=row["capability"],
-                strength=row["strength"],
-                quantity=row["quantity"],
-                unit=row["unit"],
-                source=row["source"],
-            )
-            for row in tables.get("capabilities", ())
-        ],
-        memberships=[
-            Membership(
-                partnership_id=row["partnership_id"],
-                org_id=row["org_id"],
-                role=row["role"],
-                contribution_usd=row["contribution_usd"],
-            )
-            for row in tables.get("memberships", ())
-        ],
-        flags=[
-            Flag(
-                org_id=row["org_id"],
-                category=row["category"],
-                level=row["level"],
-                note=row["note"],
-                date=row["date"],
-                source=row.get("source") or "",
-                dismissed_by=row.get("dismissed_by") or "",
-                dismissed_on=row.get("dismissed_on"),
-            )
-            for row in tables.get("flags", ())
-        ],
-        conflicts=[
-            Conflict(org_a=row["org_a"], org_b=row["org_b"], reason=row["reason"])
-            for row in tables.get("conflicts", ())
-        ],
+        organisations=_records(tables, Organisation),
+        partnerships=_records(tables, Partnership),
+        capabilities=_records(tables, Capability),
+        memberships=_records(tables, Membership),
+        flags=_records(tables, Flag),
+        conflicts=_records(tables, Conflict),
         taxonomies=taxonomies,
     )

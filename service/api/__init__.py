@@ -9,8 +9,8 @@ from apiflask import abort
 from flask import request
 
 from matcher.storage.catalog import Page
-from service.app import services
 from service.holder import Snapshot
+from service.services import services
 
 __all__ = ["etag", "expected_version", "page_body", "snapshot", "taxonomies"]
 

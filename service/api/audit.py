@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 
 from matcher.usecases.apikeys import Role, key_digest, new_key
 from service.api import page_body
-from service.app import services
 from service.auth import auth, current_caller, roles_for
 from service.schemas import AuditPage, AuditQuery, Strict
+from service.services import services
 
 bp = APIBlueprint("audit", __name__, url_prefix="/v1", tag="Audit and keys")
 

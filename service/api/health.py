@@ -7,8 +7,8 @@ from typing import Any
 from apiflask import APIBlueprint
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.app import services
 from service.schemas import HealthOut
+from service.services import services
 
 bp = APIBlueprint("health", __name__, tag="Health")
 

@@ -14,10 +14,10 @@ from flask import request
 
 from matcher.domain.exceptions import DataDirectoryError
 from matcher.usecases.directories import import_directory
-from service.app import services
 from service.auth import auth, current_caller, roles_for
 from service.errors import problem
 from service.schemas import ImportOut
+from service.services import services
 
 bp = APIBlueprint("imports", __name__, url_prefix="/v1", tag="Data")
 

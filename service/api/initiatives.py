@@ -10,8 +10,8 @@ from apiflask import APIBlueprint
 from matcher.storage.catalog import InitiativeRecord
 from matcher.usecases.editing import check_initiative
 from service.api import etag, expected_version, page_body, snapshot, taxonomies
+from service.api.proposals import proposal_body
 from service.api.recommendations import recommendation_body
-from service.app import services
 from service.auth import auth, current_caller, roles_for
 from service.schemas import (
     DraftIn,
@@ -25,6 +25,7 @@ from service.schemas import (
     ProposalOut,
     RecommendationOut,
 )
+from service.services import services
 
 bp = APIBlueprint("initiatives", __name__, url_prefix="/v1/initiatives", tag="Initiatives")
 
@@ -136,8 +137,6 @@ def propose(
     initiative_id: str, json_data: ProposalIn
 ) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Save a recommended coalition for review by the Partnerships Office."""
-    from service.api.proposals import proposal_body
-
     record = services().catalog.create_proposal(
         initiative_id, json_data.coalition.model_dump(mode="json"), actor=current_caller().actor
     )

@@ -12,7 +12,6 @@ from matcher.engine.proximity import introduction_paths
 from matcher.storage.catalog import OrganisationFilter
 from matcher.usecases.editing import organisation_body, organisation_from_body
 from service.api import etag, expected_version, page_body, snapshot, taxonomies
-from service.app import services
 from service.auth import auth, current_caller, roles_for
 from service.schemas import (
     NetworkOut,
@@ -23,6 +22,7 @@ from service.schemas import (
     OrganisationQuery,
     OrganisationUpdateIn,
 )
+from service.services import services
 
 bp = APIBlueprint("organisations", __name__, url_prefix="/v1/organisations", tag="Organisations")
 

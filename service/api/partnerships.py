@@ -8,7 +8,6 @@ from apiflask import APIBlueprint
 
 from matcher.usecases.editing import partnership_body, partnership_from_body
 from service.api import etag, expected_version, page_body, taxonomies
-from service.app import services
 from service.auth import auth, current_caller, roles_for
 from service.schemas import (
     PartnershipIn,
@@ -17,6 +16,7 @@ from service.schemas import (
     PartnershipQuery,
     PartnershipUpdateIn,
 )
+from service.services import services
 
 bp = APIBlueprint("partnerships", __name__, url_prefix="/v1/partnerships", tag="Partnerships")
 

@@ -8,9 +8,9 @@ from apiflask import APIBlueprint
 
 from matcher.storage.catalog import ProposalRecord
 from service.api import etag, expected_version, page_body
-from service.app import services
 from service.auth import auth, current_caller, roles_for
 from service.schemas import ProposalOut, ProposalPage, ProposalQuery, ReviewIn
+from service.services import services
 
 bp = APIBlueprint("proposals", __name__, url_prefix="/v1/proposals", tag="Proposals and reviews")
 

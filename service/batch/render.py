@@ -1,8 +1,9 @@
 """Rendering batch reports: Jinja templates (HTML autoescaped, Markdown escaped by a filter)
-and matplotlib figures as SVG (a picture of each coalition, the coverage heat-map, the
-portfolio's sector and region balance).
+and SVG figures: a picture of each coalition (the review pages' own, from
+:mod:`service.pictures`), and matplotlib charts of the coverage heat-map and the portfolio's
+sector and region balance.
 
-Figures are drawn on :class:`matplotlib.figure.Figure` objects, never through pyplot's
+Charts are drawn on :class:`matplotlib.figure.Figure` objects, never through pyplot's
 global state, with the Agg machinery and fixed SVG ids and no date: the same result gives
 byte-identical files on any engine.
 """
@@ -19,12 +20,12 @@ from typing import Any
 
 import jinja2
 import matplotlib
-import networkx as nx
 import numpy as np
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.typing import RcKeyType
+
+from service.pictures import SECTOR_COLOURS, coalition_picture, coalition_svg, svg_document
 
 __all__ = [
     "REPORT_HTML",
@@ -53,15 +54,8 @@ _RC: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 8,
 }
-_SECTOR_COLOURS = {
-    "public": "#4e79a7",
-    "private": "#f28e2b",
-    "civil_society": "#59a14f",
-    "academic": "#b07aa1",
-    "philanthropic": "#edc948",
-}
-_LEAD_COLOUR = "#e15759"
-_UNKNOWN_COLOUR = "#bab0ac"
+#: Bars of a region (sectors have the pictures' colours).
+_REGION_COLOUR = "#4e79a7"
 #: Characters Markdown would act on inside a line: emphasis, code, links, tables, headings,
 #: strike-through; ``_`` only at a word's edge (inside a word it is plain text).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]#|~]|(?<!\w)_|_(?!\w))")
@@ -168,102 +162,24 @@ def _label(name: str, width: int = 18) -> str:
     return "\n".join(textwrap.wrap(name, width, max_lines=3, placeholder="…")) or name
 
 
-def _star_layout(centre: str, around: Sequence[str]) -> dict[str, tuple[float, float]]:
-    """``centre`` at the origin, ``around`` on the unit circle from the top, clockwise."""
-    layout = {centre: (0.0, 0.0)}
-    for k, node in enumerate(around):
-        angle = np.pi / 2 - 2 * np.pi * k / len(around)
-        layout[node] = (float(np.cos(angle)), float(np.sin(angle)))
-    return layout
-
-
 def coalition_figure(result: Mapping[str, Any], coalition: Mapping[str, Any]) -> bytes:
-    """The coalition as a graph: the lead in the middle, members around it coloured by
-    sector; solid edges are past collaboration (thicker when more and more recent), dotted
-    ones an introduction through intermediaries."""
+    """The coalition's picture, drawn as on the review pages (:mod:`service.pictures`): the
+    lead in the middle, the members around it coloured by sector, past collaboration as solid
+    lines (thicker when stronger), the introduction paths dashed through their go-betweens."""
     organisations = result["organisations"]
-    lead = result["lead"]
-    members = [member["id"] for member in coalition["members"]]
-    graph = nx.Graph()
-    graph.add_nodes_from([lead, *members])
-    for a, b, weight in coalition["ties"]:
-        graph.add_edge(a, b, weight=weight)
-    introductions = [
-        (lead, member["id"])
-        for member in coalition["members"]
-        if len(member["path_to_lead"]) > 2 and not graph.has_edge(lead, member["id"])
-    ]
-    layout = _star_layout(lead, members)
-    with matplotlib.rc_context(_RC):
-        figure = Figure(figsize=(6.4, 5.0))
-        axes = figure.add_axes((0.0, 0.0, 1.0, 0.92))
-        colours = [
-            _LEAD_COLOUR
-            if node == lead
-            else _SECTOR_COLOURS.get(organisations[node]["sector"], _UNKNOWN_COLOUR)
-            for node in graph.nodes
-        ]
-        nx.draw_networkx_nodes(
-            graph, layout, ax=axes, node_color=colours, node_size=2600, edgecolors="#333333"
-        )
-        ties = list(graph.edges(data="weight"))
-        if ties:
-            nx.draw_networkx_edges(
-                graph,
-                layout,
-                ax=axes,
-                edgelist=[(a, b) for a, b, _ in ties],
-                width=[1.0 + 2.0 * min(float(w), 2.0) for _, _, w in ties],
-                edge_color="#555555",
-                node_size=2600,
-            )
-        if introductions:
-            nx.draw_networkx_edges(
-                graph,
-                layout,
-                ax=axes,
-                edgelist=introductions,
-                style="dotted",
-                edge_color="#999999",
-                node_size=2600,
-            )
-        nx.draw_networkx_labels(
-            graph,
-            layout,
-            ax=axes,
-            labels={node: _label(organisations[node]["name"], 16) for node in graph.nodes},
-            font_size=6.5,
-        )
-        axes.set_xlim(-1.6, 1.6)
-        axes.set_ylim(-1.35, 1.35)
-        axes.set_axis_off()
-        sectors = sorted({organisations[m]["sector"] or "unknown" for m in members})
-        handles = [
-            Line2D([], [], marker="o", linestyle="", color=_LEAD_COLOUR, label="lead"),
-            *(
-                Line2D(
-                    [],
-                    [],
-                    marker="o",
-                    linestyle="",
-                    color=_SECTOR_COLOURS.get(sector, _UNKNOWN_COLOUR),
-                    label=sector.replace("_", " "),
-                )
-                for sector in sectors
-            ),
-            Line2D([], [], color="#555555", label="worked together"),
-        ]
-        if introductions:
-            handles.append(
-                Line2D([], [], color="#999999", linestyle="dotted", label="introduction")
-            )
-        axes.legend(handles=handles, loc="lower right", fontsize=6, frameon=False)
-        figure.suptitle(
-            f"Coalition #{coalition['rank']}: score {coalition['score']:.3f}, "
-            f"needs covered {100 * coalition['need_coverage']:.0f}%",
-            fontsize=9,
-        )
-        return _svg(figure)
+    members = coalition["members"]
+    ids = [member["id"] for member in members]
+    weights = {frozenset((a, b)): float(weight) for a, b, weight in coalition["ties"]}
+    picture = coalition_picture(
+        result["lead"],
+        ids,
+        {member["id"]: member["path_to_lead"] for member in members},
+        names={org_id: facts["name"] for org_id, facts in organisations.items()},
+        sectors={org_id: organisations[org_id]["sector"] for org_id in ids},
+        tie_weight=lambda a, b: weights.get(frozenset((a, b)), 0.0),
+        flagged=frozenset(member["id"] for member in members if member["flags"]),
+    )
+    return svg_document(coalition_svg(picture, key=f"coalition-{coalition['rank']}"))
 
 
 def coverage_figure(result: Mapping[str, Any]) -> bytes | None:
@@ -324,7 +240,7 @@ def balance_figure(sectors: Mapping[str, int], regions: Mapping[str, int]) -> by
             axes.barh(
                 labels,
                 list(counts.values()),
-                color=[_SECTOR_COLOURS.get(label, "#4e79a7") for label in counts],
+                color=[SECTOR_COLOURS.get(label, _REGION_COLOUR) for label in counts],
             )
             axes.invert_yaxis()
             axes.set_title(title, fontsize=9)

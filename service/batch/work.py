@@ -47,7 +47,8 @@ __all__ = [
 #: Written last in each initiative's folder: its presence marks the initiative done.
 RESULT_FILE = "result.json"
 #: Version of the result layout; a change makes ``--resume`` redo older results.
-RESULT_VERSION = 1
+#: 2: ``ties`` cover the go-betweens of the introduction paths too (the pictures draw them).
+RESULT_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,8 @@ def _result(
     recommender: CoalitionRecommender, initiative: Initiative, task: Task
 ) -> dict[str, Any]:
     """The recommendation as plain data, with what a reader needs to know about each
-    organisation named (name, kind, sector, country, region) and the ties among members."""
+    organisation named (name, kind, sector, country, region) and the ties among the lead, the
+    members and the go-betweens of their introduction paths (what a picture draws)."""
     recommendation = recommender.recommend(initiative).to_dict()
     index = recommender.index_
     named: set[str] = {initiative.lead}
@@ -201,7 +203,7 @@ def _result(
                 "rank": rank,
                 **coalition,
                 "need_coverage": _need_coverage(weights, members),
-                "ties": _ties(recommender, [initiative.lead, *ids]),
+                "ties": _ties(recommender, _drawn(initiative.lead, members)),
             }
         )
     named.update(exclusion["id"] for exclusion in recommendation["excluded"])
@@ -268,6 +270,12 @@ def _availability(
             held = values[positions != lead]
             availability[code] = round(float(held.max()), 6) if held.size else 0.0
     return availability
+
+
+def _drawn(lead: str, members: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The lead, the members, then the go-betweens of their introduction paths, once each."""
+    paths = (node for member in members for node in member["path_to_lead"])
+    return list(dict.fromkeys([lead, *(member["id"] for member in members), *paths]))
 
 
 def _ties(recommender: CoalitionRecommender, ids: Sequence[str]) -> list[list[Any]]:

@@ -11,36 +11,13 @@ from __future__ import annotations
 import datetime as dt
 
 from apiflask import APIBlueprint
-from flask import Blueprint, Flask, has_request_context, request
+from flask import Flask, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
-__all__ = ["bp", "init_app", "PageSessionInterface", "CONTENT_SECURITY_POLICY"]
+from service.pages.views import bp
 
-bp = Blueprint(
-    "pages",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/pages-static",
-)
-# APIFlask reads this attribute of every blueprint when it builds the OpenAPI document:
-# the pages are not part of the API.
-bp.enable_openapi = False  # type: ignore[attr-defined]
-
-#: No inline script or style anywhere: everything comes from this origin.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "img-src 'self' data:",
-        "style-src 'self'",
-        "script-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
+__all__ = ["init_app", "PageSessionInterface"]
 
 
 class PageSessionInterface(SecureCookieSessionInterface):
@@ -69,8 +46,6 @@ def init_app(app: Flask) -> CSRFProtect:
     for blueprint in list(app.blueprints.values()):
         if isinstance(blueprint, APIBlueprint):
             csrf.exempt(blueprint)
-
-    from service.pages import views  # noqa: F401  (registers the routes on bp)
 
     app.register_blueprint(bp)
     return csrf

@@ -1,7 +1,7 @@
 """What a coalition page shows, computed from a coalition's JSON form and the served data.
 
-The template only lays these out: every number, label and colour is decided here or in
-:mod:`service.pages.render`.
+The template only lays these out: every number, label and colour is decided here, in
+:mod:`service.pages.render` or, for the picture, in :mod:`service.pictures`.
 """
 
 from __future__ import annotations
@@ -10,18 +10,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
+
 from matcher.domain.model import Organisation
 from matcher.domain.taxonomy import Taxonomies
-from service.pages.render import (
-    HEAT_COLOURS,
-    Bar,
-    Picture,
-    coalition_picture,
-    heat_bucket,
-    humanise,
-    score_bars,
-    short_label,
-)
+from service.pages.render import HEAT_COLOURS, Bar, heat_bucket, humanise, score_bars
+from service.pictures import Picture, coalition_picture, coalition_svg, short_label
 
 __all__ = [
     "Label",
@@ -125,6 +119,11 @@ class CoalitionView:
     @property
     def member_ids(self) -> frozenset[str]:
         return frozenset(m.org.id for m in self.members)
+
+    @property
+    def picture_svg(self) -> Markup:
+        """The picture as inline SVG, described by the figure's caption."""
+        return coalition_svg(self.picture, key=self.key, caption_id=f"{self.key}-svg-caption")
 
 
 #: Human names of the score terms (matcher.engine.objective.TERMS).

@@ -1,6 +1,6 @@
-"""The routes of the review pages. Thin: they read the request, call the same use cases as
-the API (the catalog, the served engine) and hand :mod:`service.pages.coalition`'s views to
-the templates."""
+"""The review pages' blueprint and its routes. Thin: they read the request, call the same
+use cases as the API (the catalog, the served engine) and hand
+:mod:`service.pages.coalition`'s views to the templates."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 import pydantic
 from flask import (
+    Blueprint,
     flash,
     g,
     make_response,
@@ -37,10 +38,8 @@ from matcher.storage.catalog import DECISIONS, ProposalRecord, StaleVersionError
 from matcher.storage.sql import StorageError
 from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
 from matcher.usecases.editing import check_initiative
-from service.app import services
 from service.auth import Caller
 from service.holder import Snapshot
-from service.pages import CONTENT_SECURITY_POLICY, bp
 from service.pages.coalition import (
     HEAT_SCALE,
     Labeller,
@@ -56,10 +55,37 @@ from service.pages.forms import (
     form_from_body,
     form_from_request,
 )
-from service.pages.render import SECTOR_COLOURS, describe_detail, humanise
+from service.pages.render import describe_detail, humanise
+from service.pictures import SECTOR_COLOURS
 from service.schemas import InitiativeIn, RecommendationIn, ReviewIn
+from service.services import services
 
 log = logging.getLogger(__name__)
+
+bp = Blueprint(
+    "pages",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/pages-static",
+)
+# APIFlask reads this attribute of every blueprint when it builds the OpenAPI document:
+# the pages are not part of the API.
+bp.enable_openapi = False  # type: ignore[attr-defined]
+
+#: No inline script or style anywhere: everything comes from this origin.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "style-src 'self'",
+        "script-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
