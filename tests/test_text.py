@@ -10,10 +10,18 @@ import pytest
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import ValidationError
-from matcher.domain.model import Membership, Organisation, Partnership, Role, choose_lead
+from matcher.domain.model import (
+    Initiative,
+    Membership,
+    Organisation,
+    Partnership,
+    Role,
+    choose_lead,
+)
 from matcher.domain.taxonomy import Taxonomies
 from matcher.engine.evaluation import assert_no_leakage, build_cases, split_history
 from matcher.engine.index import IndexConfig, build_index
+from matcher.engine.recommend import CoalitionRecommender
 from matcher.engine.text import (
     EmbeddingCache,
     ProfileSearch,
@@ -303,3 +311,68 @@ def test_both_encoders_give_the_same_api(dataset: Dataset) -> None:
         )
         positions, _ = text.nearest(query, 1)
         assert dataset_ids(dataset)[int(positions[0])] == "c", name
+
+
+# ---- the engine reads the words ---------------------------------------------------------------
+
+YOUTH_EN = "Documentaries on music television where young Asians speak out on social issues."
+YOUTH_FR = (
+    "Un documentaire pour la télévision musicale où les jeunes d'Asie parlent des questions "
+    "sociales qui les concernent."
+)
+
+
+@pytest.fixture(scope="module")
+def seed_tfidf() -> CoalitionRecommender:
+    from matcher.formats.datadir import read_data_directory
+    from matcher.formats.taxonomy_io import default_taxonomy_dir
+
+    seed = read_data_directory(default_taxonomy_dir().parent / "seed")
+    return CoalitionRecommender().fit(build_index(seed, IndexConfig(text_encoder="tfidf")))
+
+
+def rank_of(recommender: CoalitionRecommender, org_id: str, description: str) -> int:
+    initiative = Initiative(lead="unicef", themes=frozenset({"youth"}), description=description)
+    ranked = [c.id for c in recommender.complete(initiative, [], k=70)]
+    return ranked.index(org_id)
+
+
+def test_a_description_matching_an_organisations_past_work_ranks_it_higher(
+    seed_tfidf: CoalitionRecommender,
+) -> None:
+    # MTV Asia made the documentaries of the Speak Your Mind campaign (§51)
+    assert rank_of(seed_tfidf, "mtv-asia", YOUTH_EN) < rank_of(seed_tfidf, "mtv-asia", "")
+
+
+def test_mission_fit_is_a_score_part_and_the_parts_still_add_up(
+    seed_tfidf: CoalitionRecommender,
+) -> None:
+    initiative = Initiative(lead="unicef", themes=frozenset({"youth"}), description=YOUTH_EN)
+    result = seed_tfidf.recommend(initiative)
+    assert result.coalitions
+    for coalition in result.coalitions:
+        assert coalition.score_parts["mission_fit"] > 0
+        assert coalition.score == pytest.approx(sum(coalition.score_parts.values()), abs=1e-9)
+    lines = [e for m in result.coalitions[0].members for e in m.evidence if "past work" in e]
+    assert any('"Speak Your Mind youth campaign in Asia' in line for line in lines)
+
+
+def test_a_request_without_words_is_answered_as_without_text_profiles(
+    seed_tfidf: CoalitionRecommender,
+) -> None:
+    plain = CoalitionRecommender().fit(build_index(seed_tfidf.index_.dataset))
+    initiative = Initiative(lead="unicef", themes=frozenset({"youth"}), count=3)
+    with_text = seed_tfidf.recommend(initiative).to_dict()
+    without = plain.recommend(initiative).to_dict()
+    assert with_text == without
+    assert all(c["score_parts"]["mission_fit"] == 0.0 for c in with_text["coalitions"])
+
+
+@pytest.mark.slow
+def test_a_french_description_finds_the_english_past_work_with_the_sentence_encoder() -> None:
+    from matcher.formats.datadir import read_data_directory
+    from matcher.formats.taxonomy_io import default_taxonomy_dir
+
+    seed = read_data_directory(default_taxonomy_dir().parent / "seed")
+    recommender = CoalitionRecommender().fit(build_index(seed, IndexConfig(text_encoder="use")))
+    assert rank_of(recommender, "mtv-asia", YOUTH_FR) < rank_of(recommender, "mtv-asia", "")

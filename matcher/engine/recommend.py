@@ -109,6 +109,7 @@ class EngineConfig:
     pool_theme: int = 30
     pool_local: int = 30
     pool_required: int = 15
+    pool_text: int = 30
     pool_size: int = 200
     walks: int = 1000
     walk_steps: int = 100
@@ -135,6 +136,7 @@ class EngineConfig:
             local=self.pool_local,
             required=self.pool_required,
             total=self.pool_size,
+            text=self.pool_text,
         )
 
 
