@@ -124,12 +124,12 @@ FILES: dict[str, FileSpec] = {
 TAXONOMY_EXTENSIONS: dict[str, FileSpec] = {
     "taxonomy/themes.csv": FileSpec(
         required=("code", "label"),
-        optional=("parent", "sdg", "description", "source", "label_fr", "keywords"),
+        optional=("parent", "sdg", "description", "source"),
         optional_file=True,
     ),
     "taxonomy/capabilities.csv": FileSpec(
         required=("code", "label"),
-        optional=("parent", "description", "source", "label_fr", "keywords"),
+        optional=("parent", "description", "source"),
         optional_file=True,
     ),
 }
@@ -431,7 +431,6 @@ def _extension_terms(folder: Path, name: str, base: Vocabulary, problems: _Probl
             problems.add(name, line, "code", f"code {code!r} is already a built-in {base.name}")
             continue
         attributes = {"sdg": record.get("sdg", "")} if "sdg" in spec.optional else {}
-        attributes.update({key: record[key] for key in ("label_fr", "keywords") if record.get(key)})
         if attributes.get("sdg"):
             sdgs = attributes["sdg"].split(LIST_SEPARATOR)
             if not all(part.strip().isdigit() and 1 <= int(part) <= 17 for part in sdgs):
