@@ -13,9 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: install, load the seed data into SQLite under ./var/, make demo keys, serve on :8000
+## run: install, load the seed data and the IATI sample (merged) into SQLite under ./var/, make demo keys, serve on :8000
 run: $(STAMP)
-	$(BIN)/partnermatch import data/seed
+	$(BIN)/partnermatch import data/seed data/iati-sample
 	@test -s var/demo-keys.txt || { umask 077; for role in broker reviewer admin; do \
 		echo "$$role $$($(BIN)/partnermatch keys create --role $$role --name demo-$$role 2>/dev/null)"; \
 	done > var/demo-keys.txt; }

@@ -8,6 +8,8 @@ from typing import Any
 
 from apiflask import APIFlask
 from flask import Response, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from matcher.engine.index import IndexConfig
 from matcher.engine.recommend import EngineConfig
@@ -15,7 +17,7 @@ from matcher.engine.text import make_encoder
 from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.storage.catalog import SqlCatalog
 from matcher.storage.sql import SqlRepository, make_engine, migrate
-from service import pages
+from service import docs, pages
 from service.api import (
     audit,
     health,
@@ -39,6 +41,11 @@ log = logging.getLogger(__name__)
 #: Request bodies of these types are accepted; anything else is a 415.
 JSON_TYPES = ("application/json",)
 UPLOAD_TYPES = ("application/zip", "multipart/form-data")
+#: The one endpoint whose body may be larger than ``MAX_JSON_BYTES`` (up to
+#: ``MAX_CONTENT_LENGTH``): the zip import.
+UPLOAD_ENDPOINT = "imports.import_zip"
+#: Static files, the only answers a cache may keep.
+CACHEABLE_ENDPOINTS = frozenset({"pages.static", "docs.static", "docs.asset"})
 #: Blueprints whose writes change the data the recommendation index is built from.
 DATA_BLUEPRINTS = frozenset({"organisations", "partnerships", "imports"})
 #: The API's blueprints, in the order they are registered.
@@ -54,6 +61,17 @@ API_MODULES = (
 )
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, where a document nested too deeply for the parser is invalid JSON (a
+    400, like any other unreadable body) rather than a ``RecursionError`` (a 500)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as err:
+            raise ValueError("The JSON is nested too deeply") from err
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     """Build the web service.
 
@@ -67,8 +85,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         title="partnermatch API",
         version="1.0",
         spec_path="/openapi.json",
-        docs_path="/docs",
+        docs_path=None,  # service.docs serves Swagger UI from this origin, not a CDN
     )
+    app.json = JSONProvider(app)
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("PARTNERMATCH")
     if config:
@@ -111,6 +130,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         app.register_blueprint(module.bp)
 
     pages.init_app(app)  # the review pages, with CSRF protection (the API is exempt)
+    docs.init_app(app)
 
     holder.refresh(force=True)
     return app
@@ -141,25 +161,46 @@ def _register_request_checks(app: APIFlask) -> None:
 
     @app.before_request
     def check_body() -> Response | None:
-        if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/v1"):
+        """Type and size of a request body, whatever its framing.
+
+        Every body is read through Werkzeug's limited stream (``request.max_content_length``,
+        set per request: ``MAX_JSON_BYTES``, or ``MAX_CONTENT_LENGTH`` for the zip import),
+        which never reads more than one byte past the limit. A ``Content-Length`` over the
+        limit is refused before reading; a chunked body (no ``Content-Length``) is read up
+        to the limit and refused as soon as it passes it. The content type is checked first,
+        so a body of the wrong type is never read.
+        """
+        upload = request.endpoint == UPLOAD_ENDPOINT
+        limit = int(app.config["MAX_CONTENT_LENGTH"] if upload else app.config["MAX_JSON_BYTES"])
+        request.max_content_length = limit + 1  # one byte more tells "over" from "at"
+        if request.method not in ("POST", "PUT", "PATCH"):
             return None
-        if request.routing_exception is not None:
+        api = request.path.startswith("/v1")
+        if api and request.routing_exception is not None:
             return None  # 404 or 405: let routing answer
         length = request.content_length
-        if not length and request.method != "POST":
+        chunked = (
+            length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        )
+        has_body = bool(length) or chunked
+        if api and not has_body and request.method != "POST":
             return problem(400, "This request needs a body")
-        mimetype = request.mimetype
-        upload = request.path.endswith("/import")
         allowed = UPLOAD_TYPES if upload else JSON_TYPES
-        if length and mimetype not in allowed:
+        if api and has_body and request.mimetype not in allowed:
             return problem(
                 415,
-                f"Send the body as {' or '.join(allowed)}, not {mimetype or 'an unnamed type'}",
+                f"Send the body as {' or '.join(allowed)}, "
+                f"not {request.mimetype or 'an unnamed type'}",
             )
-        if not upload and length and length > app.config["MAX_JSON_BYTES"]:
-            return problem(
-                413, f"The JSON body is {length} bytes; at most {app.config['MAX_JSON_BYTES']}"
-            )
+        if length and length > limit:
+            if not api:
+                raise RequestEntityTooLarge()
+            what = "zip archive" if upload else "JSON body"
+            return problem(413, f"The {what} is {length} bytes; at most {limit}")
+        if chunked and len(request.get_data(cache=True)) > limit:
+            if not api:
+                raise RequestEntityTooLarge()
+            return problem(413, f"The body is larger than {limit} bytes (sent in chunks)")
         return None
 
     @app.after_request
@@ -177,4 +218,7 @@ def _register_request_checks(app: APIFlask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.endpoint not in CACHEABLE_ENDPOINTS:
+            # answers hold data a key may read (and POST /v1/keys a new key): no cache keeps them
+            response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from apiflask import HTTPTokenAuth
+from flask import g
 
 from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
 from service.services import services
 
-__all__ = ["Caller", "auth", "roles_for"]
+__all__ = ["Caller", "auth", "caller_of", "current_caller", "roles_for"]
 
 auth = HTTPTokenAuth(scheme="Bearer", description="An API key made by `partnermatch keys create`")
 
@@ -34,7 +35,15 @@ class Caller:
         return f"{self.role.value}:{self.name or self.key_id}"
 
 
-@auth.verify_token
+def caller_of(token: str) -> Caller | None:
+    """The caller a key belongs to, if it is a stored, unrevoked key (checked once per
+    request: the rate limiter and the authentication both ask)."""
+    checked: dict[str, Caller | None] = g.setdefault("checked_keys", {})
+    if token not in checked:
+        checked[token] = _verify(token)
+    return checked[token]
+
+
 def _verify(token: str) -> Caller | None:
     parsed = parse_key(token or "")
     if parsed is None:
@@ -46,6 +55,9 @@ def _verify(token: str) -> Caller | None:
     if not verify_key(token, record.digest, shared.key_secret):
         return None
     return Caller(record.id, Role(record.role), record.name)
+
+
+auth.verify_token(caller_of)
 
 
 @auth.get_user_roles

@@ -23,6 +23,7 @@ from matcher.engine.evaluation import render_text, run_evaluation
 from matcher.formats.cordis import convert_cordis_directory
 from matcher.formats.datadir import read_data_directory
 from matcher.formats.generate import generate_directory
+from matcher.formats.iati import IatiXmlError, convert_iati, iati_sources
 from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.integrity.sanctions import DEFAULT_THRESHOLD, parse_consolidated_list
 from matcher.storage.repository import ImportReport
@@ -36,6 +37,8 @@ __all__ = ["cli", "main", "default_database_url"]
 
 #: Imports writing more rows than this show a progress bar.
 PROGRESS_THRESHOLD = 5_000
+#: IATI conversions reading more bytes than this show a progress bar.
+IATI_PROGRESS_BYTES = 20_000_000
 
 
 def default_database_url() -> str:
@@ -98,7 +101,7 @@ def _embedding_bar() -> Callable[[int, int], None]:
     return update
 
 
-def _print_summary(directory: Path, summary: dict[str, Any]) -> None:
+def _print_summary(directory: Path | str, summary: dict[str, Any]) -> None:
     click.echo(f"{directory}: valid")
     counts = {
         key: summary[key]
@@ -136,15 +139,22 @@ def _repository(database_url: str) -> SqlRepository:
 
 
 @cli.command("import")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "directories", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path)
+)
 @_db_option
 @click.option("--dry-run", is_flag=True, help="Validate and count changes; write nothing.")
-def import_command(directory: Path, database_url: str, dry_run: bool) -> None:
-    """Validate and load a data directory, all or nothing."""
+def import_command(directories: tuple[Path, ...], database_url: str, dry_run: bool) -> None:
+    """Validate and load data directories, all or nothing.
+
+    Several DIRECTORIES are merged first: organisations sharing an id or a registry
+    identifier (the `identifiers` column) are one, under the id of the first directory.
+    """
+    directory = ", ".join(str(folder) for folder in directories)
     try:
         result = import_directory(
             _repository(database_url),
-            directory,
+            directories,
             load_taxonomies(),
             actor=f"cli:{getpass.getuser()}",
             dry_run=dry_run,
@@ -157,16 +167,31 @@ def import_command(directory: Path, database_url: str, dry_run: bool) -> None:
     except PartnerMatchError as err:
         _fail(str(err))
     _print_summary(directory, result.summary)
+    if result.merges:
+        click.echo(f"merged {len(result.merges)} organisation(s) sharing an id or identifier:")
+        for merge in result.merges:
+            click.echo(f"  {merge.merged} -> {merge.kept} ({merge.reason})")
     _print_report(result.report, database_url)
 
 
 @cli.command("export")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @_db_option
-def export_command(directory: Path, database_url: str) -> None:
-    """Write the database back as a data directory."""
+@click.option(
+    "--spreadsheet-safe",
+    is_flag=True,
+    help="Prefix with ' the cells a spreadsheet would run as formulas (=, +, -, @): for "
+    "opening in Excel or LibreOffice, not for importing back.",
+)
+def export_command(directory: Path, database_url: str, spreadsheet_safe: bool) -> None:
+    """Write the database back as a data directory (byte-faithful interchange by default)."""
     try:
-        counts = export_directory(_repository(database_url), directory, load_taxonomies())
+        counts = export_directory(
+            _repository(database_url),
+            directory,
+            load_taxonomies(),
+            spreadsheet_safe=spreadsheet_safe,
+        )
     except (PartnerMatchError, OSError) as err:
         _fail(str(err))
     click.echo(f"exported {database_url} to {directory}:")
@@ -579,6 +604,56 @@ def cordis_command(src: Path, out: Path) -> None:
         _fail(str(err))
     for name, count in counts.items():
         click.echo(f"  {name:<34}{count:>8}")
+    click.echo(f"wrote {out}")
+
+
+@cli.command("iati")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--publishers",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The IATI Registry's publishers.json: adds its organisations, lets refs find them.",
+)
+@click.option(
+    "--open-licences-only",
+    is_flag=True,
+    help="Keep only the activities of publishers with an open licence (needs --publishers).",
+)
+def iati_command(
+    sources: tuple[Path, ...], out: Path, publishers: Path | None, open_licences_only: bool
+) -> None:
+    """Convert IATI activity XML (files, folders, .xml.gz) into a data directory.
+
+    Writes the interchange files into --out, with merges.csv (identity merges and
+    conflicts), problems.csv (what was skipped, left out or unknown) and sources.csv (the
+    reporting organisations and their licences).
+    """
+    if open_licences_only and publishers is None:
+        raise click.UsageError("--open-licences-only needs --publishers")
+    files = iati_sources(sources)
+    total = sum(path.stat().st_size for path in files)
+    bar = tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=total < IATI_PROGRESS_BYTES,
+        desc="iati",
+    )
+    try:
+        with bar:
+            report = convert_iati(
+                files,
+                out,
+                publishers=publishers,
+                open_licences_only=open_licences_only,
+                progress=bar.update,
+            )
+    except (IatiXmlError, OSError) as err:
+        _fail(str(err))
+    for name, count in report.counts().items():
+        click.echo(f"  {name.replace('_', ' '):<34}{count:>8}")
     click.echo(f"wrote {out}")
 
 

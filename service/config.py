@@ -5,8 +5,9 @@ then the mapping given to :func:`service.app.create_app`.
 ``PARTNERMATCH_DATABASE_URL``      SQLAlchemy URL (default ``sqlite:///var/partnermatch.db``)
 ``PARTNERMATCH_SECRET_KEY``        signs sessions and keys API-key digests; default: a random
                                    key kept in ``var/secret_key`` (created on first use, 0600)
-``PARTNERMATCH_MAX_CONTENT_LENGTH`` largest request body, bytes (default 32 MiB: zip imports)
-``PARTNERMATCH_MAX_JSON_BYTES``    largest JSON body, bytes (default 1 MiB)
+``PARTNERMATCH_MAX_CONTENT_LENGTH`` largest zip import body, bytes (default 32 MiB)
+``PARTNERMATCH_MAX_JSON_BYTES``    largest body but a zip import, bytes (default 1 MiB)
+``PARTNERMATCH_MAX_IMPORT_UNPACKED_BYTES`` most bytes a zip import may unpack to (256 MiB)
 ``PARTNERMATCH_INDEX_REFRESH``     ``background`` (default) or ``inline`` index rebuilds
 ``PARTNERMATCH_INDEX_POLL_SECONDS`` how often a worker checks the data version (default 2)
 ``PARTNERMATCH_RATE_LIMIT``        per key on the expensive endpoints (default 600 per minute)
@@ -37,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY_FILE": "var/secret_key",
     "MAX_CONTENT_LENGTH": 32 * 2**20,
     "MAX_JSON_BYTES": 2**20,
+    "MAX_IMPORT_UNPACKED_BYTES": 256 * 2**20,
     "INDEX_REFRESH": "background",
     "INDEX_POLL_SECONDS": 2.0,
     "OPENAPI_VERSION": "3.1.0",
@@ -44,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     "AUTO_VALIDATION_ERROR_RESPONSE": True,
     "AUTO_404_RESPONSE": True,
     "JSON_SORT_KEYS": False,
+    # the API document's servers: as configured (PARTNERMATCH_SERVERS), never from the
+    # request's Host header, which any client sets (APIFlask's AUTO_SERVERS would use it)
+    "AUTO_SERVERS": False,
+    "SERVERS": None,
     "RATE_LIMIT": "600 per minute",
     "RATE_LIMIT_STORAGE_URI": "memory://",
     "TEXT_ENCODER": "use",

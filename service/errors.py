@@ -16,8 +16,9 @@ from matcher.domain.exceptions import (
     PartnerMatchError,
     ValidationError,
 )
-from matcher.storage.catalog import StaleVersionError
+from matcher.storage.catalog import ConflictError, StaleVersionError
 from matcher.storage.sql import StorageError
+from service.logsafe import printable
 
 __all__ = ["register_error_handlers", "problem"]
 
@@ -89,7 +90,7 @@ def _http_error(error: HTTPError) -> Response:
     detail = error.detail if isinstance(error.detail, str) and error.detail else error.message
     if error.status_code == 401:
         detail = "Send a valid API key as 'Authorization: Bearer <key>'"
-    elif error.status_code == 403:
+    elif error.status_code == 403 and detail == "Forbidden":
         detail = "Your API key's role may not do this"
     elif error.status_code == 400 and detail == "Bad Request":
         detail = "The body is not valid JSON (or is missing)"
@@ -97,7 +98,7 @@ def _http_error(error: HTTPError) -> Response:
         detail = f"{request.method} is not allowed on {request.path}"
     elif error.status_code == 404 and detail == "Not Found":
         detail = f"No resource at {request.path}"
-    elif error.status_code == 413:
+    elif error.status_code == 413 and detail in ("Request Entity Too Large", "Content Too Large"):
         detail = "The request body is larger than this server accepts"
     return problem(error.status_code, str(detail), headers=headers)
 
@@ -111,7 +112,8 @@ def register_error_handlers(app: APIFlask) -> None:
         return problem(409, str(error))
 
     @app.errorhandler(StaleVersionError)
-    def stale(error: StaleVersionError) -> Response:
+    @app.errorhandler(ConflictError)
+    def stale(error: PartnerMatchError) -> Response:
         return problem(409, str(error))
 
     @app.errorhandler(ValidationError)
@@ -140,7 +142,7 @@ def register_error_handlers(app: APIFlask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, printable(request.path))
         return problem(500, "An unexpected error occurred; it has been logged")
 
 
@@ -158,7 +160,8 @@ COMMON_PROBLEMS = {
 SECURED_PROBLEMS = {
     "401": "No valid API key",
     "403": "The key's role may not do this",
-    "409": "Conflict: a duplicate id, or a stale write (If-Match) or decision",
+    "409": "Conflict: a duplicate id, a stale write (If-Match) or decision, or a record others "
+    "still reference",
     "412": "Unreadable If-Match",
 }
 

@@ -1,6 +1,7 @@
 """Rate limits on the expensive endpoints (recommendations, completion, what-if, concept-note
-drafts, imports, and the pages that recommend, propose or check a key at sign-in), per API
-key, so that one client cannot starve the others nor guess keys quickly (Flask-Limiter).
+drafts, imports, and the pages that recommend, propose or check a key at sign-in), per
+verified API key (else per client address), so that one client cannot starve the others nor
+guess keys quickly (Flask-Limiter).
 
 ``RATE_LIMIT`` (env ``PARTNERMATCH_RATE_LIMIT``, default ``600 per minute``) is counted per
 key and per worker process (in-memory storage); ``RATE_LIMIT_STORAGE_URI`` (e.g.
@@ -10,14 +11,15 @@ key and per worker process (in-memory storage); ``RATE_LIMIT_STORAGE_URI`` (e.g.
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from matcher.usecases.apikeys import parse_key
+from service.auth import caller_of
 
 __all__ = ["EXPENSIVE_ENDPOINTS", "init_limits"]
 
+SIGN_IN = "pages.signin"
 #: Endpoints that run the engine or an import.
 EXPENSIVE_ENDPOINTS = frozenset(
     {
@@ -36,10 +38,21 @@ EXPENSIVE_ENDPOINTS = frozenset(
 
 
 def _caller_key() -> str:
-    """The API key's public id (never the key), else the client's address."""
-    header = request.headers.get("Authorization", "")
-    parsed = parse_key(header.removeprefix("Bearer ").strip())
-    return f"key:{parsed[0]}" if parsed else f"ip:{get_remote_address()}"
+    """Whose budget a request spends: a verified API key's public id (never the key), else
+    the signed-in page session's key id, else the client's address.
+
+    A key that does not verify buys no budget of its own: otherwise a client guessing keys
+    (at sign-in or on the API) would give each guess a fresh id and never be limited. A
+    sign-in attempt always counts against its address.
+    """
+    if request.endpoint != SIGN_IN:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        caller = caller_of(token) if token else None
+        if caller is not None:
+            return f"key:{caller.key_id}"
+        if request.blueprint == "pages" and session.get("key_id"):
+            return f"key:{session['key_id']}"  # a signed cookie, checked on every page
+    return f"ip:{get_remote_address()}"
 
 
 def init_limits(app: Flask) -> Limiter:

@@ -10,25 +10,29 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
-Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64, examples=["unicef"])]
+from matcher.domain.model import ID_PATTERN as DOMAIN_ID_PATTERN
+
+#: The domain's one id rule (:data:`matcher.domain.model.ID_PATTERN`), as imports apply it.
+ID_PATTERN = f"^{DOMAIN_ID_PATTERN.pattern}$"
+Id = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=64, examples=["unicef"])]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
 Text = Annotated[str, Field(max_length=10_000)]
 
 
 class Strict(BaseModel):
     """A JSON body: unknown fields are errors (a typo must not be silently ignored) and types
-    are not coerced (``false`` is not ``0``, ``"3"`` is not ``3``)."""
+    are not coerced (``false`` is not ``0``, ``"3"`` is not ``3``); numbers are finite
+    (``1e400``, ``Infinity`` and ``NaN`` are errors: they are not JSON and cannot be stored)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Query(BaseModel):
     """Query parameters: unknown ones are errors; values arrive as text and are converted."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 # ---- errors ---------------------------------------------------------------------------------
@@ -93,6 +97,13 @@ class OrganisationFields(Strict):
         default_factory=list, max_length=50
     )
     source: Text = ""
+    identifiers: list[Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s;]+$")]] = (
+        Field(
+            default_factory=list,
+            max_length=50,
+            description="Registry identifiers, e.g. the IATI organisation id XM-DAC-41122",
+        )
+    )
     capabilities: list[CapabilityIn] = Field(default_factory=list, max_length=500)
 
 
@@ -128,6 +139,7 @@ class OrganisationOut(BaseModel):
     description: str
     aliases: list[str]
     source: str
+    identifiers: list[str]
     capabilities: list[CapabilityOut]
     version: int
 
@@ -224,7 +236,7 @@ class NeedIn(Strict):
 
 
 class ConstraintsIn(Strict):
-    min_size: int = Field(2, ge=1, le=50)
+    min_size: int = Field(1, ge=1, le=50)
     max_size: int = Field(5, ge=1, le=50)
     include: list[Id] = Field(default_factory=list, max_length=50)
     exclude: list[Id] = Field(default_factory=list, max_length=1000)
@@ -248,6 +260,11 @@ class InitiativeFields(Strict):
     needs: list[NeedIn] = Field(default_factory=list, max_length=50)
     constraints: ConstraintsIn = Field(default_factory=ConstraintsIn)
     count: int = Field(3, ge=1, le=20, description="Number of distinct coalitions")
+    complementarity: Literal["strict", "prefer", "off"] | None = Field(
+        None,
+        description="A member that adds nothing unique is forbidden (strict), penalised "
+        "(prefer, the default) or ignored (off)",
+    )
 
 
 class RecommendationIn(InitiativeFields):
@@ -270,6 +287,10 @@ class InitiativeOut(InitiativeFields):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    created_by: str = Field(description="Who created it: only they (or an admin) may change it")
+    archived_at: dt.datetime | None = Field(
+        None, description="When it was archived (closed to edits and new proposals)"
+    )
 
 
 class DraftIn(Strict):
@@ -303,6 +324,7 @@ class DraftOut(BaseModel):
 
 class InitiativeQuery(PageQuery):
     lead: Id | None = None
+    include_archived: bool = Field(False, description="List archived initiatives too")
 
 
 class InitiativePage(PageInfo):
@@ -321,6 +343,9 @@ class FlagOut(BaseModel):
 
 class CoalitionMemberOut(BaseModel):
     id: str
+    name: str
+    kind: str
+    country: str | None
     covers: dict[str, float]
     activity_types: list[str]
     marginal_gain: float
@@ -333,6 +358,7 @@ class GapOut(BaseModel):
     need: str
     coverage: float
     best_partner: str | None
+    best_partner_name: str
     best_partner_coverage: float
 
 
@@ -351,13 +377,40 @@ class ExclusionOut(BaseModel):
     reason: str
 
 
+class OrganisationRefOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    country: str | None
+
+
+class ConstraintOut(BaseModel):
+    path: str
+    value: Any
+
+
+class RelaxationOut(BaseModel):
+    change: list[ConstraintOut]
+    description: str
+    coalitions: int
+    best_score: float
+    members: list[OrganisationRefOut]
+
+
+class InfeasibleOut(BaseModel):
+    constraints: list[ConstraintOut]
+    reason: str
+    relaxations: list[RelaxationOut]
+
+
 class RecommendationOut(BaseModel):
     initiative: str
+    lead: OrganisationRefOut
     data_version: int
     coalitions: list[CoalitionOut]
     excluded: list[ExclusionOut]
     pool_size: int
-    infeasible: list[str]
+    infeasible: list[InfeasibleOut]
 
 
 class CompletionIn(Strict):
@@ -420,8 +473,35 @@ class NetworkOut(BaseModel):
 # ---- proposals and reviews ------------------------------------------------------------------
 
 
+class ProposedMemberIn(BaseModel):
+    """A member of a recommended coalition: only its id is read."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
+    id: Id
+
+
+class ProposedCoalitionIn(BaseModel):
+    """A coalition as a recommendation returned it: only its members' ids are read; the
+    engine recomputes its score, flags, gaps and explanations."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
+    members: list[ProposedMemberIn] = Field(max_length=50)
+
+
 class ProposalIn(Strict):
-    coalition: CoalitionOut
+    """The coalition to propose: its member ids (``members``), or a coalition a
+    recommendation returned (``coalition``, of which only the member ids are read). The
+    server recomputes the coalition with the engine; a member that is unknown, listed twice
+    or kept out by a hard gate is a 422 naming it."""
+
+    members: list[Id] | None = Field(None, max_length=50, examples=[["itau", "cenpec"]])
+    coalition: ProposedCoalitionIn | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ProposalIn:
+        if (self.members is None) == (self.coalition is None):
+            raise ValueError("Give the members or coalition to propose (one of the two)")
+        return self
 
 
 class ReviewIn(Strict):

@@ -2,14 +2,59 @@
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import Mapping
 from typing import Any
 
+from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
 
 from service.app import create_app
+from service.logsafe import EscapingFilter
 
-__all__ = ["serve"]
+__all__ = ["serve", "EscapingLogger", "write_problem"]
+
+#: The headers of every answer gunicorn writes itself (a request too malformed or too large
+#: to reach the app: 400, 414 URI too long, 431 header fields too large, ...).
+_ERROR_HEADERS = (
+    ("Content-Type", "application/problem+json"),
+    ("Cache-Control", "no-store"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Connection", "close"),
+)
+
+
+def write_problem(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's error answer as RFC 9457 problem+json with the app's security headers,
+    not its HTML page (same signature as ``gunicorn.util.write_error``, which it replaces)."""
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": reason,
+            "status": status_int,
+            "detail": mesg or reason,
+        }
+    ).encode()
+    head = f"HTTP/1.1 {status_int} {reason}\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in _ERROR_HEADERS
+    )
+    head += f"Content-Length: {len(body)}\r\n\r\n"
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class EscapingLogger(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's logger whose error and access lines escape control characters (a path with
+    ``%0a`` cannot write a second, forged line; see :mod:`service.logsafe`)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            if not any(isinstance(f, EscapingFilter) for f in logger.filters):
+                logger.addFilter(EscapingFilter())
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -23,6 +68,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self._options.items():
             self.cfg.set(key, value)
+        # gunicorn answers malformed and oversized requests itself, before any app code; its
+        # one writer of those answers is util.write_error (read at call time by the workers)
+        util.write_error = write_problem
 
     def load(self) -> Any:
         return create_app(self._app_config)
@@ -54,6 +102,8 @@ def serve(
             "timeout": timeout,
             "graceful_timeout": 10,
             "limit_request_line": 8190,
+            "limit_request_field_size": 8190,
+            "logger_class": EscapingLogger,
             "accesslog": "-",
             "errorlog": "-",
             "loglevel": "info",

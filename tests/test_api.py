@@ -473,6 +473,7 @@ ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("get", "/v1/initiatives/i49-edu-quality-brazil", "read", {}),
     ("put", "/v1/initiatives/i49-edu-quality-brazil", "propose", {"json": {"lead": "unicef"}}),
     ("delete", "/v1/initiatives/i49-edu-quality-brazil", "propose", {}),
+    ("post", "/v1/initiatives/i49-edu-quality-brazil/archive", "propose", {}),
     ("post", "/v1/initiatives/i49-edu-quality-brazil/recommendations", "recommend", {}),
     ("post", "/v1/initiatives/i49-edu-quality-brazil/proposals", "propose", {"json": {}}),
     ("post", "/v1/initiatives/draft", "recommend", {"json": {"text": "Schools in Mali"}}),

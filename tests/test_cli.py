@@ -69,6 +69,7 @@ def test_every_command_of_the_design_is_there() -> None:
         "report",
         "generate",
         "keys",
+        "iati",
     }
 
 
@@ -235,7 +236,7 @@ def test_recommend_text_shows_each_member_with_what_it_covers(runner: CliRunner)
         ('{"lead": "ghost"}', "Organisation 'ghost' not found"),
         (
             '{"lead": "unicef", "needs": [{"capability": "funding", "weight": -1}]}',
-            "weight must be positive, got -1 (at needs[0].weight)",
+            "weight must be positive, got -1 (at needs.0.weight)",
         ),
     ],
 )

@@ -125,6 +125,23 @@ def test_optional_files_may_be_absent_but_required_ones_may_not(
             ],
         ),
         (
+            "organisations.csv",
+            "id,name,kind,identifiers\nunicef,UNICEF,un_entity,XM-DAC-41122\n"
+            "fund,Children's Fund,un_entity,xm-dac-41122\n",
+            [
+                "organisations.csv:3: identifiers: identifier 'xm-dac-41122' is already held "
+                "by 'unicef' (line 2): organisations sharing an identifier are one organisation"
+            ],
+        ),
+        (
+            "organisations.csv",
+            'id,name,kind,identifiers\nunicef,UNICEF,un_entity,"XM-DAC-41122;Not available"\n',
+            [
+                "organisations.csv:2: identifiers: invalid identifier 'Not available': use "
+                "1-200 printable characters without spaces"
+            ],
+        ),
+        (
             "capabilities.csv",
             "org_id,capability,strength\nikea,funding,1.5\n",
             ["capabilities.csv:2: strength: 1.5 is outside 0-1"],
@@ -276,6 +293,15 @@ def test_bad_taxonomy_extensions_are_reported(
 ) -> None:
     folder = write(tmp_path, {**VALID, "taxonomy/capabilities.csv": text})
     assert problems_of(folder, taxonomies) == [expected]
+
+
+def test_registry_identifiers_are_read_in_order(tmp_path: Path, taxonomies: Taxonomies) -> None:
+    organisations = "id,name,kind,identifiers\nunicef,UNICEF,un_entity,XM-DAC-41122;GB-CHC-1\n"
+    folder = write(tmp_path, {**VALID, "organisations.csv": organisations})
+    folder = write(folder, {"capabilities.csv": "org_id,capability\n"})
+    folder = write(folder, {"memberships.csv": "partnership_id,org_id\np50,unicef\n"})
+    dataset = read_data_directory(folder, taxonomies)
+    assert dataset.organisations["unicef"].identifiers == ("XM-DAC-41122", "GB-CHC-1")
 
 
 def test_a_missing_directory_is_reported(tmp_path: Path, taxonomies: Taxonomies) -> None:

@@ -72,8 +72,15 @@ def test_by_default_each_alternative_changes_at_least_one_member(
 ) -> None:
     result = recommender(complementary_dataset(taxonomies), solver="milp").recommend(ask(count=3))
     coalitions = [set(ids(result, k)) for k in range(len(result.coalitions))]
-    assert coalitions[:2] == [{"fund", "train", "media"}, {"fund", "fund-train", "media"}]
-    assert len({frozenset(c) for c in coalitions}) == len(coalitions) == 3
+    # the two alternatives tie (each swaps one specialist for the all-rounder): both come back
+    assert coalitions[0] == {"fund", "train", "media"}
+    assert {frozenset(c) for c in coalitions[1:]} == {
+        frozenset({"fund-train", "train", "media"}),
+        frozenset({"fund-train", "fund", "media"}),
+    }
+    assert [c.score for c in result.coalitions] == sorted(
+        (c.score for c in result.coalitions), reverse=True
+    )
 
 
 def test_excluding_a_member_brings_in_the_next_best_holder(taxonomies: Taxonomies) -> None:
@@ -180,9 +187,15 @@ def test_impossible_requirements_are_explained(taxonomies: Taxonomies) -> None:
         )
     )
     assert result.coalitions == ()
-    assert result.infeasible == (
-        "no eligible candidate in the target countries (AO) for require_local_partner",
+    [conflict] = result.to_dict()["infeasible"]
+    assert conflict["constraints"] == [{"path": "constraints.require_local_partner", "value": True}]
+    assert conflict["reason"] == (
+        "no eligible candidate in the target countries (AO) for require_local_partner"
     )
+    [relaxation] = conflict["relaxations"]
+    assert relaxation["change"] == [{"path": "constraints.require_local_partner", "value": False}]
+    assert [m["id"] for m in relaxation["members"]] == ["fund", "train", "media"]
+    assert relaxation["coalitions"] == 1 and relaxation["best_score"] == pytest.approx(3.5354167)
 
 
 def test_members_are_explained(taxonomies: Taxonomies) -> None:
@@ -274,12 +287,28 @@ def test_bad_requests_name_the_offending_value(
         recommender(complementary_dataset(taxonomies)).recommend(ask(**fields))
 
 
-def test_a_required_member_barred_by_a_gate_is_a_clear_error(taxonomies: Taxonomies) -> None:
+def test_a_required_member_barred_by_a_gate_is_explained_with_a_verified_way_out(
+    taxonomies: Taxonomies,
+) -> None:
+    dataset = complementary_dataset(taxonomies, flags=[Flag("fund", "sanctions", "red")])
+    result = recommender(dataset).recommend(
+        ask(constraints={"min_size": 1, "max_size": 4, "include": ["fund"]})
+    )
+    assert result.coalitions == ()
+    [conflict] = result.to_dict()["infeasible"]
+    assert conflict["constraints"] == [{"path": "constraints.include", "value": "fund"}]
+    assert conflict["reason"] == (
+        "Fund Co (fund) is required but integrity flag at level red: sanctions (gate: sanctions)"
+    )
+    [relaxation] = conflict["relaxations"]
+    assert relaxation["change"] == [{"path": "constraints.include", "value": []}]
+    assert "fund" not in {m["id"] for m in relaxation["members"]}
+
+
+def test_completing_around_a_gated_member_is_a_clear_error(taxonomies: Taxonomies) -> None:
     dataset = complementary_dataset(taxonomies, flags=[Flag("fund", "sanctions", "red")])
     with pytest.raises(ValidationError, match=r"'fund' is required but integrity flag"):
-        recommender(dataset).recommend(
-            ask(constraints={"min_size": 1, "max_size": 4, "include": ["fund"]})
-        )
+        recommender(dataset).complete(ask(), ["fund"])
 
 
 def test_using_the_recommender_before_fit_is_an_error() -> None:

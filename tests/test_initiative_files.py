@@ -72,7 +72,7 @@ def test_a_csv_row_fills_lists_needs_and_constraints(tmp_path: Path) -> None:
         ),
         (
             "a,unicef,funding:0,",
-            "rows.csv:2: needs[0].weight: Need 'funding': weight must be positive, got 0.0",
+            "rows.csv:2: needs.0.weight: Need 'funding': weight must be positive, got 0.0",
         ),
         ("a,,funding,", "rows.csv:2: lead: Field 'lead' is required"),
         ("a,unicef,funding", "rows.csv:2: row has 3 cells, the header 4"),
@@ -130,7 +130,7 @@ def test_json_lines_name_an_initiative_without_id_after_its_line(tmp_path: Path)
     entries = read_initiatives(path)
     assert [(e.id, e.problem) for e in entries] == [
         ("batch-1", None),
-        ("b", "batch.jsonl:3: needs[0].weight: Need 'x': weight must be positive, got -1"),
+        ("b", "batch.jsonl:3: needs.0.weight: Need 'x': weight must be positive, got -1"),
         ("batch-4", "batch.jsonl:4: Expecting value"),
         ("batch-5", "batch.jsonl:5: an initiative must be a JSON object, got list"),
     ]
@@ -173,7 +173,7 @@ def test_unknown_codes_are_caught_with_the_taxonomies(
     )
     assert all(e.problem is None for e in read_initiatives(path))
     first, second = read_initiatives(path, taxonomies)
-    assert first.problem == "codes.jsonl:1: needs[1].capability: Unknown capability code 'money'"
+    assert first.problem == "codes.jsonl:1: needs.1.capability: Unknown capability code 'money'"
     assert second.problem == "codes.jsonl:2: themes: Unknown theme code 'gardening'"
 
 

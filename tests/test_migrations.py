@@ -66,3 +66,34 @@ def test_a_malformed_url_is_a_clear_storage_error(taxonomies: Taxonomies) -> Non
 
 def test_make_engine_accepts_in_memory_sqlite() -> None:
     assert make_engine("sqlite://").dialect.name == "sqlite"
+
+
+def test_initiatives_stored_before_0004_get_their_owner_and_queue_columns(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate(engine, "0003")
+    now = "2026-11-30 10:00:00"
+    body = '{"lead": "unicef", "themes": ["youth", "education"], "countries": ["BR"]}'
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO initiatives (id, lead, title, body, version, created_at, updated_at)"
+                " VALUES ('i1', 'unicef', '', :body, 1, :now, :now)"
+            ),
+            {"body": body, "now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO audit_log (at, actor, action, entity_type, entity_id, detail)"
+                " VALUES (:now, 'broker:ana', 'create', 'initiative', 'i1', '{}')"
+            ),
+            {"now": now},
+        )
+    migrate(engine)
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT themes, countries, created_by, archived_at FROM initiatives")
+        ).one()
+    assert tuple(row) == ("education;youth", "BR", "broker:ana", None)
+    engine.dispose()

@@ -231,17 +231,17 @@ def test_initiative_needs_only_a_lead() -> None:
         (
             {"lead": "undp", "needs": [{"capability": "funding", "weight": 0}]},
             "Need 'funding': weight must be positive, got 0",
-            "needs[0].weight",
+            "needs.0.weight",
         ),
         (
             {"lead": "undp", "needs": [{"weight": 1}]},
-            "Field 'needs[0].capability' is required",
-            "needs[0].capability",
+            "Field 'needs.0.capability' is required",
+            "needs.0.capability",
         ),
         (
             {"lead": "undp", "needs": [{"capability": "funding", "wieght": 1}]},
             "Unknown field 'wieght' in need 0",
-            "needs[0].wieght",
+            "needs.0.wieght",
         ),
         (
             {"lead": "undp", "constraints": {"max_sise": 3}},
@@ -257,7 +257,7 @@ def test_initiative_needs_only_a_lead() -> None:
         (
             {"lead": "undp", "needs": [{"capability": "funding"}, {"capability": "funding"}]},
             "Need 'funding' is listed twice",
-            "needs",
+            "needs.1.capability",
         ),
         (
             {"lead": "undp", "countries": ["ZZ"]},

@@ -200,3 +200,27 @@ def test_the_pages_work_by_keyboard_and_break_no_security_policy(
     expect(page.get_by_text("Signed out.")).to_be_visible()
     assert problems == []  # a CSP violation would show here
     page.context.close()
+
+
+def test_the_api_docs_render_offline_under_their_strict_policy(
+    browser: Any, server: Server
+) -> None:
+    context = browser.new_context(java_script_enabled=True)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    outside: list[str] = []
+    problems: list[str] = []
+    page.on(
+        "request",
+        lambda r: outside.append(r.url) if not r.url.startswith(server.url) else None,
+    )
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
+    )
+    page.goto(server.url + "/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("partnermatch API")
+    expect(page.get_by_text("/v1/recommendations").first).to_be_visible()
+    assert outside == []
+    assert not [p for p in problems if "Content Security Policy" in p], problems
+    context.close()

@@ -210,6 +210,7 @@ def test_table_rows_hold_codes_and_lists_as_text_and_read_back_to_the_same_recor
         "description": "",
         "aliases": "Acme Inc;ACME",
         "source": "",
+        "identifiers": "",
     }
     funding = Capability("acme", "funding", strength=0.5, unit="")
     assert record_to_row(funding) == {

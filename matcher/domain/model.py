@@ -35,6 +35,7 @@ from matcher.domain.exceptions import UnknownCodeError, ValidationError
 
 __all__ = [
     "ID_PATTERN",
+    "IDENTIFIER_PATTERN",
     "Sector",
     "Kind",
     "DEFAULT_SECTOR",
@@ -52,17 +53,21 @@ __all__ = [
     "Flag",
     "Conflict",
     "Constraints",
+    "COMPLEMENTARITY",
     "Initiative",
     "CoalitionMember",
     "Gap",
     "Exclusion",
     "Coalition",
     "check_id",
+    "check_identifier",
+    "identifier_key",
     "LEAD_ROLES",
     "choose_lead",
 ]
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+IDENTIFIER_PATTERN = re.compile(r"[^\s;]{1,200}")
 _CODE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _SCORE_TOLERANCE = 1e-9
 
@@ -222,6 +227,38 @@ def check_id(value: object, what: str, field_name: str = "id") -> str:
     return value
 
 
+def check_identifier(value: object, field_name: str = "identifiers") -> str:
+    """Return ``value`` if it is a registry identifier, else raise :class:`ValidationError`.
+
+    A registry identifier (an IATI organisation identifier such as ``XM-DAC-41122``, a
+    charity number, ...) is 1-200 printable characters without spaces or ``;``.
+
+    >>> check_identifier("XM-DAC-41122")
+    'XM-DAC-41122'
+    >>> check_identifier("Not available")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    matcher.domain.exceptions.ValidationError: Identifier 'Not available' is invalid: ...
+    """
+    if not isinstance(value, str) or not IDENTIFIER_PATTERN.fullmatch(value):
+        raise ValidationError(
+            f"Identifier {value!r} is invalid: use 1-200 printable characters without "
+            "spaces or ';'",
+            field=field_name,
+            value=value,
+        )
+    return value
+
+
+def identifier_key(identifier: str) -> str:
+    """The form two identifiers are compared in: registries ignore case.
+
+    >>> identifier_key("xm-dac-41122") == identifier_key("XM-DAC-41122")
+    True
+    """
+    return identifier.casefold()
+
+
 def _enum(enum: type[_E], value: object, what: str, field_name: str) -> _E:
     try:
         return enum(value)  # type: ignore[arg-type]
@@ -312,6 +349,7 @@ class Organisation:
     description: str = ""
     aliases: tuple[str, ...] = ()
     source: str = ""
+    identifiers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_id(self.id, "Organisation")
@@ -352,6 +390,7 @@ class Organisation:
                 value=self.max_active,
             )
         _set(self, "aliases", tuple(self.aliases))
+        _set(self, "identifiers", tuple(check_identifier(i) for i in self.identifiers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,9 +583,13 @@ class Conflict:
 
 @dataclass(frozen=True, slots=True)
 class Constraints:
-    """Hard constraints of an initiative; sizes count partners besides the lead."""
+    """Hard constraints of an initiative; sizes count partners besides the lead.
 
-    min_size: int = 2
+    By default a coalition has 1 to 5 partners: within those bounds the objective decides how
+    many are worth their coordination cost, so a default never rules a request out.
+    """
+
+    min_size: int = 1
     max_size: int = 5
     include: frozenset[str] = frozenset()
     exclude: frozenset[str] = frozenset()
@@ -623,9 +666,17 @@ class Constraints:
         )
 
 
+#: How a member that adds nothing unique is treated: forbidden, penalised or ignored.
+COMPLEMENTARITY: tuple[str, ...] = ("strict", "prefer", "off")
+
+
 @dataclass(frozen=True, slots=True)
 class Initiative:
-    """A partnership being built: the input of a recommendation (DESIGN.md 5.2)."""
+    """A partnership being built: the input of a recommendation (DESIGN.md 5.2).
+
+    ``complementarity`` (``strict``, ``prefer`` or ``off``; ``None``: the engine's default)
+    says whether a member that adds nothing unique is forbidden, penalised or ignored.
+    """
 
     lead: str
     id: str = "initiative"
@@ -638,9 +689,17 @@ class Initiative:
     count: int = 5
     description: str = ""
     source: str = ""
+    complementarity: str | None = None
 
     def __post_init__(self) -> None:
         check_id(self.id, "Initiative")
+        if self.complementarity is not None and self.complementarity not in COMPLEMENTARITY:
+            raise ValidationError(
+                f"complementarity must be one of {', '.join(COMPLEMENTARITY)}, "
+                f"got {self.complementarity!r}",
+                field="complementarity",
+                value=self.complementarity,
+            )
         check_id(self.lead, "Organisation", "lead")
         _set(self, "themes", _codes(self.themes, "Theme", "themes"))
         _set(self, "countries", _countries(self.countries, "countries"))
@@ -654,11 +713,11 @@ class Initiative:
         )
         needs = tuple(self.needs)
         seen: set[str] = set()
-        for need in needs:
+        for position, need in enumerate(needs):
             if need.capability in seen:
                 raise ValidationError(
                     f"Need {need.capability!r} is listed twice",
-                    field="needs",
+                    field=f"needs.{position}.capability",
                     value=need.capability,
                 )
             seen.add(need.capability)
@@ -713,6 +772,7 @@ _INITIATIVE_KEYS = frozenset(
         "count",
         "description",
         "source",
+        "complementarity",
     }
 )
 _NEED_KEYS = frozenset({"capability", "weight", "quantity"})
@@ -741,7 +801,7 @@ def _initiative_from_mapping(data: Mapping[str, Any]) -> Initiative:
     if not isinstance(raw_needs, list):
         raise ValidationError("needs must be a list", field="needs", value=raw_needs)
     for index, raw in enumerate(raw_needs):
-        path = f"needs[{index}]"
+        path = f"needs.{index}"
         _reject_unknown(raw, _NEED_KEYS, f"need {index}", path)
         if "capability" not in raw:
             raise ValidationError(
@@ -769,6 +829,9 @@ class CoalitionMember:
     path_to_lead: tuple[str, ...] = ()
     flags: tuple[Flag, ...] = ()
     evidence: tuple[str, ...] = ()
+    name: str = ""
+    kind: str = ""
+    country: str | None = None
 
     def __post_init__(self) -> None:
         check_id(self.id, "Organisation")
@@ -786,6 +849,7 @@ class Gap:
     coverage: float
     best_partner: str | None = None
     best_partner_coverage: float = 0.0
+    best_partner_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,14 @@ best eligible partner to fill it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from matcher.domain.model import ActivityType, Coalition, CoalitionMember, Gap, Initiative
 from matcher.domain.taxonomy import MatchCredits, match_credit
-from matcher.engine.index import Index
+from matcher.engine.index import KINDS, Index
 from matcher.engine.objective import Problem, evaluate
 from matcher.engine.pool import Gates
 from matcher.engine.problem import Formulation, located_factors
@@ -27,9 +28,23 @@ from matcher.engine.proximity import WalkGraph, introduction_paths
 from matcher.engine.solvers import Solution
 from matcher.engine.text import initiative_text
 
-__all__ = ["Explainer", "covers"]
+__all__ = ["Explainer", "Identity", "covers"]
 
 IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who an organisation is, in the words a broker knows it by: shown next to its id."""
+
+    id: str
+    name: str
+    kind: str
+    country: str | None
+
+    def to_dict(self) -> dict[str, str | None]:
+        """``{"id", "name", "kind", "country"}``."""
+        return {"id": self.id, "name": self.name, "kind": self.kind, "country": self.country}
 
 
 class Explainer:
@@ -64,6 +79,18 @@ class Explainer:
         self.gap_below = gap_below
         self._credit: dict[tuple[str, str], float] = {}
 
+    def identity(self, position: int) -> Identity:
+        """The id, name, kind and country of the organisation at index ``position``."""
+        index = self.index
+        org_id = index.org_ids[position]
+        organisation = index.dataset.organisations.get(org_id)
+        return Identity(
+            org_id,
+            organisation.name if organisation is not None else org_id,
+            KINDS[int(index.kind[position])].value,
+            index.country[position],
+        )
+
     def coalition(self, formulation: Formulation, solution: Solution) -> Coalition:
         """The explained coalition of ``solution`` (slots of ``formulation.problem``).
 
@@ -95,9 +122,13 @@ class Explainer:
                 ActivityType(a) for j, a in enumerate(wanted) if problem.activity[k, j] > 0
             )
             org_id = index.org_ids[position]
+            who = self.identity(position)
             result_members.append(
                 CoalitionMember(
                     id=org_id,
+                    name=who.name,
+                    kind=who.kind,
+                    country=who.country,
                     covers=covers(problem, k, formulation.need_codes),
                     activity_types=activity_types,
                     marginal_gain=round(gain, 9),
@@ -151,7 +182,7 @@ class Explainer:
                 continue
             positions, values = formulation.need_vectors[j]
             scaled = values * located_factors(index, initiative, code, positions)
-            best_id, best_value = None, 0.0
+            best_id, best_name, best_value = None, "", 0.0
             # positions ascend, so a stable sort breaks ties by position
             for k in np.argsort(-scaled, kind="stable").tolist():
                 p, v = int(positions[k]), float(scaled[k])
@@ -161,9 +192,9 @@ class Explainer:
                     continue
                 if self.gates.exclusion(p, lead, initiative) is not None:
                     continue
-                best_id, best_value = index.org_ids[p], v
+                best_id, best_name, best_value = index.org_ids[p], self.identity(p).name, v
                 break
-            gaps.append(Gap(code, round(coverage, 6), best_id, round(best_value, 6)))
+            gaps.append(Gap(code, round(coverage, 6), best_id, round(best_value, 6), best_name))
         return gaps
 
     def evidence(self, position: int, need_codes: Sequence[str]) -> list[str]:

@@ -51,9 +51,16 @@ up to the score exactly):
     :math:`-|S|`.
 ``flag_penalty`` (§68 integrity: yellow flags are allowed but cost)
     :math:`-\sum_{i \in S} y_i`, :math:`y_i = 1` for a yellow flag.
+``redundancy`` (§80 complementary skills, as a preference)
+    :math:`-|\{i \in S \setminus F : i \text{ is the sole best holder of no column}\}|`:
+    each member (other than the required ones :math:`F`) that is not alone in bringing the
+    coalition's best value of some need or wanted activity type, above the lead's own, costs
+    one unit. With no needs and no activity types, nobody is redundant. Its weight is 0 when
+    complementarity is ``off`` or ``strict`` (then a hard rule of the solvers instead).
 
 Coverage terms, diversity terms and the mix term are monotone submodular; the per-member terms
-are modular; ``cohesion`` is supermodular (pairs). :class:`Weights` holds the defaults.
+are modular; ``cohesion`` is supermodular (pairs); ``redundancy`` is never positive, so bounds
+that leave it out stay upper bounds. :class:`Weights` holds the defaults.
 
 Examples
 --------
@@ -72,7 +79,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Weights", "TERMS", "Problem", "evaluate", "score", "harmonic"]
+__all__ = ["Weights", "TERMS", "Problem", "evaluate", "score", "harmonic", "redundant_members"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -102,6 +109,7 @@ class Weights:
     track_record: float = 0.5
     size_cost: float = 0.5
     flag_penalty: float = 0.5
+    redundancy: float = 0.5
 
 
 #: The terms, in the order ``score_parts`` lists them.
@@ -159,6 +167,7 @@ class Problem:
     yellow: FloatArray  # (n,) 1 for a yellow flag
     max_size: int
     weights: Weights = field(default_factory=Weights)
+    exempt: BoolArray | None = None  # (n,) required members: never counted redundant
     mission: FloatArray | None = None  # (n,) c_i; None when the request has no words
 
     @property
@@ -218,6 +227,36 @@ class Problem:
             max_size=max_size,
             weights=weights or Weights(),
         )
+
+
+def redundant_members(problem: Problem, members: Sequence[int]) -> list[int]:
+    """The members (not exempt) that are the sole best holder of no need or activity type.
+
+    A member is needed when, for some need or wanted activity type, it alone holds the
+    coalition's best value and that value beats the lead's own: removing it lowers that
+    column. With no columns at all, nobody is redundant.
+
+    >>> problem = Problem.toy(cover=[[1.0, 0.0], [0.5, 0.5], [1.0, 0.2]], need_weights=[1, 1])
+    >>> redundant_members(problem, [0, 1]), redundant_members(problem, [0, 2])
+    ([], [0])
+    """
+    if not members:
+        return []
+    chosen = np.asarray(members, dtype=np.int64)
+    values = np.hstack([problem.cover[chosen], problem.activity[chosen]])
+    if values.shape[1] == 0:
+        return []
+    baseline = np.concatenate([problem.base_cover, problem.base_activity])
+    best = values.max(axis=0)
+    at_best = values >= best - 1e-12
+    sole_best = at_best & (at_best.sum(axis=0) == 1) & (best > baseline + 1e-12)
+    needed = sole_best.any(axis=1)
+    exempt = problem.exempt
+    return [
+        int(i)
+        for i, keep in zip(members, needed.tolist(), strict=True)
+        if not keep and not (exempt is not None and exempt[i])
+    ]
 
 
 def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
@@ -288,6 +327,8 @@ def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
     parts["track_record"] = w.track_record * float(problem.record[chosen].sum()) / m
     parts["size_cost"] = -w.size_cost * float(chosen.size)
     parts["flag_penalty"] = -w.flag_penalty * float(problem.yellow[chosen].sum())
+    redundant = len(redundant_members(problem, members)) if w.redundancy else 0
+    parts["redundancy"] = -w.redundancy * redundant + 0.0  # + 0.0: never -0.0
     return {term: parts[term] for term in TERMS}
 
 

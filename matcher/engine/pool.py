@@ -50,7 +50,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from matcher.domain.exceptions import ValidationError
 from matcher.domain.model import ActivityType, Exclusion, Flag, Initiative
 from matcher.domain.taxonomy import MatchCredits, match_credit
 from matcher.engine.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
@@ -76,8 +75,10 @@ class PoolSizes:
     """How many candidates each source brings, and the most the pool keeps (``total``).
 
     ``local`` and ``required`` bound each group (a target country, a required sector or
-    kind): its most popular organisations, and its best holders of each need. ``text`` is the
-    number of nearest text profiles (none without words).
+    kind): its most popular organisations, and its best holders of each need. ``popular``
+    brings the most experienced organisations of all, whatever the request: a lead without
+    ties asking for a need nobody states still gets candidates. ``text`` is the number of
+    nearest text profiles (none without words).
     """
 
     per_need: int
@@ -88,6 +89,7 @@ class PoolSizes:
     local: int
     required: int
     total: int
+    popular: int = 10
     text: int = 0
 
 
@@ -115,6 +117,9 @@ class CandidateSources:
         self._coverage: dict[str, tuple[IntArray, FloatArray]] = {}
         self._need_top: dict[str, IntArray] = {}
         experience = np.log1p(index.partnerships)
+        self._popular = _top(
+            np.arange(index.size, dtype=np.int64), experience, sizes.popular, positive=True
+        )
         self._activity_top = [
             _top(
                 np.arange(index.size, dtype=np.int64),
@@ -277,6 +282,7 @@ class CandidateSources:
             chosen.append(self.activity_top(activity))
         chosen.append(_top(*proximity.nonzero(), sizes.proximity))
         chosen.append(_top(*common.nonzero(), sizes.adamic_adar))
+        chosen.append(self._popular)
         for column in _theme_columns(index, initiative):
             chosen.append(self.theme_top(column))
         query = _text_query(index, initiative)
@@ -408,12 +414,14 @@ class CandidatePool:
 
     ``positions`` are index positions, ascending; ``excluded`` holds one
     :class:`~matcher.domain.model.Exclusion` per gated candidate (the lead left out), in
-    position order; ``gated`` holds their positions.
+    position order; ``gated`` holds their positions; ``blocked`` the exclusions of required
+    members a gate bars (then no coalition meets the request, and they are not in the pool).
     """
 
     positions: IntArray
     excluded: tuple[Exclusion, ...]
     gated: frozenset[int]
+    blocked: tuple[Exclusion, ...] = ()
 
 
 def build_pool(
@@ -452,11 +460,7 @@ def build_pool(
     Returns
     -------
     CandidatePool
-
-    Raises
-    ------
-    ValidationError
-        If a required member is barred by a gate.
+        With ``blocked`` set when a required member is barred by a gate.
     """
     index = sources.index
     candidates = sources.gather(
@@ -478,18 +482,12 @@ def build_pool(
         elif i != lead:
             gated.add(i)
             excluded.append(exclusion)
-    for i in forced:
-        if i in gated:
-            raise ValidationError(
-                f"Organisation {index.org_ids[i]!r} is required but "
-                f"{next(e.reason for e in excluded if e.id == index.org_ids[i])}",
-                field="constraints.include",
-                value=index.org_ids[i],
-            )
+    required = set(forced)
+    blocked = tuple(e for e in excluded if index.position[e.id] in required)
     pool = np.asarray(kept, dtype=np.int64)
     total = sources.sizes.total
     if pool.size > total:
-        keep = set(forced)
+        keep = set(forced) - gated
         relevance = _relevance(index, initiative, pool, proximity, need_vectors)
         ranked = pool[np.argsort(-relevance, kind="stable")]
         for i in ranked.tolist():
@@ -497,7 +495,7 @@ def build_pool(
                 break
             keep.add(i)
         pool = np.asarray(sorted(keep), dtype=np.int64)
-    return CandidatePool(pool, tuple(excluded), frozenset(gated))
+    return CandidatePool(pool, tuple(excluded), frozenset(gated), blocked)
 
 
 def admit_joiners(

@@ -28,11 +28,12 @@ Examples
 >>> rules = build_rules(index, initiative, pool, lead=index.position["unicef"], forced=(),
 ...                     complementary=True)
 >>> rules.min_size, rules.max_size, rules.require_local, rules.complementary
-(2, 5, True, True)
+(1, 5, True, True)
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -84,6 +85,8 @@ def build_problem(
     need_vectors: Sequence[tuple[IntArray, FloatArray]],
     penalised: FloatArray,
     weights: Weights,
+    forced: Sequence[int] = (),
+    complementarity: str = "prefer",
 ) -> Problem:
     """The objective's inputs for the candidates at ``pool`` (slot ``k``: ``pool[k]``).
 
@@ -106,12 +109,20 @@ def build_problem(
     penalised : ndarray of float64, keyword-only
         1 at the index position of each organisation screening penalises.
     weights : Weights, keyword-only
+    forced : sequence of int, keyword-only
+        Index positions of the required members: never counted redundant.
+    complementarity : {"prefer", "strict", "off"}, keyword-only
+        Only ``prefer`` keeps the weight of the ``redundancy`` term (``strict`` makes it a
+        rule of :func:`build_rules`, ``off`` drops it).
 
     Returns
     -------
     Problem
     """
     n = pool.size
+    if complementarity != "prefer" and weights.redundancy:
+        weights = dataclasses.replace(weights, redundancy=0.0)
+    exempt = np.isin(pool, np.asarray(forced, dtype=np.int64))
     cover = np.zeros((n, len(need_vectors)))
     base_cover = np.zeros(len(need_vectors))
     # a need is what the initiative lacks: the lead's own capabilities do not cover it
@@ -171,6 +182,7 @@ def build_problem(
         yellow=penalised[pool],
         max_size=initiative.constraints.max_size,
         weights=weights,
+        exempt=exempt,
         mission=_mission(index, initiative, pool),
     )
 
@@ -236,7 +248,7 @@ def build_rules(
     return Rules(
         min_size=initiative.constraints.min_size,
         max_size=initiative.constraints.max_size,
-        forced=tuple(where[i] for i in forced),
+        forced=tuple(where[i] for i in forced if i in where),
         conflicts=tuple(conflicts),
         required_sectors=required_sectors,
         required_kinds=required_kinds,

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from matcher.domain.exceptions import PartnerMatchError, UnknownReferenceError
-from matcher.domain.model import Coalition, Exclusion, Initiative
+from matcher.domain.exceptions import PartnerMatchError, UnknownReferenceError, ValidationError
+from matcher.domain.model import COMPLEMENTARITY, Coalition, Exclusion, Initiative
 from matcher.domain.taxonomy import MatchCredits
 from matcher.engine.affinity import AffinityModel, AffinityQuery, AffinityRanker
 from matcher.engine.completion import (
@@ -47,9 +47,9 @@ from matcher.engine.completion import (
     rank_by_affinity,
     rank_by_gain,
 )
-from matcher.engine.diagnosis import why_infeasible
-from matcher.engine.explain import Explainer, covers
-from matcher.engine.index import Index
+from matcher.engine.diagnosis import Constraint, Infeasibility, Outcome, diagnose
+from matcher.engine.explain import Explainer, Identity, covers
+from matcher.engine.index import KINDS, SECTORS, Index
 from matcher.engine.objective import Problem, Weights
 from matcher.engine.pool import (
     CandidateSources,
@@ -93,8 +93,15 @@ class EngineConfig:
 
     Pool sizes bound what the solver sees whatever the graph's size; ``difference`` is the
     number of members each next coalition must change; ``gap_below`` is the coverage under
-    which a need is reported as a gap; ``complementary`` requires every member to be the best
-    holder of some need or wanted activity type (§80: complementary skills).
+    which a need is reported as a gap. ``complementarity`` (§80: complementary skills) is
+    the default for requests that do not say: ``prefer`` costs each member that is the sole
+    best holder of no need or wanted activity type the ``redundancy`` weight, ``strict``
+    forbids such members, ``off`` ignores it. When the pool has at most
+    ``milp_max_candidates`` candidates the first coalition is also solved by the exact MILP
+    (at most ``milp_node_limit`` nodes, a limit independent of the machine's load, and
+    ``milp_budget`` seconds, a safety cap), so small requests are answered exactly and
+    larger ones by greedy and local search;
+    ``milp_time_limit`` > 0 gives the MILP that much per coalition whatever the pool's size.
     ``affinity_gain_weight`` and ``affinity_rerank`` govern :meth:`CoalitionRecommender.complete`
     with a learned affinity model: the ``affinity_rerank`` most likely joiners are re-ranked by
     log-odds of joining + ``affinity_gain_weight`` × objective gain.
@@ -117,12 +124,24 @@ class EngineConfig:
     difference: int = 1
     solver: str = "auto"
     milp_time_limit: float = 0.0
+    milp_budget: float = 30.0
+    milp_max_candidates: int = 60
+    milp_node_limit: int = 2000
     gap_below: float = 0.5
-    complementary: bool = True
+    complementarity: str = "prefer"
     screening: ScreeningPolicy = field(default_factory=ScreeningPolicy)
     seed: int = 0
     affinity_gain_weight: float = 0.25
     affinity_rerank: int = 100
+
+    def __post_init__(self) -> None:
+        if self.complementarity not in COMPLEMENTARITY:
+            raise ValidationError(
+                f"complementarity must be one of {', '.join(COMPLEMENTARITY)}, "
+                f"got {self.complementarity!r}",
+                field="complementarity",
+                value=self.complementarity,
+            )
 
     @property
     def pool_sizes(self) -> PoolSizes:
@@ -148,16 +167,18 @@ class Recommendation:
     coalitions: tuple[Coalition, ...]
     excluded: tuple[Exclusion, ...]
     pool_size: int
-    infeasible: tuple[str, ...] = ()
+    infeasible: tuple[Infeasibility, ...] = ()
+    lead: Identity | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of DESIGN.md 5.2."""
         return {
             "initiative": self.initiative.id,
+            "lead": self.lead.to_dict() if self.lead is not None else {"id": self.initiative.lead},
             "coalitions": [coalition_dict(c) for c in self.coalitions],
             "excluded": [{"id": e.id, "gate": e.gate, "reason": e.reason} for e in self.excluded],
             "pool_size": self.pool_size,
-            "infeasible": list(self.infeasible),
+            "infeasible": [i.to_dict() for i in self.infeasible],
         }
 
 
@@ -167,6 +188,9 @@ def coalition_dict(coalition: Coalition) -> dict[str, Any]:
         "members": [
             {
                 "id": m.id,
+                "name": m.name,
+                "kind": m.kind,
+                "country": m.country,
                 "covers": dict(m.covers),
                 "activity_types": sorted(a.value for a in m.activity_types),
                 "marginal_gain": m.marginal_gain,
@@ -191,6 +215,7 @@ def coalition_dict(coalition: Coalition) -> dict[str, Any]:
                 "need": g.need,
                 "coverage": g.coverage,
                 "best_partner": g.best_partner,
+                "best_partner_name": g.best_partner_name,
                 "best_partner_coverage": g.best_partner_coverage,
             }
             for g in coalition.gaps
@@ -287,12 +312,10 @@ class CoalitionRecommender:
             If the lead or a required or excluded organisation is unknown.
         UnknownCodeError
             If a theme or capability code is unknown.
-        ValidationError
-            If a required member is barred by a gate.
         """
         index = self._fitted()
         _check_references(index, initiative)
-        config = self.config
+        mode = self.complementarity(initiative)
         lead = index.position[initiative.lead]
         forced = tuple(index.position[o] for o in sorted(initiative.constraints.include))
         proximity = self.proximity([lead, *forced])
@@ -309,21 +332,30 @@ class CoalitionRecommender:
             common=common,
             need_vectors=need_vectors,
         )
-        problem = self._problem(initiative, pool.positions, lead, proximity, need_vectors)
+        problem = self._problem(
+            initiative, pool.positions, lead, proximity, need_vectors, forced=forced, mode=mode
+        )
         rules = build_rules(
             index,
             initiative,
             pool.positions,
             lead=lead,
             forced=forced,
-            complementary=config.complementary,
+            complementary=mode == "strict",
         )
         return Formulation(
             initiative, lead, forced, proximity, need_codes, need_vectors, pool, problem, rules
         )
 
+    def complementarity(self, initiative: Initiative) -> str:
+        """The complementarity mode for ``initiative``: its own, else the engine's."""
+        return initiative.complementarity or self.config.complementarity
+
     def recommend(self, initiative: Initiative) -> Recommendation:
         """Up to ``initiative.count`` distinct coalitions, best first, explained.
+
+        When the hard constraints admit none, ``infeasible`` says which conflict and the
+        relaxations that, re-solved, give coalitions (:mod:`matcher.engine.diagnosis`).
 
         Raises
         ------
@@ -331,18 +363,77 @@ class CoalitionRecommender:
             If the lead or a required or excluded organisation is unknown.
         UnknownCodeError
             If a theme or capability code is unknown.
-        ValidationError
-            If a required member is barred by a gate.
         """
         formulation = self.formulate(initiative)
-        solutions = self._solve(formulation.problem, formulation.rules, initiative.count)
+        solutions = self._solve_formulation(formulation, initiative.count)
         coalitions = tuple(self.explainer_.coalition(formulation, s) for s in solutions)
         return Recommendation(
             initiative,
             coalitions,
             formulation.pool.excluded,
             int(formulation.pool.positions.size),
-            () if coalitions else why_infeasible(formulation),
+            () if coalitions else self._diagnose(formulation),
+            self.explainer_.identity(formulation.lead),
+        )
+
+    def _solve_formulation(self, formulation: Formulation, count: int) -> list[Solution]:
+        """The formulation's coalitions, best first (none while a required member is gated)."""
+        if formulation.pool.blocked:
+            return []
+        return self._solve(formulation.problem, formulation.rules, count)
+
+    def _outcomes(self, initiative: Initiative) -> list[Outcome]:
+        """The scores and members of ``initiative``'s coalitions (no explanations): what a
+        relaxation is verified with."""
+        formulation = self.formulate(initiative)
+        pool = formulation.pool.positions
+        return [
+            Outcome(
+                solution.score,
+                tuple(self.explainer_.identity(int(pool[k])).to_dict() for k in solution.members),
+            )
+            for solution in self._solve_formulation(formulation, initiative.count)
+        ]
+
+    def _diagnose(self, formulation: Formulation) -> tuple[Infeasibility, ...]:
+        """Why ``formulation`` admits no coalition, with verified relaxations."""
+        index = self.index_
+        problem, rules = formulation.problem, formulation.rules
+        initiative = formulation.initiative
+        blocked = {e.id: e for e in formulation.pool.blocked}
+
+        def describe(constraint: Constraint) -> str | None:
+            """Why this constraint alone cannot be met, where the pool says so."""
+            if constraint.path == "constraints.include" and constraint.value in blocked:
+                exclusion = blocked[constraint.value]
+                name = self.explainer_.identity(index.position[exclusion.id]).name
+                return (
+                    f"{name} ({exclusion.id}) is required but {exclusion.reason} "
+                    f"(gate: {exclusion.gate})"
+                )
+            if constraint.path == "constraints.min_size" and problem.size < rules.min_size:
+                return (
+                    f"only {problem.size} eligible candidates for a minimum size of "
+                    f"{rules.min_size}"
+                )
+            if constraint.path == "constraints.required_sectors":
+                sector = SECTORS.index(next(s for s in SECTORS if s.value == constraint.value))
+                if not (problem.sector == sector).any():
+                    return f"no eligible candidate of the required sector {constraint.value!r}"
+            if constraint.path == "constraints.required_kinds" and rules.kind is not None:
+                kind = KINDS.index(next(k for k in KINDS if k.value == constraint.value))
+                if not (rules.kind == kind).any():
+                    return f"no eligible candidate of the required kind {constraint.value!r}"
+            if constraint.path == "constraints.require_local_partner" and not problem.local.any():
+                countries = ", ".join(sorted(initiative.countries))
+                return (
+                    f"no eligible candidate in the target countries ({countries}) for "
+                    "require_local_partner"
+                )
+            return None
+
+        return diagnose(
+            initiative, self.complementarity(initiative), self._outcomes, describe=describe
         )
 
     def complete(
@@ -378,6 +469,12 @@ class CoalitionRecommender:
         if self.affinity_ is not None:
             return self._complete_by_affinity(self.affinity_, request, locked, k)
         formulation = self.formulate(request)
+        for exclusion in formulation.pool.blocked:
+            raise ValidationError(
+                f"Organisation {exclusion.id!r} is required but {exclusion.reason}",
+                field="constraints.include",
+                value=exclusion.id,
+            )
         problem, pool = formulation.problem, formulation.pool.positions
         slot = {int(p): s for s, p in enumerate(pool.tolist())}
         current = [slot[index.position[o]] for o in locked]
@@ -405,6 +502,9 @@ class CoalitionRecommender:
         lead: int,
         proximity: SparseScores,
         need_vectors: Sequence[tuple[IntArray, FloatArray]],
+        *,
+        forced: Sequence[int] = (),
+        mode: str | None = None,
     ) -> Problem:
         """The objective's inputs for ``initiative`` over ``pool``, with this engine's
         weights and screening penalties."""
@@ -417,6 +517,8 @@ class CoalitionRecommender:
             need_vectors=need_vectors,
             penalised=self.gates_.penalised,
             weights=self.config.weights,
+            forced=forced,
+            complementarity=mode or self.complementarity(initiative),
         )
 
     def _solve(self, problem: Problem, rules: Rules, count: int) -> list[Solution]:
@@ -430,6 +532,9 @@ class CoalitionRecommender:
                 difference=config.difference,
                 method=config.solver,
                 milp_time_limit=config.milp_time_limit,
+                milp_budget=config.milp_budget,
+                milp_max_candidates=config.milp_max_candidates,
+                milp_node_limit=config.milp_node_limit,
             )
         except InfeasibleError:
             return []

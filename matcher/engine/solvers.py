@@ -28,7 +28,14 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint
 from scipy.optimize import milp as scipy_milp
 
-from matcher.engine.objective import N_REGIONS, N_SECTORS, Problem, harmonic, score
+from matcher.engine.objective import (
+    N_REGIONS,
+    N_SECTORS,
+    Problem,
+    harmonic,
+    redundant_members,
+    score,
+)
 
 __all__ = ["Rules", "Solution", "greedy", "milp", "solve", "top_k", "InfeasibleError"]
 
@@ -102,6 +109,7 @@ class _State:
     def __init__(self, problem: Problem, members: Sequence[int]) -> None:
         self.problem = problem
         self.members = list(members)
+        self._sole_best_cache: dict[int, tuple[IntArray, FloatArray]] | None = None
         chosen = np.asarray(self.members, dtype=np.int64)
         self.best_cover = problem.base_cover.copy()
         self.best_activity = problem.base_activity.copy()
@@ -126,8 +134,74 @@ class _State:
             problem.ties[:, chosen].sum(axis=1) if chosen.size else np.zeros(problem.size)
         )
 
-    def gains(self, candidates: IntArray, modular: FloatArray) -> FloatArray:
-        """Exact marginal gains f(S + i) - f(S) for each candidate."""
+    def gains(
+        self, candidates: IntArray, modular: FloatArray, *, penalty: bool = True
+    ) -> FloatArray:
+        """Exact marginal gains f(S + i) - f(S) for each candidate.
+
+        With ``penalty=False`` the redundancy term is left out: what is left is an upper
+        bound on the exact gain (the term never rises when a member joins), valid for lazy
+        evaluation at any later step."""
+        gain = self._raw_gains(candidates, modular)
+        if penalty and self.problem.weights.redundancy:
+            gain += self.redundancy_delta(candidates)
+        return gain
+
+    def redundancy_delta(self, candidates: IntArray) -> FloatArray:
+        """The change of the weighted redundancy term when each candidate joins (<= 0).
+
+        A newcomer is redundant unless it beats the coalition's best (and the lead's own)
+        somewhere; a member stays needed unless the newcomer matches it on every column
+        where it is the sole best holder."""
+        p = self.problem
+        weight = p.weights.redundancy
+        delta = np.zeros(candidates.size)
+        if not weight or (p.cover.shape[1] + p.activity.shape[1]) == 0:
+            return delta
+        exempt = p.exempt[candidates] if p.exempt is not None else np.zeros(candidates.size, bool)
+        brings = self.cover_gains(candidates, strict=True) > 0
+        delta -= weight * (~brings & ~exempt)
+        for columns, values in self._sole_best().values():
+            cover_cols = columns[columns < p.cover.shape[1]]
+            activity_cols = columns[columns >= p.cover.shape[1]] - p.cover.shape[1]
+            matched = np.ones(candidates.size, dtype=bool)
+            if cover_cols.size:
+                matched &= (
+                    p.cover[np.ix_(candidates, cover_cols)] >= values[: cover_cols.size] - 1e-12
+                ).all(axis=1)
+            if activity_cols.size:
+                matched &= (
+                    p.activity[np.ix_(candidates, activity_cols)]
+                    >= values[cover_cols.size :] - 1e-12
+                ).all(axis=1)
+            delta -= weight * matched
+        return delta
+
+    def _sole_best(self) -> dict[int, tuple[IntArray, FloatArray]]:
+        """For each needed, non-exempt member: the columns it alone holds best, and its values
+        there (needs first, then activity types)."""
+        cached = self._sole_best_cache
+        if cached is not None:
+            return cached
+        p = self.problem
+        result: dict[int, tuple[IntArray, FloatArray]] = {}
+        if self.members:
+            chosen = np.asarray(self.members, dtype=np.int64)
+            values = np.hstack([p.cover[chosen], p.activity[chosen]])
+            baseline = np.concatenate([p.base_cover, p.base_activity])
+            best = values.max(axis=0) if values.shape[1] else np.zeros(0)
+            at_best = values >= best - 1e-12
+            sole = at_best & (at_best.sum(axis=0) == 1) & (best > baseline + 1e-12)
+            for row, member in enumerate(self.members):
+                if p.exempt is not None and p.exempt[member]:
+                    continue
+                columns = np.flatnonzero(sole[row])
+                if columns.size:
+                    result[member] = (columns.astype(np.int64), values[row, columns])
+        self._sole_best_cache = result
+        return result
+
+    def _raw_gains(self, candidates: IntArray, modular: FloatArray) -> FloatArray:
         p = self.problem
         w = p.weights
         gain = modular[candidates].copy()
@@ -152,18 +226,31 @@ class _State:
         gain += w.cohesion * self.tie_to_chosen[candidates] / p.max_size
         return gain
 
-    def cover_gains(self, candidates: IntArray) -> FloatArray:
-        """What each candidate adds to the coverage terms (needs and activity types)."""
+    def cover_gains(self, candidates: IntArray, *, strict: bool = False) -> FloatArray:
+        """What each candidate adds to the coverage terms (needs and activity types).
+
+        With ``strict``, only improvements beyond a tolerance of 1e-12 count, and every need
+        counts whatever its weight: > 0 exactly when the candidate would be the sole best
+        holder of some column."""
         p = self.problem
         gain = np.zeros(candidates.size)
         if p.need_weights.size:
-            gain += np.maximum(p.cover[candidates] - self.best_cover, 0.0) @ p.need_weights
+            extra = p.cover[candidates] - self.best_cover
+            if strict:
+                gain += (extra > 1e-12).sum(axis=1)
+            else:
+                gain += np.maximum(extra, 0.0) @ p.need_weights
         if p.base_activity.size:
-            gain += np.maximum(p.activity[candidates] - self.best_activity, 0.0).sum(axis=1)
+            extra_a = p.activity[candidates] - self.best_activity
+            if strict:
+                gain += (extra_a > 1e-12).sum(axis=1)
+            else:
+                gain += np.maximum(extra_a, 0.0).sum(axis=1)
         return gain
 
     def add(self, i: int) -> None:
         p = self.problem
+        self._sole_best_cache = None
         self.members.append(i)
         self.best_cover = np.maximum(self.best_cover, p.cover[i])
         if p.base_activity.size:
@@ -240,6 +327,8 @@ class _Search:
                 regions[p.region[i]] += 1
         total += w.sector_diversity * float(harmonic(sectors).sum()) / N_SECTORS
         total += w.geographic_balance * float(harmonic(regions).sum()) / N_REGIONS
+        if w.redundancy:
+            total -= w.redundancy * len(redundant_members(p, members))
         return total
 
     def redundant(self, rules: Rules, members: Sequence[int]) -> list[int]:
@@ -324,27 +413,9 @@ def _is_valid(
 
 
 def _redundant(problem: Problem, rules: Rules, members: Sequence[int]) -> list[int]:
-    """Members (not forced) whose removal costs the coverage terms nothing.
-
-    A member is needed when, for some need or activity type, it alone holds the coalition's
-    best value and that value beats the baseline: removing it lowers that column.
-    """
-    if not members:
-        return []
-    chosen = np.asarray(members, dtype=np.int64)
-    values = np.hstack([problem.cover[chosen], problem.activity[chosen]])
-    baseline = np.concatenate([problem.base_cover, problem.base_activity])
-    if values.shape[1] == 0:
-        return [i for i in members if i not in rules.forced]
-    best = values.max(axis=0)
-    holders = (values >= best - 1e-12).sum(axis=0)
-    sole_best = (values >= best - 1e-12) & (holders == 1) & (best > baseline + 1e-12)
-    needed = sole_best.any(axis=1)
-    return [
-        i
-        for i, keep in zip(members, needed.tolist(), strict=True)
-        if not keep and i not in rules.forced
-    ]
+    """Members (not forced) whose removal costs the coverage terms nothing
+    (:func:`~matcher.engine.objective.redundant_members`)."""
+    return [i for i in redundant_members(problem, members) if i not in rules.forced]
 
 
 def _greedy_fill(
@@ -378,12 +449,14 @@ def _greedy_fill(
         start_at, step = 0, max(_LAZY_BATCH, int(np.isinf(bounds[order]).sum()))
         while start_at < order.size:
             batch = order[start_at : start_at + step]
-            fresh = state.gains(batch, modular)
+            fresh = state.gains(batch, modular, penalty=False)
             bounds[batch] = (
                 fresh
                 - problem.weights.cohesion * state.tie_to_chosen[batch] / (problem.max_size)
                 + caps[batch]
             )
+            if problem.weights.redundancy:
+                fresh = fresh + state.redundancy_delta(batch)
             if rules.complementary:
                 fresh[state.cover_gains(batch) <= 1e-12] = -np.inf
             k = int(np.argmax(fresh))
@@ -512,15 +585,18 @@ def _greedy_bound(problem: Problem, rules: Rules, members: Sequence[int]) -> flo
     modular = problem.modular()
     everyone = np.arange(problem.size)
     submodular_gain = (
-        state.gains(everyone, np.zeros(problem.size))
+        state.gains(everyone, np.zeros(problem.size), penalty=False)
         - problem.weights.cohesion * state.tie_to_chosen / problem.max_size
     )
     submodular_gain[list(members)] = 0.0
     cohesion_half = _cohesion_caps(problem) / 2
     per_candidate = np.maximum(submodular_gain + modular + cohesion_half, 0.0)
     top = np.sort(per_candidate)[::-1][: rules.max_size].sum()
+    # the redundancy term is <= 0: f <= g + h + c, so leaving it out keeps a bound
+    penalty = problem.weights.redundancy * len(redundant_members(problem, members))
     g_of_s = (
         score(problem, members)
+        + penalty
         - float(modular[list(members)].sum())
         - _cohesion_value(problem, members)
     )
@@ -554,8 +630,9 @@ def greedy(
     Notes
     -----
     Greedy alone has the (1 - 1/e) guarantee on the monotone submodular part; the bound of
-    :func:`_greedy_bound` says how far this solution can be from the optimum. Each restart
-    costs one more greedy run and one more local search.
+    :func:`_greedy_bound` says how far this solution can be from the optimum. Lazy evaluation
+    ranks by gains without the redundancy term (an upper bound) and picks by exact gains.
+    Each restart costs one more greedy run and one more local search.
     """
     started = time.perf_counter()
     search = _Search(problem)
@@ -584,7 +661,9 @@ def greedy(
     )
 
 
-def milp(problem: Problem, rules: Rules, *, time_limit: float = 10.0) -> Solution:
+def milp(
+    problem: Problem, rules: Rules, *, time_limit: float = 10.0, node_limit: int | None = None
+) -> Solution:
     """The exact optimum by mixed-integer programming (scipy.optimize.milp, HiGHS).
 
     Coverage terms are linearised as facility location (``u_ij <= x_i``, ``sum_i u_ij <= 1``),
@@ -598,7 +677,7 @@ def milp(problem: Problem, rules: Rules, *, time_limit: float = 10.0) -> Solutio
     """
     started = time.perf_counter()
     builder = _MilpBuilder(problem, rules)
-    result = builder.solve(time_limit)
+    result = builder.solve(time_limit, node_limit)
     if result is None:
         raise InfeasibleError("No coalition satisfies the constraints")
     members, bound, status = result
@@ -708,10 +787,12 @@ class _MilpBuilder:
                 self._row({pair: 1.0, x[int(i)]: -1.0}, -np.inf, 0.0)
                 self._row({pair: 1.0, x[int(k)]: -1.0}, -np.inf, 0.0)
         self._row({v: 1.0 for v in x}, rules.min_size, rules.max_size)
+        if w.redundancy and p.cover.shape[1] + p.activity.shape[1]:
+            self._redundancy_penalty(x)
         if rules.complementary:
-            self._complementarity(x, p.cover, base_cover)
+            self._complementarity(x, p.cover, base_cover, self.strict)
             if base_activity.size:
-                self._complementarity(x, p.activity, base_activity)
+                self._complementarity(x, p.activity, base_activity, self.strict)
             for i in range(n):
                 if i not in rules.forced:
                     # a member must be the strict best holder of some need or activity type
@@ -731,8 +812,16 @@ class _MilpBuilder:
             self._row({x[i]: 1.0 for i in cut}, -np.inf, len(cut) - difference)
         return x
 
-    def _complementarity(self, x: list[int], values: FloatArray, base: FloatArray) -> None:
-        """Binary z_ij = 1 only if i is in and no other member holds j at least as well.
+    def _complementarity(
+        self,
+        x: list[int],
+        values: FloatArray,
+        base: FloatArray,
+        into: dict[int, list[int]],
+        tolerance: float = 0.0,
+    ) -> None:
+        """Binary z_ij = 1 only if i is in and no other member holds j at least as well
+        (within ``tolerance``); each z_ij is appended to ``into[i]``.
 
         With D_ij the candidates holding j at least as well as i (i included) and m the
         maximum size: sum_{k in D_ij} x_k + m z_ij <= m + 1 (at most m members, so the bound
@@ -741,12 +830,72 @@ class _MilpBuilder:
         for j in range(values.shape[1]):
             column = values[:, j]
             for i in np.flatnonzero(column > base[j] + _EPS).tolist():
-                holders = np.flatnonzero(column >= column[i]).tolist()
+                holders = np.flatnonzero(column >= column[i] - tolerance).tolist()
                 z = self._variable(0.0, integer=True)
                 self._row({z: 1.0, x[i]: -1.0}, -np.inf, 0.0)
                 if len(holders) > 1:
                     self._row({z: big, **{x[k]: 1.0 for k in holders}}, -np.inf, big + 1.0)
-                self.strict[i].append(z)
+                into[i].append(z)
+
+    def _redundancy_penalty(self, x: list[int]) -> None:
+        """The redundancy term: q_i >= x_i - sum_j z_ij costs the term's weight, where z_ij
+        may be 1 only if i alone holds column j best among the members, above the lead's own
+        (the definition of :func:`~matcher.engine.objective.redundant_members`).
+
+        Per column, holders sorted by value form tie groups; a continuous prefix indicator
+        P_g >= x_k for every k in a better group says "someone better is in", and
+        z_ij <= x_i, z_ij <= 1 - P_g. Inside a tie group of up to eight, z_ij <= 1 - x_k
+        for each other member k; larger groups use a binary z_ij with
+        M z_ij + sum_{k in group, k != i} x_k <= M. O(holders) rows per column, and an LP
+        relaxation far tighter than one big-M row per holder.
+        """
+        p = self.problem
+        sole: dict[int, list[int]] = {i: [] for i in range(p.size)}
+        columns = [(p.cover, p.base_cover), (p.activity, p.base_activity)]
+        for values, base in columns:
+            for j in range(values.shape[1]):
+                self._sole_best_column(x, values[:, j], float(base[j]), sole)
+        for i in range(p.size):
+            if p.exempt is not None and p.exempt[i]:
+                continue
+            q = self._variable(-p.weights.redundancy)
+            self._row({x[i]: 1.0, q: -1.0, **{z: -1.0 for z in sole[i]}}, -np.inf, 0.0)
+
+    def _sole_best_column(
+        self, x: list[int], column: FloatArray, base: float, sole: dict[int, list[int]]
+    ) -> None:
+        holders = np.flatnonzero(column > base + _EPS)
+        if holders.size == 0:
+            return
+        order = holders[np.argsort(-column[holders], kind="stable")].tolist()
+        groups: list[list[int]] = []
+        for i in order:
+            if groups and column[groups[-1][0]] - column[i] <= 1e-12:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        prefix: int | None = None  # P: someone of a better group is in
+        big = float(self.rules.max_size)
+        for group in groups:
+            binary = len(group) > 8
+            for i in group:
+                z = self._variable(0.0, integer=binary)
+                self._row({z: 1.0, x[i]: -1.0}, -np.inf, 0.0)
+                if prefix is not None:
+                    self._row({z: 1.0, prefix: 1.0}, -np.inf, 1.0)
+                others = [k for k in group if k != i]
+                if binary:
+                    self._row({z: big, **{x[k]: 1.0 for k in others}}, -np.inf, big)
+                else:
+                    for k in others:
+                        self._row({z: 1.0, x[k]: 1.0}, -np.inf, 1.0)
+                sole[i].append(z)
+            following = self._variable(0.0)
+            if prefix is not None:
+                self._row({following: 1.0, prefix: -1.0}, 0.0, np.inf)
+            for k in group:
+                self._row({following: 1.0, x[k]: -1.0}, 0.0, np.inf)
+            prefix = following
 
     def _counts(
         self, x: list[int], group: IntArray, base: IntArray, groups: int, unit: float
@@ -763,7 +912,9 @@ class _MilpBuilder:
                 float(base[g]),
             )
 
-    def solve(self, time_limit: float) -> tuple[list[int], float, str] | None:
+    def solve(
+        self, time_limit: float, node_limit: int | None = None
+    ) -> tuple[list[int], float, str] | None:
         x = self.build()
         size = len(self.cost)
         for r, coefficients in enumerate(self.rows):
@@ -778,7 +929,11 @@ class _MilpBuilder:
             constraints=LinearConstraint(matrix, self.row_lower, self.row_upper),
             integrality=np.asarray(self.integer),
             bounds=Bounds(self.lower, self.upper),
-            options={"time_limit": time_limit, "mip_rel_gap": 1e-9},
+            options={
+                "time_limit": time_limit,
+                "mip_rel_gap": 1e-9,
+                **({"node_limit": node_limit} if node_limit is not None else {}),
+            },
         )
         if result.x is None:
             return None
@@ -796,6 +951,7 @@ def solve(
     method: str = "auto",
     milp_time_limit: float = 0.0,
     restarts: int = 2,
+    milp_node_limit: int | None = None,
 ) -> Solution:
     """Solve with ``method``.
 
@@ -818,7 +974,7 @@ def solve(
             raise InfeasibleError("No coalition satisfies the constraints")
         return first
     try:
-        exact = milp(problem, rules, time_limit=milp_time_limit)
+        exact = milp(problem, rules, time_limit=milp_time_limit, node_limit=milp_node_limit)
     except InfeasibleError:
         if first is None:
             raise
@@ -851,26 +1007,54 @@ def top_k(
     difference: int = 1,
     method: str = "auto",
     milp_time_limit: float = 0.0,
+    milp_budget: float = 0.0,
+    milp_max_candidates: int = 0,
+    milp_node_limit: int = 2000,
 ) -> list[Solution]:
-    """Up to ``count`` coalitions, each the best that differs from every earlier one by at
-    least ``difference`` members (no-good cuts).
+    """Up to ``count`` coalitions, best first, each differing from every other found before
+    it by at least ``difference`` members (no-good cuts).
 
     The first coalition, the one a broker reads first, gets greedy's restarts under
-    ``auto``; the alternatives get greedy and local search.
+    ``auto``; the alternatives get greedy and local search. Under ``auto``, when the pool has
+    at most ``milp_max_candidates`` candidates, the exact MILP also runs for the first
+    coalition (the better of the two is kept), limited by ``milp_node_limit`` branch-and-bound
+    nodes, a limit that does not depend on the machine's load (so answers are reproducible),
+    and by ``milp_budget`` seconds as a safety cap: on such pools it proves optimality at its
+    root node, well within both. ``milp_time_limit`` > 0 gives every coalition that
+    budget whatever the pool's size.
+
+    The coalitions come back sorted by score: an alternative that beats an earlier coalition
+    (a heuristic's miss) is promoted. Every ``bound`` is then the bound of the first search,
+    which had no cuts: an upper bound on the best coalition the request admits, so
+    ``optimality_gap`` says how far below the best possible each coalition can be at most.
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is unknown.
     """
     solutions: list[Solution] = []
     current = rules
+    exact_first = method == "auto" and milp_budget > 0 and problem.size <= milp_max_candidates
     for rank in range(count):
+        limit, nodes = milp_time_limit, None
+        if exact_first and rank == 0:
+            limit, nodes = max(limit, milp_budget), milp_node_limit
         try:
             solution = solve(
                 problem,
                 current,
                 method=method,
-                milp_time_limit=milp_time_limit,
+                milp_time_limit=limit,
                 restarts=2 if rank == 0 else 0,
+                milp_node_limit=nodes,
             )
         except InfeasibleError:
             break
         solutions.append(solution)
         current = current.with_cut(solution.members, min(difference, len(solution.members)))
-    return solutions
+    if not solutions:
+        return []
+    global_bound = solutions[0].bound
+    ranked = sorted(solutions, key=lambda s: -s.score)  # stable: ties keep the search order
+    return [dataclasses.replace(s, bound=max(global_bound, s.score)) for s in ranked]

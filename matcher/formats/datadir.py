@@ -49,6 +49,8 @@ from matcher.domain.model import (
     Sector,
     Size,
     check_id,
+    check_identifier,
+    identifier_key,
 )
 from matcher.domain.taxonomy import Taxonomies, Term, Vocabulary
 from matcher.formats.taxonomy_io import load_taxonomies
@@ -90,6 +92,7 @@ FILES: dict[str, FileSpec] = {
             "description",
             "aliases",
             "source",
+            "identifiers",
         ),
     ),
     "capabilities.csv": FileSpec(
@@ -148,6 +151,15 @@ def _id(value: str, _: Taxonomies) -> str:
     except ValidationError:
         raise ValueError(
             f"invalid id {value!r}: use 1-64 letters, digits, '.', '_', ':' or '-'"
+        ) from None
+
+
+def _identifier(value: str, _: Taxonomies) -> str:
+    try:
+        return check_identifier(value)
+    except ValidationError:
+        raise ValueError(
+            f"invalid identifier {value!r}: use 1-200 printable characters without spaces"
         ) from None
 
 
@@ -242,6 +254,7 @@ PARSERS: dict[str, dict[str, Parser]] = {
         "description": _text,
         "aliases": _list(_text),
         "source": _text,
+        "identifiers": _list(_identifier),
     },
     "capabilities.csv": {
         "org_id": _id,
@@ -392,6 +405,29 @@ def _unique_ids(name: str, objects: list[tuple[int, Any]], problems: _Problems) 
     return found
 
 
+def _unique_identifiers(
+    objects: list[tuple[int, Any]], valid: Mapping[str, Any], problems: _Problems
+) -> None:
+    """Report a registry identifier held by two organisations: they would be one."""
+    holder: dict[str, tuple[int, str]] = {}
+    for line, found in objects:
+        org: Organisation = found
+        if valid.get(org.id) is not org:
+            continue
+        for identifier in org.identifiers:
+            key = identifier_key(identifier)
+            if key in holder and holder[key][1] != org.id:
+                first_line, first_id = holder[key]
+                problems.add(
+                    "organisations.csv",
+                    line,
+                    "identifiers",
+                    f"identifier {identifier!r} is already held by {first_id!r} (line "
+                    f"{first_line}): organisations sharing an identifier are one organisation",
+                )
+            holder.setdefault(key, (line, org.id))
+
+
 @dataclass(frozen=True, slots=True)
 class _Ids:
     """Valid objects by id, and every id declared in the file, valid or not.
@@ -501,6 +537,7 @@ def read_data_directory(folder: Path | str, taxonomies: Taxonomies | None = None
         _unique_ids("organisations.csv", built["organisations.csv"], problems),
         declared["organisations.csv"],
     )
+    _unique_identifiers(built["organisations.csv"], organisations.valid, problems)
     partnerships = _Ids(
         _unique_ids("partnerships.csv", built["partnerships.csv"], problems),
         declared["partnerships.csv"],

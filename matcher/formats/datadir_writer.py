@@ -31,6 +31,7 @@ from matcher.domain.dataset import Dataset
 from matcher.domain.taxonomy import Taxonomies
 from matcher.formats.datadir import FILES, LIST_SEPARATOR, TAXONOMY_EXTENSIONS
 from matcher.formats.records import dataset_records
+from matcher.formats.spreadsheet import spreadsheet_safe as _spreadsheet_safe
 
 __all__ = ["SORT_KEYS", "format_cell", "write_tables", "dataset_tables", "write_data_directory"]
 
@@ -94,7 +95,10 @@ def _frame(name: str, rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.Da
 
 
 def write_tables(
-    tables: Mapping[str, pd.DataFrame | Iterable[Mapping[str, Any]]], folder: Path | str
+    tables: Mapping[str, pd.DataFrame | Iterable[Mapping[str, Any]]],
+    folder: Path | str,
+    *,
+    spreadsheet_safe: bool = False,
 ) -> None:
     """Write interchange files into ``folder`` (created if needed), each atomically.
 
@@ -105,12 +109,18 @@ def write_tables(
         of text cells, or mappings of column to value (formatted by :func:`format_cell`).
         Missing columns are written empty; an unknown column is a ``ValueError``.
     folder : path
+    spreadsheet_safe : bool, keyword-only
+        Prefix with ``'`` every cell a spreadsheet would run as a formula
+        (:func:`~matcher.formats.spreadsheet.spreadsheet_safe`). The files are then for
+        people to open, no longer the byte-faithful interchange (an import keeps the ``'``).
     """
     root = Path(folder)
     for name, rows in tables.items():
         if name not in _SPECS:
             raise ValueError(f"{name!r} is not a file of the interchange format")
         frame = _frame(name, rows)
+        if spreadsheet_safe:
+            frame = frame.map(_spreadsheet_safe)
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.partial")
@@ -135,7 +145,12 @@ def dataset_tables(
 
 
 def write_data_directory(
-    dataset: Dataset, folder: Path | str, builtin: Taxonomies | None = None
+    dataset: Dataset,
+    folder: Path | str,
+    builtin: Taxonomies | None = None,
+    *,
+    spreadsheet_safe: bool = False,
 ) -> None:
-    """Write ``dataset`` as a data directory that reads back to the same dataset."""
-    write_tables(dataset_tables(dataset, builtin), folder)
+    """Write ``dataset`` as a data directory that reads back to the same dataset (unless
+    ``spreadsheet_safe``: see :func:`write_tables`)."""
+    write_tables(dataset_tables(dataset, builtin), folder, spreadsheet_safe=spreadsheet_safe)

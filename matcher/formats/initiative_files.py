@@ -413,7 +413,7 @@ def _checked(
                 for theme in sorted(initiative.themes):
                     taxonomies.themes.check(theme, "themes")
                 for k, need in enumerate(initiative.needs):
-                    taxonomies.capabilities.check(need.capability, f"needs[{k}].capability")
+                    taxonomies.capabilities.check(need.capability, f"needs.{k}.capability")
             except ValidationError as err:
                 result.append(
                     InitiativeEntry(entry.source, entry.id, problem=_describe(entry.source, err))

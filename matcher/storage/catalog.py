@@ -49,6 +49,7 @@ from matcher.storage.sql import audit_entry, aware, bump_data_version, insert_au
 
 __all__ = [
     "StaleVersionError",
+    "ConflictError",
     "Page",
     "OrganisationFilter",
     "OrganisationRecord",
@@ -80,6 +81,12 @@ DECISIONS: Mapping[str, str] = {
 
 class StaleVersionError(PartnerMatchError):
     """The record changed since the version the caller read (HTTP 409)."""
+
+
+class ConflictError(PartnerMatchError):
+    """The change conflicts with other records (HTTP 409): deleting an organisation a
+    pending proposal or an initiative names, deleting an initiative whose proposal was
+    decided, changing an archived initiative."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +140,8 @@ class InitiativeRecord:
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    created_by: str = ""
+    archived_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,12 +212,13 @@ def _check_proposal_id(proposal_id: int) -> None:
 
 
 def _contains_code(column: Any, code: str) -> ColumnElement[bool]:
-    """``code`` is one of the ``;``-joined codes of a list column."""
+    """``code`` is one of the ``;``-joined codes of a list column, matched exactly: ``%``
+    and ``_`` in ``code`` are characters, not patterns."""
     return or_(
         column == code,
-        column.like(f"{code};%"),
-        column.like(f"%;{code}"),
-        column.like(f"%;{code};%"),
+        column.startswith(f"{code};", autoescape=True),
+        column.endswith(f";{code}", autoescape=True),
+        column.contains(f";{code};", autoescape=True),
     )
 
 
@@ -262,12 +272,14 @@ def _review(row: RowMapping) -> ReviewRecord:
 
 
 def _initiative(row: RowMapping) -> InitiativeRecord:
+    archived = row["archived_at"]
     return _from_row(
         InitiativeRecord,
         row,
         version=int(row["version"]),
         created_at=aware(row["created_at"]),
         updated_at=aware(row["updated_at"]),
+        archived_at=aware(archived) if archived is not None else None,
     )
 
 
@@ -379,7 +391,9 @@ class SqlCatalog:
                         capability.c.org_id == table.c.id,
                         or_(
                             capability.c.capability == where.capability,
-                            capability.c.capability.like(f"{where.capability}.%"),
+                            capability.c.capability.startswith(
+                                f"{where.capability}.", autoescape=True
+                            ),
                         ),
                     )
                 )
@@ -461,27 +475,69 @@ class SqlCatalog:
     def delete_organisation(self, org_id: str, *, expected_version: int | None, actor: str) -> None:
         """Delete an organisation (its capabilities, flags and memberships go with it).
 
+        An organisation that a proposal awaiting a decision names, or that leads an
+        initiative, stays: a reviewer would otherwise approve a coalition with a member that
+        no longer exists.
+
         Raises
         ------
         NotFoundError
         StaleVersionError
+        ConflictError
+            If a pending proposal or an initiative names it (the message lists them).
         """
-        conflicts = tables.conflicts
-        children = (tables.capabilities, tables.flags, tables.memberships)
-        self._delete(
-            tables.organisations,
-            org_id,
-            "Organisation",
-            expected_version=expected_version,
-            actor=actor,
-            first=[
-                *(delete(child).where(child.c.org_id == org_id) for child in children),
-                delete(conflicts).where(
-                    or_(conflicts.c.org_a == org_id, conflicts.c.org_b == org_id)
-                ),
-            ],
-            data=True,
+        with writer(self.engine).begin() as connection:
+            self._next_version(
+                connection, tables.organisations, org_id, expected_version, "Organisation"
+            )
+            self._check_unreferenced(connection, org_id)
+            for child, column in (
+                (tables.capabilities, tables.capabilities.c.org_id),
+                (tables.flags, tables.flags.c.org_id),
+                (tables.memberships, tables.memberships.c.org_id),
+            ):
+                connection.execute(delete(child).where(column == org_id))
+            connection.execute(
+                delete(tables.conflicts).where(
+                    or_(tables.conflicts.c.org_a == org_id, tables.conflicts.c.org_b == org_id)
+                )
+            )
+            connection.execute(
+                delete(tables.organisations).where(tables.organisations.c.id == org_id)
+            )
+            bump_data_version(connection)
+            insert_audit(connection, AuditEntry(actor, "delete", "organisation", org_id, {}))
+
+    @staticmethod
+    def _check_unreferenced(connection: Connection, org_id: str) -> None:
+        proposals, initiatives = tables.coalition_proposals, tables.initiatives
+        pending = list(
+            connection.execute(
+                select(proposals.c.id)
+                .where(
+                    proposals.c.status == "proposed",
+                    _contains_code(proposals.c.members, org_id),
+                )
+                .order_by(proposals.c.id)
+            ).scalars()
         )
+        led = list(
+            connection.execute(
+                select(initiatives.c.id)
+                .where(initiatives.c.lead == org_id)
+                .order_by(initiatives.c.id)
+            ).scalars()
+        )
+        if pending or led:
+            named = []
+            if pending:
+                named.append(f"proposals awaiting a decision: {', '.join(map(str, pending))}")
+            if led:
+                named.append(f"initiatives it leads: {', '.join(led)}")
+            raise ConflictError(
+                f"Organisation {org_id!r} is still referenced ({'; '.join(named)}): "
+                "decide the proposals and delete or archive the initiatives first"
+            )
 
     # ---- partnerships ------------------------------------------------------------------
 
@@ -591,18 +647,22 @@ class SqlCatalog:
     # ---- initiatives -------------------------------------------------------------------
 
     def list_initiatives(
-        self, *, lead: str | None = None, offset: int = 0, limit: int = 50
+        self,
+        *,
+        lead: str | None = None,
+        include_archived: bool = False,
+        offset: int = 0,
+        limit: int = 50,
     ) -> Page[InitiativeRecord]:
-        """Initiatives by id, optionally of one lead."""
+        """Initiatives by id, optionally of one lead; archived ones only if asked for."""
         table = tables.initiatives
-        return self._listing(
-            table,
-            _equal(table, lead=lead),
-            table.c.id,
-            offset,
-            limit,
-            lambda _, rows: [_initiative(row) for row in rows],
-        )
+        conditions = [table.c.lead == lead] if lead else []
+        if not include_archived:
+            conditions.append(table.c.archived_at.is_(None))
+        condition = and_(True, *conditions)
+        with self.engine.connect() as connection:
+            total, rows = _paged(connection, table, condition, table.c.id, offset, limit)
+            return Page([_initiative(row) for row in rows], total, offset, limit)
 
     def get_initiative(self, initiative_id: str) -> InitiativeRecord:
         """One initiative.
@@ -623,13 +683,16 @@ class SqlCatalog:
         expected_version: int | None = None,
         actor: str,
     ) -> InitiativeRecord:
-        """Create or replace an initiative (its validated body as JSON).
+        """Create or replace an initiative (its validated body as JSON); a new one belongs
+        to ``actor``.
 
         Raises
         ------
         DuplicateIdError
         NotFoundError
         StaleVersionError
+        ConflictError
+            If the initiative is archived.
         """
         now = _now()
         values = {
@@ -637,47 +700,137 @@ class SqlCatalog:
             "lead": str(body["lead"]),
             "title": str(body.get("title") or ""),
             "body": dict(body),
+            "themes": ";".join(sorted(body.get("themes") or ())),
+            "countries": ";".join(sorted(body.get("countries") or ())),
             "updated_at": now,
         }
-        with (
-            _duplicate_as("Initiative", initiative_id),
-            writer(self.engine).begin() as connection,
-        ):
-            self._write_entity(
-                connection,
-                tables.initiatives,
-                values,
-                create=create,
-                expected_version=expected_version,
-                what="Initiative",
-                actor=actor,
-                created={"created_at": now},
-            )
+        table = tables.initiatives
+        try:
+            with writer(self.engine).begin() as connection:
+                if create:
+                    if self._exists(connection, table, initiative_id):
+                        raise DuplicateIdError(f"Initiative {initiative_id!r} already exists")
+                    version = 1
+                    connection.execute(
+                        insert(table),
+                        {
+                            "id": initiative_id,
+                            **values,
+                            "version": 1,
+                            "created_at": now,
+                            "created_by": actor,
+                        },
+                    )
+                else:
+                    version = self._next_version(
+                        connection, table, initiative_id, expected_version, "Initiative"
+                    )
+                    self._check_not_archived(connection, initiative_id)
+                    connection.execute(
+                        update(table)
+                        .where(table.c.id == initiative_id)
+                        .values(**values, version=version)
+                    )
+                insert_audit(
+                    connection,
+                    AuditEntry(
+                        actor,
+                        "create" if create else "update",
+                        "initiative",
+                        initiative_id,
+                        {"version": version},
+                    ),
+                )
+        except IntegrityError as err:
+            raise DuplicateIdError(f"Initiative {initiative_id!r} already exists") from err
         return self.get_initiative(initiative_id)
 
     def delete_initiative(
         self, initiative_id: str, *, expected_version: int | None, actor: str
     ) -> None:
-        """Delete an initiative and its proposals.
+        """Delete an initiative and its proposals awaiting a decision. An initiative with a
+        decided proposal is kept (its decisions are records): archive it instead.
 
         Raises
         ------
         NotFoundError
         StaleVersionError
+        ConflictError
+            If one of its proposals was decided.
         """
-        proposals, reviews = tables.coalition_proposals, tables.reviews
-        its_proposals = select(proposals.c.id).where(proposals.c.initiative_id == initiative_id)
-        self._delete(
-            tables.initiatives,
-            initiative_id,
-            "Initiative",
-            expected_version=expected_version,
-            actor=actor,
-            first=[
-                delete(reviews).where(reviews.c.proposal_id.in_(its_proposals)),
-                delete(proposals).where(proposals.c.initiative_id == initiative_id),
-            ],
-        )
+        with writer(self.engine).begin() as connection:
+            self._next_version(
+                connection, tables.initiatives, initiative_id, expected_version, "Initiative"
+            )
+            proposals = tables.coalition_proposals
+            decided = list(
+                connection.execute(
+                    select(proposals.c.id)
+                    .where(
+                        proposals.c.initiative_id == initiative_id,
+                        proposals.c.status != "proposed",
+                    )
+                    .order_by(proposals.c.id)
+                ).scalars()
+            )
+            if decided:
+                raise ConflictError(
+                    f"Initiative {initiative_id!r} has decided proposals "
+                    f"({', '.join(map(str, decided))}): archive it instead of deleting it"
+                )
+            ids = list(
+                connection.execute(
+                    select(proposals.c.id).where(proposals.c.initiative_id == initiative_id)
+                ).scalars()
+            )
+            if ids:
+                connection.execute(
+                    delete(tables.reviews).where(tables.reviews.c.proposal_id.in_(ids))
+                )
+                connection.execute(delete(proposals).where(proposals.c.id.in_(ids)))
+            connection.execute(
+                delete(tables.initiatives).where(tables.initiatives.c.id == initiative_id)
+            )
+            insert_audit(connection, AuditEntry(actor, "delete", "initiative", initiative_id, {}))
+
+    def archive_initiative(
+        self, initiative_id: str, *, expected_version: int | None, actor: str
+    ) -> InitiativeRecord:
+        """Archive an initiative: kept with its proposals and reviews, left out of listings,
+        closed to edits and new proposals.
+
+        Raises
+        ------
+        NotFoundError
+        StaleVersionError
+        ConflictError
+            If it is archived already.
+        """
+        table = tables.initiatives
+        with writer(self.engine).begin() as connection:
+            version = self._next_version(
+                connection, table, initiative_id, expected_version, "Initiative"
+            )
+            self._check_not_archived(connection, initiative_id)
+            connection.execute(
+                update(table)
+                .where(table.c.id == initiative_id)
+                .values(archived_at=_now(), version=version)
+            )
+            insert_audit(
+                connection,
+                AuditEntry(actor, "archive", "initiative", initiative_id, {"version": version}),
+            )
+        return self.get_initiative(initiative_id)
+
+    @staticmethod
+    def _check_not_archived(connection: Connection, initiative_id: str) -> None:
+        table = tables.initiatives
+        archived = connection.execute(
+            select(table.c.archived_at).where(table.c.id == initiative_id)
+        ).scalar()
+        if archived is not None:
+            raise ConflictError(f"Initiative {initiative_id!r} is archived")
 
     # ---- coalition proposals and reviews -----------------------------------------------
 
@@ -710,11 +863,14 @@ class SqlCatalog:
         ------
         NotFoundError
             If the initiative is unknown.
+        ConflictError
+            If the initiative is archived.
         """
         members = sorted(str(m["id"]) for m in coalition.get("members", ()))
         with writer(self.engine).begin() as connection:
             if not self._exists(connection, tables.initiatives, initiative_id):
                 raise NotFoundError(f"Initiative {initiative_id!r} not found")
+            self._check_not_archived(connection, initiative_id)
             result = connection.execute(
                 insert(tables.coalition_proposals).returning(tables.coalition_proposals.c.id),
                 {
@@ -775,6 +931,10 @@ class SqlCatalog:
             conditions.append(proposals.c.status == status)
         if lead:
             conditions.append(initiatives.c.lead == lead)
+        if theme:
+            conditions.append(_contains_code(initiatives.c.themes, theme))
+        if country:
+            conditions.append(_contains_code(initiatives.c.countries, country))
         condition = and_(True, *conditions)
         columns = {
             "created_at": proposals.c.created_at,
@@ -784,25 +944,24 @@ class SqlCatalog:
         column = columns[sort.lstrip("-")]
         order = [column.desc() if sort.startswith("-") else column.asc(), proposals.c.id.desc()]
         with self.engine.connect() as connection:
+            total = int(
+                connection.execute(
+                    select(func.count()).select_from(joined).where(condition)
+                ).scalar_one()
+            )
             rows = (
                 connection.execute(
-                    select(proposals, initiatives.c.body.label("initiative_body"))
+                    select(proposals)
                     .select_from(joined)
                     .where(condition)
                     .order_by(*order)
+                    .offset(offset)
+                    .limit(limit)
                 )
                 .mappings()
                 .all()
             )
-            # themes and countries live in the initiative's JSON body: filtered here
-            kept = [
-                row
-                for row in rows
-                if (not theme or theme in (row["initiative_body"].get("themes") or ()))
-                and (not country or country in (row["initiative_body"].get("countries") or ()))
-            ]
-            page = kept[offset : offset + limit]
-            return Page(self._proposals(connection, page), len(kept), offset, limit)
+            return Page(self._proposals(connection, rows), total, offset, limit)
 
     def decide(
         self,
@@ -824,6 +983,8 @@ class SqlCatalog:
         NotFoundError
         StaleVersionError
             If someone decided first, or the version is not the one given.
+        ConflictError
+            Approving a proposal a member of which no longer exists.
         ValueError
             For an unknown decision.
         """
@@ -834,6 +995,8 @@ class SqlCatalog:
         with writer(self.engine).begin() as connection:
             row = _get(connection, table, proposal_id, "Proposal")
             version = int(row["version"])
+            if decision == "approve":
+                self._check_members_exist(connection, proposal_id, row["members"])
             if expected_version is not None and expected_version != version:
                 raise StaleVersionError(
                     f"Proposal {proposal_id} is at version {version}, not {expected_version}: "
@@ -879,6 +1042,18 @@ class SqlCatalog:
                 ),
             )
         return self.get_proposal(proposal_id)
+
+    @staticmethod
+    def _check_members_exist(connection: Connection, proposal_id: int, members: str) -> None:
+        wanted = sorted(m for m in members.split(";") if m)
+        table = tables.organisations
+        found = set(connection.execute(select(table.c.id).where(table.c.id.in_(wanted))).scalars())
+        missing = [m for m in wanted if m not in found]
+        if missing:
+            raise ConflictError(
+                f"Proposal {proposal_id} cannot be approved: its member(s) "
+                f"{', '.join(map(repr, missing))} no longer exist"
+            )
 
     # ---- API keys ----------------------------------------------------------------------
 

@@ -56,7 +56,7 @@ _TERM_COLUMNS = TAXONOMY_EXTENSIONS[TERM_FILES["themes"]].columns
 _BLANK_AS_NULL = frozenset({"unit", "sdg"})
 #: Columns holding a list (of codes, countries or names) as interchange text.
 _LIST_COLUMNS = frozenset(
-    {"themes", "resources", "motivations", "aliases", "countries", "activity_types"}
+    {"themes", "resources", "motivations", "aliases", "identifiers", "countries", "activity_types"}
 )
 
 

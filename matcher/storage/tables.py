@@ -71,6 +71,7 @@ organisations = Table(
     Column("description", Text, nullable=False, server_default=""),
     Column("aliases", Text, nullable=False, server_default=""),
     Column("source", Text, nullable=False, server_default=""),
+    Column("identifiers", Text, nullable=False, server_default=""),
     Column("version", Integer, nullable=False, server_default="1"),
     Index("ix_organisations_kind", "kind"),
     Index("ix_organisations_country", "country"),
@@ -165,6 +166,12 @@ initiatives = Table(
     Column("version", Integer, nullable=False, server_default="1"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # copies of the body's lists, ;-joined, so that the review queue filters in SQL
+    Column("themes", Text, nullable=False, server_default=""),
+    Column("countries", Text, nullable=False, server_default=""),
+    # who created it (the audit actor): brokers edit only their own initiatives
+    Column("created_by", String(128), nullable=False, server_default=""),
+    Column("archived_at", DateTime(timezone=True)),
 )
 
 coalition_proposals = Table(
@@ -185,6 +192,7 @@ coalition_proposals = Table(
     Column("version", Integer, nullable=False, server_default="1"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_coalition_proposals_status", "status"),
+    Index("ix_coalition_proposals_initiative_id", "initiative_id"),
 )
 
 reviews = Table(

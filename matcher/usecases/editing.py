@@ -81,6 +81,7 @@ def organisation_from_body(
         resources=frozenset(body.get("resources") or ()),
         motivations=frozenset(body.get("motivations") or ()),
         aliases=tuple(body.get("aliases") or ()),
+        identifiers=tuple(body.get("identifiers") or ()),
         **fields,
     )
     capabilities = []
@@ -116,6 +117,7 @@ def organisation_body(record: OrganisationRecord) -> dict[str, Any]:
         "description": org.description,
         "aliases": list(org.aliases),
         "source": org.source,
+        "identifiers": list(org.identifiers),
         "capabilities": [
             {
                 "capability": c.capability,

@@ -19,33 +19,48 @@ def recommend(
 
 
 def format_recommendation(result: Recommendation) -> str:
-    """A recommendation as text a broker reads in a terminal."""
+    """A recommendation as text a broker reads in a terminal: names first, ids in brackets."""
     initiative = result.initiative
+    lead = result.lead
+    lead_text = f"{lead.name} [{lead.id}]" if lead is not None else initiative.lead
     lines = [
-        f"Initiative {initiative.id} (lead {initiative.lead}): {len(result.coalitions)} "
+        f"Initiative {initiative.id} (lead {lead_text}): {len(result.coalitions)} "
         f"coalition(s) from a pool of {result.pool_size} candidates"
     ]
-    for reason in result.infeasible:
-        lines.append(f"  no coalition: {reason}")
+    for item in result.infeasible:
+        lines.append(f"  no coalition: {item.reason}")
+        for relaxation in item.relaxations:
+            names = ", ".join(str(m.get("name", m["id"])) for m in relaxation.members)
+            lines.append(
+                f"    try: {relaxation.description} -> {relaxation.coalitions} coalition(s), "
+                f"best score {relaxation.best_score:.3f}: {names}"
+            )
+        if not item.relaxations and item.constraints:
+            lines.append("    no relaxation of these constraints gives a coalition")
     for rank, coalition in enumerate(result.coalitions, start=1):
         lines.append("")
         lines.append(
             f"#{rank}  score {coalition.score:.3f}  ({coalition.solver}, within "
-            f"{coalition.optimality_gap or 0:.1%} of the optimum at most)"
+            f"{coalition.optimality_gap or 0:.1%} of the best possible at most)"
         )
         for member in coalition.members:
             covers = ", ".join(f"{need} {value:.2f}" for need, value in member.covers.items())
             path = " > ".join(member.path_to_lead) if member.path_to_lead else "no introduction"
             flags = ", ".join(f"{f.category} ({f.level.value})" for f in member.flags)
-            lines.append(f"  {member.id:<28} +{member.marginal_gain:.3f}  covers: {covers or '-'}")
-            lines.append(f"  {'':<28} via: {path}" + (f"  flags: {flags}" if flags else ""))
+            where = ", ".join(x for x in (member.kind, member.country) if x)
+            lines.append(
+                f"  {member.name or member.id} [{member.id}] ({where})  "
+                f"+{member.marginal_gain:.3f}  covers: {covers or '-'}"
+            )
+            lines.append(f"      via: {path}" + (f"  flags: {flags}" if flags else ""))
         parts = ", ".join(
             f"{term} {value:+.3f}" for term, value in coalition.score_parts.items() if value
         )
         lines.append(f"  parts: {parts}")
         for gap in coalition.gaps:
             best = (
-                f"best to fill it: {gap.best_partner} ({gap.best_partner_coverage:.2f})"
+                f"best to fill it: {gap.best_partner_name or gap.best_partner} "
+                f"[{gap.best_partner}] ({gap.best_partner_coverage:.2f})"
                 if gap.best_partner
                 else "nobody eligible covers it"
             )

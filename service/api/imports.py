@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import io
+import stat
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from apiflask import APIBlueprint, abort
-from flask import request
+from flask import current_app, request
 
 from matcher.domain.exceptions import DataDirectoryError
 from matcher.usecases.directories import import_directory
@@ -21,9 +23,9 @@ from service.services import services
 
 bp = APIBlueprint("imports", __name__, url_prefix="/v1", tag="Data")
 
-#: Refuse archives that would unpack to more than this (a zip bomb).
-MAX_UNPACKED_BYTES = 1 << 30
+#: At most this many entries in an archive.
 MAX_MEMBERS = 1_000
+_CHUNK = 1 << 20
 
 
 def _archive() -> zipfile.ZipFile:
@@ -40,23 +42,67 @@ def _archive() -> zipfile.ZipFile:
         abort(422, "The body is not a zip archive")
 
 
-def _unpack(archive: zipfile.ZipFile, target: Path) -> Path:
-    """Extract safely (no absolute paths, no ``..``, bounded size); return the folder that
-    holds ``organisations.csv``."""
-    members = archive.infolist()
+def _check_entries(members: list[zipfile.ZipInfo], limit: int) -> None:
+    """Refuse, before writing anything: too many entries, an announced size over ``limit``,
+    unsafe paths, symbolic links and entries named twice."""
     if len(members) > MAX_MEMBERS:
         abort(422, f"The archive has {len(members)} entries; at most {MAX_MEMBERS}")
-    if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-        abort(413, "The archive unpacks to more than 1 GiB")
+    declared = sum(m.file_size for m in members)
+    if declared > limit:
+        abort(422, f"The archive would unpack to {declared} bytes; at most {limit}")
+    seen: set[str] = set()
     for member in members:
-        path = PurePosixPath(member.filename)
-        if path.is_absolute() or ".." in path.parts or "\\" in member.filename:
-            abort(422, f"Unsafe path in the archive: {member.filename!r}")
-    archive.extractall(target)
-    found = sorted(target.rglob("organisations.csv"), key=lambda p: len(p.parts))
+        name = member.filename
+        path = PurePosixPath(name)
+        if path.is_absolute() or ".." in path.parts or "\\" in name or "\0" in name:
+            abort(422, f"Unsafe path in the archive: {name!r}")
+        if stat.S_ISLNK(member.external_attr >> 16):
+            abort(422, f"The archive holds a symbolic link, {name!r}: send plain files only")
+        key = path.as_posix()
+        if key in seen:
+            abort(422, f"The archive names {name!r} twice")
+        seen.add(key)
+
+
+def _unpack(archive: zipfile.ZipFile, target: Path, limit: int) -> Path:
+    """Extract safely (no absolute paths, no ``..``, no links, at most ``limit`` bytes
+    actually written, whatever the entries announce); return the folder that holds
+    ``organisations.csv``."""
+    members = archive.infolist()
+    _check_entries(members, limit)
+    written = 0
+    for member in members:
+        destination = target.joinpath(*PurePosixPath(member.filename).parts)
+        try:
+            if member.is_dir():
+                destination.mkdir(parents=True, exist_ok=True)
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            held = 0
+            with archive.open(member) as source, destination.open("xb") as sink:
+                while chunk := source.read(_CHUNK):
+                    held += len(chunk)
+                    if written + held > limit:
+                        abort(422, f"The archive unpacks to more than {limit} bytes")
+                    sink.write(chunk)
+            written += held
+            if held != member.file_size:
+                raise zipfile.BadZipFile(f"it announces {member.file_size} bytes but holds {held}")
+        except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+            abort(422, f"The archive is damaged at {member.filename!r}: {err}")
+        except (NotImplementedError, RuntimeError) as err:  # compression method, encryption
+            abort(422, f"Cannot unpack {member.filename!r}: {err}")
+        except (FileExistsError, NotADirectoryError, IsADirectoryError):
+            abort(422, f"The archive's entry {member.filename!r} is both a file and a folder")
+    found = [p for p in target.rglob("organisations.csv") if p.is_file()]
     if not found:
         abort(422, "The archive holds no organisations.csv")
-    return found[0].parent
+    depth = min(len(p.parts) for p in found)
+    shallowest = sorted(p for p in found if len(p.parts) == depth)
+    if len(shallowest) > 1:
+        where = ", ".join(str(p.relative_to(target)) for p in shallowest)
+        abort(422, f"The archive holds several data directories at one depth ({where}): send one")
+    return shallowest[0].parent
 
 
 @bp.post("/import")
@@ -71,7 +117,8 @@ def import_zip() -> Any:
     validated, then imported in one transaction: all or nothing."""
     found = services()
     with tempfile.TemporaryDirectory(prefix="partnermatch-import-") as folder:
-        directory = _unpack(_archive(), Path(folder))
+        limit = int(current_app.config["MAX_IMPORT_UNPACKED_BYTES"])
+        directory = _unpack(_archive(), Path(folder), limit)
         try:
             result = import_directory(
                 found.repository, directory, found.taxonomies, actor=current_caller().actor

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiflask import APIBlueprint
+from apiflask import APIBlueprint, abort
 
 from matcher.storage.catalog import InitiativeRecord
+from matcher.usecases.apikeys import Role
 from matcher.usecases.editing import check_initiative
+from matcher.usecases.proposing import propose_coalition
 from service.api import etag, expected_version, page_body, snapshot, taxonomies
 from service.api.proposals import proposal_body
 from service.api.recommendations import recommendation_body
@@ -37,7 +39,23 @@ def initiative_body(record: InitiativeRecord) -> dict[str, Any]:
         "version": record.version,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
+        "created_by": record.created_by,
+        "archived_at": record.archived_at,
     }
+
+
+def _owned(initiative_id: str) -> InitiativeRecord:
+    """The initiative, if the caller may change it: its creator, or an admin (else 403)."""
+    record = services().catalog.get_initiative(initiative_id)
+    caller = current_caller()
+    if caller.role is not Role.ADMIN and record.created_by != caller.actor:
+        owner = record.created_by or "an earlier version of the service"
+        abort(
+            403,
+            f"Initiative {initiative_id!r} was created by {owner}: only its creator or an "
+            "admin may change it",
+        )
+    return record
 
 
 @bp.get("")
@@ -47,7 +65,10 @@ def initiative_body(record: InitiativeRecord) -> dict[str, Any]:
 def list_initiatives(query_data: InitiativeQuery) -> dict[str, Any]:
     """Initiatives, optionally of one lead."""
     page = services().catalog.list_initiatives(
-        lead=query_data.lead, offset=query_data.offset, limit=query_data.limit
+        lead=query_data.lead,
+        include_archived=query_data.include_archived,
+        offset=query_data.offset,
+        limit=query_data.limit,
     )
     return page_body(page, [initiative_body(r) for r in page.items])
 
@@ -92,11 +113,19 @@ def get_initiative(initiative_id: str) -> tuple[dict[str, Any], int, dict[str, s
 @bp.auth_required(auth, roles=roles_for("propose"))
 @bp.input(InitiativeUpdateIn, location="json")
 @bp.output(InitiativeOut)
-@bp.doc(responses={409: "Changed since the If-Match version"})
+@bp.doc(
+    responses={
+        403: "Another broker's initiative",
+        409: "Changed since the If-Match version, or archived",
+    }
+)
 def update_initiative(
     initiative_id: str, json_data: InitiativeUpdateIn
 ) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Replace an initiative; with If-Match, refused (409) if someone changed it since."""
+    """Replace an initiative; with If-Match, refused (409) if someone changed it since.
+
+    Brokers change only the initiatives they created; admins any."""
+    _owned(initiative_id)
     body = {"id": initiative_id, **json_data.model_dump(mode="json")}
     check_initiative(body, taxonomies())
     record = services().catalog.save_initiative(
@@ -112,12 +141,41 @@ def update_initiative(
 @bp.delete("/<initiative_id>")
 @bp.auth_required(auth, roles=roles_for("propose"))
 @bp.output({}, status_code=204)
+@bp.doc(
+    responses={
+        403: "Another broker's initiative",
+        409: "A proposal for it was decided (archive it instead), or If-Match is stale",
+    }
+)
 def delete_initiative(initiative_id: str) -> tuple[str, int]:
-    """Delete an initiative and the coalitions proposed for it."""
+    """Delete an initiative and its proposals awaiting a decision.
+
+    An initiative with a decided proposal cannot be deleted (409): archive it. Brokers
+    delete only the initiatives they created; admins any."""
+    _owned(initiative_id)
     services().catalog.delete_initiative(
         initiative_id, expected_version=expected_version(), actor=current_caller().actor
     )
     return "", 204
+
+
+@bp.post("/<initiative_id>/archive")
+@bp.auth_required(auth, roles=roles_for("propose"))
+@bp.output(InitiativeOut)
+@bp.doc(
+    responses={
+        403: "Another broker's initiative",
+        409: "Archived already, or If-Match is stale",
+    }
+)
+def archive_initiative(initiative_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Archive an initiative: it keeps its proposals and reviews, leaves the listing (see
+    ``include_archived``) and takes no more edits or proposals."""
+    _owned(initiative_id)
+    record = services().catalog.archive_initiative(
+        initiative_id, expected_version=expected_version(), actor=current_caller().actor
+    )
+    return initiative_body(record), 200, {"ETag": etag(record.version)}
 
 
 @bp.post("/<initiative_id>/recommendations")
@@ -133,12 +191,38 @@ def recommend_for_initiative(initiative_id: str) -> dict[str, Any]:
 @bp.auth_required(auth, roles=roles_for("propose"))
 @bp.input(ProposalIn, location="json")
 @bp.output(ProposalOut, status_code=201)
+@bp.doc(
+    responses={
+        409: "The initiative is archived",
+        422: "A member is unknown, listed twice, or kept out by a hard gate (named)",
+        503: "The recommendation index is being built",
+    }
+)
 def propose(
     initiative_id: str, json_data: ProposalIn
 ) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Save a recommended coalition for review by the Partnerships Office."""
-    record = services().catalog.create_proposal(
-        initiative_id, json_data.coalition.model_dump(mode="json"), actor=current_caller().actor
+    """Propose a coalition for review by the Partnerships Office.
+
+    The server never stores the coalition as sent: the engine recomputes it from its member
+    ids (gates, flags, score, gaps and explanations), as the broker's page does.
+    """
+    if json_data.members is not None:
+        members = list(json_data.members)
+        paths = [f"members.{k}" for k in range(len(members))]
+        field = "members"
+    else:
+        assert json_data.coalition is not None
+        members = [m.id for m in json_data.coalition.members]
+        paths = [f"coalition.members.{k}.id" for k in range(len(members))]
+        field = "coalition.members"
+    record = propose_coalition(
+        services().catalog,
+        snapshot().engine,
+        initiative_id,
+        members,
+        actor=current_caller().actor,
+        paths=paths,
+        field=field,
     )
     headers = {"ETag": etag(record.version), "Location": f"/v1/proposals/{record.id}"}
     return proposal_body(record), 201, headers

@@ -3,16 +3,16 @@ join this partial coalition?", and what-if (lock members, swap one, see the chan
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from apiflask import APIBlueprint, abort
+from apiflask import APIBlueprint
 
 from matcher.domain.exceptions import ValidationError
 from matcher.domain.model import Initiative
 from matcher.engine.recommend import coalition_dict
 from matcher.usecases.editing import check_initiative
+from matcher.usecases.proposing import check_members, evaluate_members
 from service.api import snapshot
 from service.auth import auth, roles_for
 from service.schemas import (
@@ -83,8 +83,9 @@ def what_if(json_data: WhatIfIn) -> dict[str, Any]:
     """Score a coalition as it is and after swapping one member, with the change per term."""
     current = snapshot()
     initiative = _initiative(json_data.initiative.model_dump(mode="json"))
-    before = list(dict.fromkeys(json_data.members))
-    after = list(before)
+    before = list(json_data.members)
+    paths = [f"members.{k}" for k in range(len(before))]
+    after, after_paths = list(before), list(paths)
     if json_data.swap_out is not None:
         if json_data.swap_out not in after:
             raise ValidationError(
@@ -92,6 +93,7 @@ def what_if(json_data: WhatIfIn) -> dict[str, Any]:
                 field="swap_out",
                 value=json_data.swap_out,
             )
+        del after_paths[after.index(json_data.swap_out)]
         after.remove(json_data.swap_out)
     if json_data.swap_in is not None:
         if json_data.swap_in in after:
@@ -101,9 +103,15 @@ def what_if(json_data: WhatIfIn) -> dict[str, Any]:
                 value=json_data.swap_in,
             )
         after.append(json_data.swap_in)
+        after_paths.append("swap_in")
     if not after:
         raise ValidationError("The swap leaves no member", field="swap_out")
-    explained = [_explain(current, initiative, members) for members in (before, after)]
+    engine = current.engine
+    check_members(engine, initiative, before, paths=paths)
+    check_members(engine, initiative, after, paths=after_paths)
+    explained = [
+        coalition_dict(evaluate_members(engine, initiative, members)) for members in (before, after)
+    ]
     parts = {
         term: round(explained[1]["score_parts"][term] - explained[0]["score_parts"][term], 12)
         for term in explained[0]["score_parts"]
@@ -115,22 +123,3 @@ def what_if(json_data: WhatIfIn) -> dict[str, Any]:
         "score_change": explained[1]["score"] - explained[0]["score"],
         "parts_change": parts,
     }
-
-
-def _explain(current: Any, initiative: Initiative, members: list[str]) -> dict[str, Any]:
-    """The coalition of exactly ``members``, scored and explained like a recommendation."""
-    constraints = dataclasses.replace(
-        initiative.constraints,
-        include=frozenset(members),
-        min_size=len(members),
-        max_size=len(members),
-        required_sectors=frozenset(),
-        required_kinds=frozenset(),
-        require_local_partner=False,
-    )
-    request = dataclasses.replace(initiative, constraints=constraints, count=1)
-    result = current.engine.recommend(request)
-    if not result.coalitions:
-        reason = "; ".join(result.infeasible) or "no coalition"
-        abort(422, f"These members cannot form a coalition: {reason}")
-    return coalition_dict(result.coalitions[0])

@@ -11,6 +11,8 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from matcher.formats.spreadsheet import spreadsheet_safe
+
 __all__ = [
     "PARTIAL_SUFFIX",
     "safe_name",
@@ -25,8 +27,6 @@ __all__ = [
 PARTIAL_SUFFIX = ".partial"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _WINDOWS_RESERVED = frozenset(
     {"con", "prn", "aux", "nul"}
     | {f"com{k}" for k in range(1, 10)}
@@ -87,20 +87,6 @@ def remove_partial_files(root: Path) -> int:
             leftover.unlink()
             removed += 1
     return removed
-
-
-def spreadsheet_safe(value: object) -> str:
-    """A cell as text, prefixed with ``'`` when a spreadsheet would run it as a formula: when
-    it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, unless it is a
-    plain number (``-0.25`` is read as a number, never run).
-
-    >>> spreadsheet_safe('=HYPERLINK("http://x")'), spreadsheet_safe("-1+2"), spreadsheet_safe(-0.5)
-    ('\\'=HYPERLINK("http://x")', "'-1+2", '-0.5')
-    """
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:

@@ -64,6 +64,7 @@ _PAGE_ROWS = 50
 COALITION_COLUMNS = (
     "initiative_id",
     "lead",
+    "lead_name",
     "coalition_rank",
     "coalition_score",
     "need_coverage",
@@ -459,6 +460,7 @@ def _coalition_rows(
                     (
                         result["id"],
                         result["lead"],
+                        facts[result["lead"]]["name"],
                         coalition["rank"],
                         _number(coalition["score"]),
                         _number(coalition["need_coverage"], 4),
@@ -506,5 +508,5 @@ def _portfolio_row(
         rank if rank is not None else "",
         _number(coalitions[rank - 1]["score"]) if rank is not None else "",
         f"{INITIATIVES_FOLDER}/{item.folder}/{REPORT_HTML}",
-        "" if coalitions else "; ".join(result["infeasible"]),
+        "" if coalitions else "; ".join(i["reason"] for i in result["infeasible"]),
     )

@@ -47,8 +47,9 @@ __all__ = [
 #: Written last in each initiative's folder: its presence marks the initiative done.
 RESULT_FILE = "result.json"
 #: Version of the result layout; a change makes ``--resume`` redo older results.
-#: 2: ``ties`` cover the go-betweens of the introduction paths too (the pictures draw them).
-RESULT_VERSION = 2
+#: 2: ``ties`` cover the go-betweens of the introduction paths too (the pictures draw them);
+#: 3: members carry name, kind and country, ``infeasible`` its conflicts and relaxations.
+RESULT_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)

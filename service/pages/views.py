@@ -34,12 +34,14 @@ from werkzeug.wrappers import Response
 
 from matcher.domain.exceptions import NotFoundError, PartnerMatchError, ValidationError
 from matcher.engine.intake import ACCEPT_AT, Suggestion
-from matcher.storage.catalog import DECISIONS, ProposalRecord, StaleVersionError
+from matcher.storage.catalog import DECISIONS, ConflictError, ProposalRecord, StaleVersionError
 from matcher.storage.sql import StorageError
 from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
 from matcher.usecases.editing import check_initiative
+from matcher.usecases.proposing import propose_coalition
 from service.auth import Caller
 from service.holder import Snapshot
+from service.logsafe import printable
 from service.pages.coalition import (
     HEAT_SCALE,
     Labeller,
@@ -217,14 +219,14 @@ def handle_error(error: Exception) -> Response:
         return error_page(error.code or 500, error.description or error.name)
     if isinstance(error, NotFoundError):
         return error_page(404, str(error))
-    if isinstance(error, StaleVersionError):
+    if isinstance(error, StaleVersionError | ConflictError):
         return error_page(409, str(error))
     if isinstance(error, ValidationError):
         return error_page(422, str(error))
     if isinstance(error, StorageError | OperationalError):
         log.error("storage error: %s", error)
         return error_page(503, "The database is unavailable; try again shortly.")
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s", request.method, printable(request.path))
     return error_page(500, "An unexpected error occurred; it has been logged.")
 
 
@@ -771,6 +773,10 @@ def propose() -> Response:
         catalog.save_initiative(
             initiative_id, stored.model_dump(mode="json"), create=True, actor=actor
         )
-    record = catalog.create_proposal(initiative_id, chosen, actor=actor)
+    snapshot = services().holder.snapshot
+    assert snapshot is not None  # _recommend answered, so the index is built
+    record = propose_coalition(
+        catalog, snapshot.engine, initiative_id, [m["id"] for m in chosen["members"]], actor=actor
+    )
     flash(f"Proposed for review as proposal {record.id} (initiative {initiative_id}).", "success")
     return redirect(url_for("pages.proposal", proposal_id=record.id), 303)
