@@ -29,7 +29,8 @@ Two encoders share one small interface (:class:`Encoder`), chosen by name
 Embeddings are stored as float16 (a plain ``(n, d)`` array, 1 KiB per organisation at
 ``d = 512``); similarities are cosines (the vectors are unit length). Nearest profiles
 (:class:`ProfileSearch`) are found by brute force up to :data:`EXACT_SEARCH_LIMIT`
-organisations and by an HNSW graph (faiss, vectors kept in float16) above it.
+organisations and by an HNSW graph (faiss, vectors kept as 8-bit codes, candidates re-ranked
+exactly) above it.
 
 Examples
 --------
@@ -358,9 +359,10 @@ class ProfileSearch:
     """Nearest organisation profiles to a query vector, by cosine.
 
     Brute force over the float16 matrix up to :data:`EXACT_SEARCH_LIMIT` rows; above, an
-    HNSW graph (faiss ``IndexHNSWSQ`` with float16 storage, M = 16, efSearch = 64), built
-    once, answers in about a millisecond at 100,000 organisations where brute force takes
-    tens of milliseconds.
+    HNSW graph (faiss ``IndexHNSWSQ``, M = 16, efSearch = 64, vectors kept as 8-bit codes: a
+    quarter of float32) built once finds twice as many candidates, re-ranked by their exact
+    cosine from the float16 matrix. It answers in under a millisecond at 100,000
+    organisations where brute force takes tens of milliseconds.
 
     Parameters
     ----------
@@ -385,9 +387,11 @@ class ProfileSearch:
         if k <= 0 or not np.any(query):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if self._graph is not None:
-            sims, found = self._graph.search(query.astype(np.float32)[None, :], k)
-            keep = found[0] >= 0
-            return self._texted[found[0][keep]], sims[0][keep].astype(np.float32)
+            _, found = self._graph.search(query.astype(np.float32)[None, :], 2 * k)
+            rows = self._texted[found[0][found[0] >= 0]]
+            exact = self.embeddings[rows].astype(np.float32) @ query.astype(np.float32)
+            best = np.lexsort((rows, -exact))[:k]
+            return rows[best], exact[best]
         scores = self.embeddings[self._texted].astype(np.float32) @ query.astype(np.float32)
         top = np.argpartition(-scores, k - 1)[:k] if k < scores.size else np.arange(scores.size)
         top = top[np.lexsort((self._texted[top], -scores[top]))]
@@ -398,11 +402,12 @@ def _hnsw_graph(vectors: HalfArray) -> Any:
     import faiss
 
     make: Any = faiss.IndexHNSWSQ
-    graph = make(vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, 16, faiss.METRIC_INNER_PRODUCT)
+    graph = make(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, 16, faiss.METRIC_INNER_PRODUCT)
     graph.hnsw.efConstruction = 80
-    data = np.ascontiguousarray(vectors, dtype=np.float32)
-    graph.train(data[:1])
-    graph.add(data)
+    sample = np.ascontiguousarray(vectors[:: max(1, len(vectors) // 20_000)], dtype=np.float32)
+    graph.train(sample)  # the 8-bit codes' range per dimension
+    for start in range(0, len(vectors), 65_536):
+        graph.add(np.ascontiguousarray(vectors[start : start + 65_536], dtype=np.float32))
     graph.hnsw.efSearch = 64
     return graph
 
