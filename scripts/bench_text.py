@@ -36,13 +36,15 @@ NOTES = Path(__file__).resolve().parent.parent / "tests" / "data" / "notes"
 
 
 def generated_texts(count: int) -> list[str]:
-    """Descriptions of a generated directory (organisations then partnerships)."""
+    """Descriptions of a generated directory, organisations and partnerships in the
+    proportion a profile build embeds them."""
     with tempfile.TemporaryDirectory() as folder:
         generate_directory(max(count, 200), folder, seed=0)
         dataset = read_data_directory(folder)
     texts = [o.description for o in dataset.organisations.values() if o.description]
     texts += [f"{p.name}. {p.description}" for p in dataset.partnerships.values()]
-    return texts[:count]
+    rng = np.random.default_rng(0)
+    return [texts[i] for i in rng.permutation(len(texts))[:count]]
 
 
 def encoding(texts: Sequence[str], profiles: int) -> None:

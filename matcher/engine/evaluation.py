@@ -48,13 +48,16 @@ order, then the fall-back. Baselines, each computed in the same run on the same 
 * ``country_popularity``: history partnerships in the query's countries;
 * ``adamic_adar``: Adamic-Adar index with the given members [1]_;
 * ``ppr``: personalised PageRank from the given members [2]_;
-* ``text_tfidf`` (when the history has descriptions): cosine of TF-IDF vectors (character
-  n-grams) of the query's title and description and of each organisation's history text
-  (the titles and descriptions of its history partnerships, concatenated) [4]_.
+* ``text_tfidf`` (when the history's descriptions say something, at least
+  :data:`MIN_DESCRIBING_WORDS` describing words each on average): cosine of TF-IDF vectors
+  (character n-grams) of the query's title and description and of each organisation's
+  history text (the titles and descriptions of its history partnerships, concatenated) [4]_,
+  also with ``--no-text``.
 
-With ``text_encoder`` set and descriptions in the history, the product sees the words (text
-profiles in its index, the text features of the affinity model); without (``--no-text``, or
-data without descriptions such as CORDIS) it runs as before and ``details["text"]`` says why.
+With ``text_encoder`` set and such descriptions in the history, the product sees the words
+(text profiles in its index, the text features of the affinity model); without
+(``--no-text``, or data whose descriptions are boilerplate, such as CORDIS's record numbers
+and amounts) it runs as before and ``details["text"]`` says why.
 
 Each metric is a mean over cases with a percentile bootstrap 95% interval [3]_: the same
 ``resamples`` resamples of the cases (by the seed) serve every method.
@@ -97,7 +100,7 @@ from matcher.engine.affinity import AffinityModel, history_before
 from matcher.engine.index import Index, IndexConfig, build_index
 from matcher.engine.proximity import WalkGraph, adamic_adar, personalised_pagerank
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig
-from matcher.engine.text import partnership_text, tfidf_vectorizer
+from matcher.engine.text import describing_words, partnership_text, tfidf_vectorizer
 
 __all__ = [
     "BASELINES",
@@ -132,6 +135,10 @@ BASELINES: tuple[str, ...] = (
 )
 #: The baselines that read words, reported after the others when the history has text.
 TEXT_BASELINES: tuple[str, ...] = ("text_tfidf",)
+
+#: Descriptions with fewer describing words each (:func:`~matcher.engine.text.describing_words`)
+#: are boilerplate, not words about the work: the run goes without text.
+MIN_DESCRIBING_WORDS = 3.0
 
 #: At most this many members besides the lead in a coalition (Constraints.max_size).
 _MAX_PARTNERS = 50
@@ -540,16 +547,23 @@ def run_evaluation(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     split = split_history(dataset, split_year)
-    described = sum(1 for p in split.history.partnerships.values() if p.description.strip())
+    descriptions = [p.description for p in split.history.partnerships.values()]
+    described = sum(1 for d in descriptions if d.strip())
+    saying = describing_words(descriptions)
+    words = saying >= MIN_DESCRIBING_WORDS
     if text_encoder is None:
         text_note = "not asked (--no-text)"
-    elif not described:
-        text_note = "no history partnership has a description: evaluated without words"
+    elif not words:
+        text_note = (
+            f"the history partnerships' descriptions say nothing of their subject "
+            f"({described} with a description, {saying:.1f} describing words each): "
+            "evaluated without words"
+        )
         text_encoder = None
     else:
         text_note = (
             f"{text_encoder}: profiles from {len(split.history.partnerships)} history "
-            f"partnerships ({described} with a description)"
+            f"partnerships ({described} with a description, {saying:.1f} describing words each)"
         )
     config = dataclasses.replace(
         index_config or IndexConfig(), reference_year=split_year, text_encoder=text_encoder
@@ -585,9 +599,7 @@ def run_evaluation(
     popularity = index.partnerships.astype(np.float64)
     fallback = np.empty(index.size, dtype=np.int64)
     fallback[np.lexsort((np.arange(index.size), -popularity))] = np.arange(index.size)
-    scorers = _baselines(
-        index, graph, walks=engine_config.walks, seed=seed, text=text_encoder is not None
-    )
+    scorers = _baselines(index, graph, walks=engine_config.walks, seed=seed, text=words)
     baselines = [name for name in (*BASELINES, *TEXT_BASELINES) if name in scorers]
 
     def product(case: Case, given_ids: tuple[str, ...]) -> FloatArray:
