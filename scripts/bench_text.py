@@ -5,7 +5,8 @@
    ``--threads``; the time for ``--profiles`` texts is extrapolated from it (the cost is linear
    in tokens).
 2. **Search**: nearest ``--k`` profiles among ``--profiles`` unit vectors (clustered like real
-   profiles: 512 dimensions, float16), brute force against the HNSW graph of
+   profiles: 512 dimensions, float16; queries near a profile), brute force against the HNSW
+   graph of
    :class:`matcher.engine.text.ProfileSearch`: build time, latency p50/p95 and recall@k.
 3. **Intake**: ``draft`` latency per concept note of ``tests/data/notes/`` once the model is
    loaded (the note read against the seed's organisations).
@@ -73,7 +74,10 @@ def clustered(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
 def search(n: int, k: int) -> None:
     rng = np.random.default_rng(0)
     vectors = clustered(n, 512, rng)
-    queries = clustered(200, 512, rng).astype(np.float32)
+    # a query reads like a profile: a profile of the collection, reworded (noise)
+    queries = vectors[rng.integers(0, n, 200)].astype(np.float32)
+    queries += 0.03 * rng.standard_normal(queries.shape).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     started = time.perf_counter()
     exact = ProfileSearch(vectors, exact_limit=n + 1)
     graph = ProfileSearch(vectors, exact_limit=0)

@@ -359,11 +359,11 @@ class ProfileSearch:
     """Nearest organisation profiles to a query vector, by cosine.
 
     Brute force over the float16 matrix up to :data:`EXACT_SEARCH_LIMIT` rows; above, an
-    HNSW graph (faiss ``IndexHNSWSQ``, M = 16, efSearch = 64, its own copy of the vectors in
-    float16) built once finds twice as many candidates, re-ranked by their exact cosine from
-    the float16 matrix. It answers in under a millisecond at 100,000 organisations where
-    brute force takes tens of milliseconds (8-bit codes would halve the graph's memory but
-    lost most true neighbours in our measurement: recall@30 0.29 against 0.99).
+    HNSW graph (faiss ``IndexHNSWSQ``, M = 16, efSearch = 64, its own copy of the vectors as
+    8-bit codes: 512 bytes a profile) built once finds twice as many candidates, re-ranked by
+    their exact cosine from the float16 matrix: recall@30 0.99 in 0.2-0.3 ms at 100,000
+    organisations, where brute force takes 5 ms (on a float32 copy; 0.5 s on float16, which
+    BLAS does not multiply).
 
     Parameters
     ----------
@@ -407,9 +407,12 @@ def _hnsw_graph(vectors: HalfArray) -> Any:
     import faiss
 
     make: Any = faiss.IndexHNSWSQ
-    graph = make(vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, 16, faiss.METRIC_INNER_PRODUCT)
+    graph = make(
+        vectors.shape[1], faiss.ScalarQuantizer.QT_8bit_uniform, 16, faiss.METRIC_INNER_PRODUCT
+    )
     graph.hnsw.efConstruction = 80
-    graph.train(np.ascontiguousarray(vectors[:1], dtype=np.float32))  # float16: nothing to learn
+    sample = np.ascontiguousarray(vectors[:: max(1, len(vectors) // 20_000)], dtype=np.float32)
+    graph.train(sample)  # the codes' range
     for start in range(0, len(vectors), 65_536):
         graph.add(np.ascontiguousarray(vectors[start : start + 65_536], dtype=np.float32))
     graph.hnsw.efSearch = 64
