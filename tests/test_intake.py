@@ -261,3 +261,9 @@ def test_the_draft_endpoint_refuses_other_roles_and_bad_bodies(
     response = client.post("/v1/initiatives/draft", json=body, headers=bearer(keys[role]))
     assert response.status_code == status
     assert response.content_type == "application/problem+json"
+
+
+def test_the_draft_path_advertises_only_post(client: FlaskClient) -> None:
+    # /v1/initiatives/draft also matches /v1/initiatives/<id> (GET, PUT, DELETE)
+    response = client.open("/v1/initiatives/draft", method="OPTIONS")
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"OPTIONS", "POST"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint, abort
+from flask import Response
 
 from matcher.storage.catalog import InitiativeRecord
 from matcher.usecases.apikeys import Role
@@ -89,7 +90,7 @@ def create_initiative(json_data: InitiativeIn) -> tuple[dict[str, Any], int, dic
     return initiative_body(record), 201, headers
 
 
-@bp.post("/draft")
+@bp.post("/draft", provide_automatic_options=False)
 @bp.auth_required(auth, roles=roles_for("recommend"))
 @bp.input(DraftIn, location="json")
 @bp.output(DraftOut)
@@ -98,6 +99,14 @@ def draft_initiative(json_data: DraftIn) -> dict[str, Any]:
     phrase that triggered it and a confidence, for the broker to accept or drop."""
     current = snapshot()
     return services().holder.intake(current).draft(json_data.text).to_dict()
+
+
+@bp.route("/draft", methods=["OPTIONS"])
+@bp.doc(hide=True)
+def draft_options() -> Response:
+    """``/draft`` also matches ``/<initiative_id>`` (GET, PUT, DELETE): answer for ``/draft``
+    alone, whose only method is POST."""
+    return Response(status=204, headers={"Allow": "OPTIONS, POST"})
 
 
 @bp.get("/<initiative_id>")
