@@ -7,8 +7,13 @@ memory (its arrays and matrices) and the process's peak RSS; the latency p50/p95
 initiatives, and the ratio of medians; and the quality of the default solver: the mean ratio
 of its objective to the MILP optimum on the same candidate pools.
 
+With ``--text use`` (or ``tfidf``) the index also embeds the organisations' words (the time,
+how many texts were embedded and the embeddings' memory are printed) and every request gets
+the title and description of a generated partnership; the same requests without words are
+timed in the same run, so the difference is what text adds.
+
     python scripts/bench_recommend.py --sizes 10000,100000 [--requests 200] [--networkx 20]
-        [--quality 200] [--workdir /tmp/bench] [--seed 0]
+        [--quality 200] [--text none|use|tfidf] [--workdir /tmp/bench] [--seed 0]
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import scipy.sparse as sp
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.model import ActivityType, Initiative
-from matcher.engine.index import Index, build_index
+from matcher.engine.index import Index, IndexConfig, build_index
 from matcher.engine.proximity import SparseScores
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig
 from matcher.engine.solvers import InfeasibleError, greedy, milp, solve
@@ -62,19 +67,24 @@ def _nbytes(value: object) -> int:
     return 0
 
 
-def initiatives(dataset: Dataset, index: Index, count: int, seed: int) -> list[Initiative]:
+def initiatives(
+    dataset: Dataset, index: Index, count: int, seed: int, *, words: bool = False
+) -> list[Initiative]:
     """:func:`initiative_bodies` as checked initiatives."""
     return [
-        Initiative.from_mapping(body) for body in initiative_bodies(dataset, index, count, seed)
+        Initiative.from_mapping(body)
+        for body in initiative_bodies(dataset, index, count, seed, words=words)
     ]
 
 
 def initiative_bodies(
-    dataset: Dataset, index: Index, count: int, seed: int
+    dataset: Dataset, index: Index, count: int, seed: int, *, words: bool = False
 ) -> list[dict[str, Any]]:
     """Varied, realistic requests (DESIGN.md 5.2 JSON), deterministic for a seed: a lead with
     history, 1-3 themes, 2-4 activity types, 2-5 needs drawn from the capability codes in use,
-    sometimes a target country, required sector or a local partner."""
+    sometimes a target country, required sector or a local partner; with ``words``, the title
+    and description of a partnership drawn at random (drawn after the rest, so the other
+    fields are the same with and without words)."""
     rng = np.random.default_rng(seed)
     leads = np.flatnonzero(index.partnerships > 0)
     used_codes = sorted({c.capability for c in dataset.capabilities}) or list(
@@ -108,6 +118,12 @@ def initiative_bodies(
                 str(rng.choice(["private", "civil_society"]))
             ]
         result.append(body)
+    if words and dataset.partnerships:
+        described = sorted(dataset.partnerships)
+        for body, pick in zip(result, rng.integers(0, len(described), count), strict=True):
+            partnership = dataset.partnerships[described[int(pick)]]
+            body["title"] = partnership.name
+            body["description"] = partnership.description
     return result
 
 
@@ -209,6 +225,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--quality", type=int, default=200, help="problems for the solver-quality ratio (0: skip)"
     )
     parser.add_argument("--solver", default="auto", choices=["auto", "greedy", "milp"])
+    parser.add_argument(
+        "--text",
+        default="none",
+        choices=["none", "use", "tfidf"],
+        help="embed the organisations' words and give the requests words",
+    )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/partnermatch-bench"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -222,8 +244,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset = read_data_directory(folder)
         read = time.perf_counter() - started
         started = time.perf_counter()
-        index = build_index(dataset)
+        encoder = None if args.text == "none" else args.text
+        index = build_index(dataset, IndexConfig(text_encoder=encoder))
         built = time.perf_counter() - started
+        if index.text is not None:
+            text = index.text
+            print(
+                f"[{size:,}] text ({args.text}): {text.encoded:,} distinct texts embedded "
+                f"(of {len(dataset.partnerships) + len(dataset.organisations):,} "
+                f"organisations and partnerships), embeddings {text.embeddings.shape} "
+                f"{text.embeddings.dtype} = {text.embeddings.nbytes / 2**20:,.0f} MiB, search "
+                f"{text.search.method}; index build with text {built:.1f} s",
+                flush=True,
+            )
         engine = CoalitionRecommender(config=EngineConfig(solver=args.solver)).fit(index)
         print(
             f"[{size:,}] read+validate {read:.1f} s, index {built:.1f} s, index arrays "
@@ -237,6 +270,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"[{size:,}] recommend ({args.solver}), {len(ours)} requests: {percentiles(ours)}",
             flush=True,
         )
+        if index.text is not None:
+            worded = initiatives(dataset, index, args.requests, args.seed, words=True)
+            with_words = latencies(engine, worded)
+            added = np.percentile(with_words, 95) - np.percentile(ours, 95)
+            print(
+                f"[{size:,}] recommend with words ({args.text}), {len(with_words)} requests: "
+                f"{percentiles(with_words)}  -> text adds {added * 1000:+.1f} ms at p95",
+                flush=True,
+            )
+            queries = [f"{r.title}. {r.description}" for r in worded[:50]]
+            tic = time.perf_counter()
+            vectors = [index.text.encoder.encode([q])[0] for q in queries]
+            encode = (time.perf_counter() - tic) / len(queries)
+            tic = time.perf_counter()
+            for vector in vectors:
+                index.text.nearest(vector, engine.config.pool_text)
+            search = (time.perf_counter() - tic) / len(vectors)
+            print(
+                f"[{size:,}] per request: encoding the words {encode * 1000:.1f} ms, "
+                f"nearest {engine.config.pool_text} profiles {search * 1000:.2f} ms "
+                f"({index.text.search.method})",
+                flush=True,
+            )
         if args.networkx:
             sample = requests[: args.networkx]
             plain = NetworkxRecommender(config=EngineConfig(solver=args.solver)).fit(index)

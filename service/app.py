@@ -11,7 +11,9 @@ from flask import Response, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from matcher.engine.index import IndexConfig
 from matcher.engine.recommend import EngineConfig
+from matcher.engine.text import make_encoder
 from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.storage.catalog import SqlCatalog
 from matcher.storage.sql import SqlRepository, make_engine, migrate
@@ -110,6 +112,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         repository.load_snapshot,
         catalog.data_version,
         config=app.config.get("ENGINE_CONFIG") or EngineConfig(),
+        index_config=IndexConfig(text_encoder=_text_encoder(app.config["TEXT_ENCODER"])),
         background=app.config["INDEX_REFRESH"] != "inline",
         poll_seconds=float(app.config["INDEX_POLL_SECONDS"]),
     )
@@ -131,6 +134,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
 
     holder.refresh(force=True)
     return app
+
+
+def _text_encoder(configured: str | None) -> str | None:
+    """``TEXT_ENCODER`` as the index takes it (``none`` or empty: no text)."""
+    name = (configured or "").strip().lower()
+    if name in ("", "none"):
+        return None
+    make_encoder(name)  # an unknown name fails here, not in the first index build
+    return name
 
 
 def _register_request_checks(app: APIFlask) -> None:

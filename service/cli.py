@@ -29,6 +29,7 @@ from matcher.integrity.sanctions import DEFAULT_THRESHOLD, parse_consolidated_li
 from matcher.storage.repository import ImportReport
 from matcher.storage.sql import SqlRepository, open_repository
 from matcher.usecases.directories import export_directory, import_directory, load_dataset
+from matcher.usecases.drafting import draft_note
 from matcher.usecases.recommending import format_recommendation, recommend
 from matcher.usecases.screening import dismiss_flag, screen_sanctions
 
@@ -79,6 +80,23 @@ def _progress_bar() -> Callable[[str, int, int], None]:
         state["bar"].update(rows)
         if state["bar"].n >= total:
             state["bar"].close()
+
+    return update
+
+
+def _embedding_bar() -> Callable[[int, int], None]:
+    """A progress bar on stderr for embedding texts, shown once there are many."""
+    bar: tqdm[Any] | None = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if total < 1000:
+            return
+        if bar is None:
+            bar = tqdm(total=total, desc="embedding texts", unit="text", file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
 
     return update
 
@@ -229,6 +247,68 @@ def recommend_command(
         click.echo(format_recommendation(result))
 
 
+@cli.command("draft")
+@click.argument("note", type=click.File("r", encoding="utf-8"))
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Recognise the lead among this data directory's organisations.",
+)
+@click.option(
+    "--db",
+    "database_url",
+    help="Recognise the lead among this database's organisations.",
+)
+@click.option(
+    "--text-encoder",
+    type=click.Choice(["use", "none"]),
+    default="use",
+    show_default=True,
+    help="use: also suggest terms close in meaning to a sentence (below acceptance).",
+)
+@click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="text")
+def draft_command(
+    note: Any,
+    data_dir: Path | None,
+    database_url: str | None,
+    text_encoder: str,
+    output_format: str,
+) -> None:
+    """A concept note (English or French; - for standard input) into a draft initiative."""
+    text = note.read()
+    if not text.strip():
+        _fail(f"{note.name}: the note is empty")
+    try:
+        taxonomies = load_taxonomies()
+        organisations = None
+        if data_dir is not None or database_url:
+            repository = None if data_dir is not None else _repository(str(database_url))
+            dataset = load_dataset(taxonomies, data_dir=data_dir, repository=repository)
+            taxonomies, organisations = dataset.taxonomies, dataset.organisations
+        draft = draft_note(
+            text,
+            taxonomies,
+            organisations,
+            text_encoder=None if text_encoder == "none" else text_encoder,
+        )
+    except DataDirectoryError as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        _fail(f"{data_dir} rejected: {len(err.problems)} problem(s)")
+    except PartnerMatchError as err:
+        _fail(str(err))
+    if output_format == "json":
+        click.echo(json.dumps(draft.to_dict(), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"language: {draft.language}")
+    click.echo(json.dumps(draft.initiative, indent=2, ensure_ascii=False))
+    click.echo("suggestions (confidence, field, value, phrase):")
+    for s in draft.suggestions:
+        phrase = " ".join(s.phrase.split())
+        click.echo(f"  {s.confidence:.2f}  {s.field:<15} {s.value:<45} {phrase[:60]!r}")
+
+
 @cli.command("evaluate")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--split-year", type=int, required=True, help="First test year.")
@@ -236,6 +316,23 @@ def recommend_command(
 @click.option("--min-size", type=click.IntRange(2), default=3, show_default=True)
 @click.option("--max-cases", type=click.IntRange(1), help="A sample of N test cases.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--text-encoder",
+    type=click.Choice(["use", "tfidf"]),
+    default="use",
+    show_default=True,
+    help="How the product reads the partnerships' words.",
+)
+@click.option(
+    "--no-text", is_flag=True, help="The product without words (the baselines keep them)."
+)
+@click.option(
+    "--ubiquitous-share",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="Leave out organisations in at least this share of history partnerships (0: none).",
+)
 @click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="text")
 def evaluate_command(
     data_dir: Path,
@@ -244,6 +341,9 @@ def evaluate_command(
     min_size: int,
     max_cases: int | None,
     seed: int,
+    text_encoder: str,
+    no_text: bool,
+    ubiquitous_share: float,
     output_format: str,
 ) -> None:
     """Hold-out evaluation on history, with baselines."""
@@ -256,6 +356,9 @@ def evaluate_command(
             min_size=min_size,
             max_cases=max_cases,
             seed=seed,
+            text_encoder=None if no_text else text_encoder,
+            ubiquitous_share=ubiquitous_share,
+            progress=_embedding_bar(),
         )
     except DataDirectoryError as err:
         for problem in err.problems:

@@ -11,6 +11,9 @@ then the mapping given to :func:`service.app.create_app`.
 ``PARTNERMATCH_INDEX_REFRESH``     ``background`` (default) or ``inline`` index rebuilds
 ``PARTNERMATCH_INDEX_POLL_SECONDS`` how often a worker checks the data version (default 2)
 ``PARTNERMATCH_RATE_LIMIT``        per key on the expensive endpoints (default 600 per minute)
+``PARTNERMATCH_TEXT_ENCODER``      how the organisations' words are embedded: ``use``
+                                   (default: the multilingual sentence encoder), ``tfidf``
+                                   (the model-free fallback) or ``none``
 =================================  ===========================================================
 """
 
@@ -49,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "SERVERS": None,
     "RATE_LIMIT": "600 per minute",
     "RATE_LIMIT_STORAGE_URI": "memory://",
+    "TEXT_ENCODER": "use",
 }
 
 

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from matcher.domain.dataset import Dataset
-from matcher.engine.index import build_index
+from matcher.engine.index import IndexConfig, build_index
+from matcher.engine.intake import ConceptNoteIntake
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig
+from matcher.usecases.drafting import make_intake
 
 __all__ = ["Snapshot", "EngineHolder"]
 
@@ -41,6 +43,9 @@ class EngineHolder:
         Returns ``(data_version, dataset)`` read in one consistent snapshot of the database.
     current_version : callable
         The database's data version now (cheap).
+    index_config : IndexConfig, optional
+        How the index is built (its ``text_encoder`` embeds the organisations' words; a
+        rebuild embeds only the texts that changed since the previous one).
     background : bool
         Rebuild in a thread (requests keep the previous snapshot meanwhile) or inline.
     poll_seconds : float
@@ -53,12 +58,15 @@ class EngineHolder:
         current_version: Callable[[], int],
         *,
         config: EngineConfig | None = None,
+        index_config: IndexConfig | None = None,
         background: bool = True,
         poll_seconds: float = 2.0,
     ) -> None:
         self._load = load
         self._current_version = current_version
         self._config = config or EngineConfig()
+        self._index_config = index_config or IndexConfig()
+        self._intake: tuple[int, ConceptNoteIntake] | None = None
         self._background = background
         self._poll_seconds = poll_seconds
         self._snapshot: Snapshot | None = None
@@ -76,7 +84,12 @@ class EngineHolder:
         """Build a snapshot from the database now and serve it."""
         started = time.perf_counter()
         version, dataset = self._load()
-        engine = CoalitionRecommender(config=self._config).fit(build_index(dataset))
+        previous = self._snapshot
+        text = previous.engine.index_.text if previous is not None else None
+        index = build_index(
+            dataset, self._index_config, text_cache=text.cache if text is not None else None
+        )
+        engine = CoalitionRecommender(config=self._config).fit(index)
         snapshot = Snapshot(version, engine, dataset, time.perf_counter() - started)
         with self._lock:
             current = self._snapshot
@@ -84,6 +97,20 @@ class EngineHolder:
                 self._snapshot = snapshot
         log.info("index built for data version %s in %.1f s", version, snapshot.built_in_seconds)
         return snapshot
+
+    def intake(self, snapshot: Snapshot) -> ConceptNoteIntake:
+        """The concept-note intake over ``snapshot``'s taxonomies and organisations (built on
+        first use, kept until the data version moves)."""
+        kept = self._intake
+        if kept is not None and kept[0] == snapshot.data_version:
+            return kept[1]
+        intake = make_intake(
+            snapshot.dataset.taxonomies,
+            snapshot.dataset.organisations,
+            text_encoder=self._index_config.text_encoder,
+        )
+        self._intake = (snapshot.data_version, intake)
+        return intake
 
     def _build_guarded(self) -> None:
         try:

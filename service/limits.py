@@ -1,7 +1,7 @@
-"""Rate limits on the expensive endpoints (recommendations, completion, what-if, imports, and
-the pages that recommend, propose or check a key at sign-in), per verified API key (else per
-client address), so that one client cannot starve the others nor guess keys quickly
-(Flask-Limiter).
+"""Rate limits on the expensive endpoints (recommendations, completion, what-if, concept-note
+drafts, imports, and the pages that recommend, propose or check a key at sign-in), per
+verified API key (else per client address), so that one client cannot starve the others nor
+guess keys quickly (Flask-Limiter).
 
 ``RATE_LIMIT`` (env ``PARTNERMATCH_RATE_LIMIT``, default ``600 per minute``) is counted per
 key and per worker process (in-memory storage); ``RATE_LIMIT_STORAGE_URI`` (e.g.
@@ -27,8 +27,10 @@ EXPENSIVE_ENDPOINTS = frozenset(
         "recommendations.complete",
         "recommendations.what_if",
         "initiatives.recommend_for_initiative",
+        "initiatives.draft_initiative",
         "imports.import_zip",
         "pages.recommend",
+        "pages.draft",
         "pages.propose",
         "pages.signin",
     }

@@ -293,6 +293,35 @@ class InitiativeOut(InitiativeFields):
     )
 
 
+class DraftIn(Strict):
+    """A concept note to read into a draft initiative."""
+
+    text: Annotated[
+        str,
+        Field(min_length=1, max_length=10_000, description="The note, in English or French"),
+    ]
+
+
+class SuggestionOut(BaseModel):
+    field: Literal["lead", "themes", "countries", "activity_types", "needs", "partners"]
+    value: str
+    label: str
+    phrase: str = Field(description="The words of the note that triggered it")
+    confidence: float = Field(ge=0, le=1)
+    method: str = Field(description="label, keyword, similar, name, demonym, region or named")
+    position: int = Field(description="Offset of the phrase in the note")
+    weight: float | None = Field(None, description="A need's weight")
+
+
+class DraftOut(BaseModel):
+    language: Literal["en", "fr"]
+    initiative: dict[str, Any] = Field(
+        description="The suggestions of confidence at least 0.5, as an initiative (no lead "
+        "when the note names no known organisation)"
+    )
+    suggestions: list[SuggestionOut]
+
+
 class InitiativeQuery(PageQuery):
     lead: Id | None = None
     include_archived: bool = Field(False, description="List archived initiatives too")

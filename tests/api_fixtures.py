@@ -28,6 +28,7 @@ def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "DATABASE_URL": f"sqlite:///{folder / 'seed.db'}",
             "SECRET_KEY": "test-secret",
             "INDEX_REFRESH": "inline",
+            "TEXT_ENCODER": "none",
         }
     )
     found = services(app)
@@ -47,6 +48,7 @@ def app(seeded_database: Path, tmp_path: Path) -> Iterator[APIFlask]:
             "DATABASE_URL": f"sqlite:///{database}",
             "SECRET_KEY": "test-secret",
             "INDEX_REFRESH": "inline",
+            "TEXT_ENCODER": "none",
             "INDEX_POLL_SECONDS": 0.0,
         }
     )

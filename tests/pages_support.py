@@ -32,6 +32,7 @@ def make_app(db_path: Path, **config: Any) -> APIFlask:
             "TESTING": True,
             "DATABASE_URL": f"sqlite:///{db_path}",
             "INDEX_REFRESH": "inline",
+            "TEXT_ENCODER": "none",
             "SECRET_KEY": "test",
             **config,
         }

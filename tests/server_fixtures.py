@@ -58,7 +58,12 @@ def free_port() -> int:
 
 
 def cli_env() -> dict[str, str]:
-    return {**os.environ, "PARTNERMATCH_SECRET_KEY": SECRET, "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "PARTNERMATCH_SECRET_KEY": SECRET,
+        "PYTHONUNBUFFERED": "1",
+        "PARTNERMATCH_TEXT_ENCODER": "tfidf",
+    }
 
 
 def run_cli(*args: str) -> str:

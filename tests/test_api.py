@@ -476,6 +476,7 @@ ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("post", "/v1/initiatives/i49-edu-quality-brazil/archive", "propose", {}),
     ("post", "/v1/initiatives/i49-edu-quality-brazil/recommendations", "recommend", {}),
     ("post", "/v1/initiatives/i49-edu-quality-brazil/proposals", "propose", {"json": {}}),
+    ("post", "/v1/initiatives/draft", "recommend", {"json": {"text": "Schools in Mali"}}),
     ("post", "/v1/recommendations", "recommend", {"json": {"lead": "unicef"}}),
     ("post", "/v1/coalitions/complete", "recommend", {"json": {}}),
     ("post", "/v1/coalitions/what-if", "recommend", {"json": {}}),
@@ -559,6 +560,7 @@ def test_the_expensive_endpoints_are_rate_limited_per_key(
             "DATABASE_URL": app.config["DATABASE_URL"],
             "SECRET_KEY": "test-secret",
             "INDEX_REFRESH": "inline",
+            "TEXT_ENCODER": "none",
             "RATE_LIMIT": "2 per minute",
         }
     )

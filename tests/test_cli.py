@@ -285,8 +285,10 @@ def test_evaluate_prints_the_json_of_the_issue(runner: CliRunner, tmp_path: Path
             "random",
             "popularity",
             "theme_popularity",
+            "country_popularity",
             "adamic_adar",
             "ppr",
+            "text_tfidf",  # generated partnerships have descriptions
         }
         value = body[task]["method"]["recall@5"]
         assert value["ci95"][0] <= value["value"] <= value["ci95"][1]

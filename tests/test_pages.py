@@ -18,6 +18,7 @@ from service.pages.render import HEAT_COLOURS, contrast_ratio, heat_bucket, scor
 from service.schemas import RecommendationIn
 from service.services import Services, services
 from tests.pages_support import (
+    REPO_ROOT,
     add_key,
     close_app,
     csrf_token,
@@ -707,3 +708,29 @@ def test_every_page_has_one_h1_ordered_headings_landmarks_and_labelled_controls(
         assert page.unlabelled() == [], name
         assert len(page.ids) == len(set(page.ids)), f"{name}: duplicate ids"
         assert page.scripts == 0 and page.inline_styles == 0, name
+
+
+def test_a_pasted_concept_note_fills_in_the_request_form(broker: FlaskClient) -> None:
+    note = (REPO_ROOT / "tests" / "data" / "notes" / "travail-des-enfants-inde.fr.txt").read_text(
+        encoding="utf-8"
+    )
+    page = broker.get("/recommend").text
+    assert 'name="note"' in page
+    response = broker.post("/recommend/draft", data={"csrf_token": csrf_token(page), "note": note})
+    assert response.status_code == 200, response.text
+    form = read_page(response.text).form_with("lead")
+    assert form["lead"] == ["unicef"]
+    assert form["countries"] == ["IN"]
+    assert sorted(form["themes"]) == ["child_labour", "education", "population_women"]
+    assert form["activity_types"] == ["advocacy"]
+    assert "travail des enfants" in response.text  # the phrase behind each suggestion
+    results = broker.post("/recommend", data=form)  # the pre-filled form, sent as it is
+    assert results.status_code == 200, results.text
+    assert read_page(results.text).form_with("members")
+
+
+def test_an_empty_concept_note_is_refused_with_a_message(broker: FlaskClient) -> None:
+    page = broker.get("/recommend").text
+    response = broker.post("/recommend/draft", data={"csrf_token": csrf_token(page), "note": " "})
+    assert response.status_code == 422
+    assert "Paste a concept note first." in response.text

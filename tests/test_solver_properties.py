@@ -56,6 +56,7 @@ def problems(draw: st.DrawFn) -> tuple[Problem, Rules]:
         yellow=(rng.random(n) < 0.2).astype(float),
         max_size=max_size,
         weights=Weights(),
+        mission=rng.random(n) if rng.random() < 0.7 else None,
     )
     forced = tuple(sorted(set(rng.choice(n, size=draw(st.integers(0, 1)), replace=False).tolist())))
     pairs = [

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -62,6 +62,8 @@ __all__ = [
     "check_id",
     "check_identifier",
     "identifier_key",
+    "LEAD_ROLES",
+    "choose_lead",
 ]
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -152,6 +154,30 @@ class Role(StrEnum):
     TECHNICAL = "technical"
     CONVENER = "convener"
     MEMBER = "member"
+
+
+#: Where a partnership marks no lead, who leads it: the first role of this order present
+#: (IATI's "accountable" organisation is imported as ``lead``, its "extending" one as
+#: ``convener``), else the first member listed.
+LEAD_ROLES: tuple[Role, ...] = (Role.LEAD, Role.CONVENER, Role.FUNDER)
+
+
+def choose_lead(members: Sequence[tuple[str, Role]]) -> str | None:
+    """The lead of a partnership from its ``(organisation, role)`` rows, in file order.
+
+    A member of role ``lead`` (the first by id if several), else a ``convener``, else a
+    ``funder`` (the first by id), else the first member listed; ``None`` without members.
+
+    >>> choose_lead([("b", Role.MEMBER), ("c", Role.FUNDER), ("a", Role.FUNDER)])
+    'a'
+    >>> choose_lead([("b", Role.MEMBER), ("a", Role.IMPLEMENTER)])
+    'b'
+    """
+    for role in LEAD_ROLES:
+        holders = sorted(org for org, held in members if held is role)
+        if holders:
+            return holders[0]
+    return members[0][0] if members else None
 
 
 class Outcome(StrEnum):

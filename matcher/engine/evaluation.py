@@ -7,20 +7,29 @@ How the cases are built (:func:`split_history`, :func:`build_cases`)
   start year are in neither.
 * The index (and the affinity model's training) see the history alone: the history dataset
   holds all organisations (the registry: kind, country, flags) but only the history
-  partnerships and their memberships; declared organisation themes are dropped unless asked
-  for, because a data directory may derive them from the whole history (the CORDIS converter
-  does). :func:`assert_no_leakage` checks that the index contains no test partnership.
-* One case per test partnership. Its **lead** is its member of role ``lead`` (the first by id
-  if several; the others are ordinary members); a test partnership without one is skipped.
-  A partnership with more than 51 members is skipped too: the product's coalitions have at
-  most 50 partners besides the lead. ``max_cases`` keeps a uniform sample (by the seed).
+  partnerships and their memberships; declared organisation themes and the organisations'
+  own descriptions are dropped unless asked for, because a data directory may derive them
+  from the whole history (the CORDIS converter does for themes). The text profiles
+  (:mod:`matcher.engine.text`) are built from this history alone: the titles and
+  descriptions of history partnerships. :func:`assert_no_leakage` checks that neither the
+  index nor its text profiles contain a test partnership.
+* One case per test partnership. Its **lead** is the documented choice
+  (:func:`~matcher.domain.model.choose_lead`): its member of role ``lead`` (the first by id
+  if several; the others are ordinary members), else its convener, else its funder, else its
+  first member listed; ``details["leads"]`` counts which rule chose it. A partnership with
+  more than 51 members is skipped: the product's coalitions have at most 50 partners besides
+  the lead. ``max_cases`` keeps a uniform sample (by the seed).
 * **completion**: one non-lead member, drawn uniformly (by the seed), is hidden; the lead and
-  the other members are given as locked members, with the partnership's themes. The ranking
-  is over every organisation seen in history (at least one history membership) except the
-  given ones. Metrics: recall@k (a hit), reciprocal rank, NDCG@k of the hidden member.
-* **cold**: only the lead and the themes are given; the relevant items are all the non-lead
-  members. Metrics: recall@k (share of them in the top k), reciprocal rank of the first,
-  NDCG@k (binary relevance).
+  the other members are given as locked members, with the partnership's themes, countries,
+  title and description. The ranking is over every organisation seen in history (at least
+  one history membership) except the given ones. Metrics: recall@k (a hit), reciprocal rank,
+  NDCG@k of the hidden member.
+* **cold**: only the lead, the themes, the countries and the title and description are
+  given; the relevant items are all the non-lead members. Metrics: recall@k (share of them
+  in the top k), reciprocal rank of the first, NDCG@k (binary relevance).
+* **ubiquitous organisations** (``ubiquitous_share``): an organisation in at least that share
+  of the history partnerships (a funder that sits in nearly every one) is trivially found;
+  it is left out of the relevant items and of every ranking, and ``details`` names it.
 * A relevant organisation unseen in history cannot be ranked: it counts as a miss (rank
   infinite) for every method alike; ``details`` report how many there were.
 * Every method returns a score per organisation; ties (and organisations a method leaves out,
@@ -36,8 +45,19 @@ order, then the fall-back. Baselines, each computed in the same run on the same 
 * ``random``: a uniform random order (by the seed);
 * ``popularity``: number of history partnerships;
 * ``theme_popularity``: history partnerships on the query's themes;
+* ``country_popularity``: history partnerships in the query's countries;
 * ``adamic_adar``: Adamic-Adar index with the given members [1]_;
-* ``ppr``: personalised PageRank from the given members [2]_.
+* ``ppr``: personalised PageRank from the given members [2]_;
+* ``text_tfidf`` (when the history's descriptions say something, at least
+  :data:`MIN_DESCRIBING_WORDS` describing words each on average): cosine of TF-IDF vectors
+  (character n-grams) of the query's title and description and of each organisation's
+  history text (the titles and descriptions of its history partnerships, concatenated) [4]_,
+  also with ``--no-text``.
+
+With ``text_encoder`` set and such descriptions in the history, the product sees the words
+(text profiles in its index, the text features of the affinity model); without
+(``--no-text``, or data whose descriptions are boilerplate, such as CORDIS's record numbers
+and amounts) it runs as before and ``details["text"]`` says why.
 
 Each metric is a mean over cases with a percentile bootstrap 95% interval [3]_: the same
 ``resamples`` resamples of the cases (by the seed) serve every method.
@@ -47,6 +67,8 @@ References
 .. [1] Adamic, Adar. Friends and neighbors on the Web. Social Networks 25(3), 2003.
 .. [2] Haveliwala. Topic-sensitive PageRank. WWW 2002.
 .. [3] Efron, Tibshirani. An Introduction to the Bootstrap. Chapman & Hall, 1993.
+.. [4] Salton, Buckley. Term-weighting approaches in automatic text retrieval. Information
+   Processing & Management 24(5), 1988.
 
 Examples
 --------
@@ -73,14 +95,16 @@ import numpy.typing as npt
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import ValidationError
-from matcher.domain.model import Initiative, Role
+from matcher.domain.model import LEAD_ROLES, Initiative, Role, choose_lead
 from matcher.engine.affinity import AffinityModel, history_before
 from matcher.engine.index import Index, IndexConfig, build_index
 from matcher.engine.proximity import WalkGraph, adamic_adar, personalised_pagerank
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig
+from matcher.engine.text import describing_words, partnership_text, tfidf_vectorizer
 
 __all__ = [
     "BASELINES",
+    "TEXT_BASELINES",
     "Case",
     "Split",
     "split_history",
@@ -101,7 +125,20 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 #: The baselines, in the order they are reported.
-BASELINES: tuple[str, ...] = ("random", "popularity", "theme_popularity", "adamic_adar", "ppr")
+BASELINES: tuple[str, ...] = (
+    "random",
+    "popularity",
+    "theme_popularity",
+    "country_popularity",
+    "adamic_adar",
+    "ppr",
+)
+#: The baselines that read words, reported after the others when the history has text.
+TEXT_BASELINES: tuple[str, ...] = ("text_tfidf",)
+
+#: Descriptions with fewer describing words each (:func:`~matcher.engine.text.describing_words`)
+#: are boilerplate, not words about the work: the run goes without text.
+MIN_DESCRIBING_WORDS = 3.0
 
 #: At most this many members besides the lead in a coalition (Constraints.max_size).
 _MAX_PARTNERS = 50
@@ -121,6 +158,14 @@ class Case:
     hidden: str
     themes: frozenset[str]
     countries: frozenset[str] = frozenset()
+    title: str = ""
+    description: str = ""
+    lead_rule: str = "lead"
+
+    @property
+    def text(self) -> str:
+        """The title and description, as the product reads an initiative's words."""
+        return f"{self.title}. {self.description}" if self.description else self.title
 
     @property
     def given(self) -> tuple[str, ...]:
@@ -137,7 +182,13 @@ class Split:
     test: tuple[str, ...]
 
 
-def split_history(dataset: Dataset, year: int, *, declared_themes: bool = False) -> Split:
+def split_history(
+    dataset: Dataset,
+    year: int,
+    *,
+    declared_themes: bool = False,
+    declared_descriptions: bool = False,
+) -> Split:
     """Split ``dataset`` at ``year``: history before it, test from it on.
 
     Parameters
@@ -147,6 +198,8 @@ def split_history(dataset: Dataset, year: int, *, declared_themes: bool = False)
     declared_themes : bool
         Keep the organisations' declared themes in the history (off by default: they may
         summarise later partnerships).
+    declared_descriptions : bool
+        Keep the organisations' own descriptions (off by default, for the same reason).
 
     Returns
     -------
@@ -154,11 +207,15 @@ def split_history(dataset: Dataset, year: int, *, declared_themes: bool = False)
         ``test`` sorted by id.
     """
     history = history_before(dataset, year)
-    if not declared_themes:
+    if not (declared_themes and declared_descriptions):
         history = dataclasses.replace(
             history,
             organisations={
-                org_id: dataclasses.replace(org, themes=frozenset())
+                org_id: dataclasses.replace(
+                    org,
+                    themes=org.themes if declared_themes else frozenset(),
+                    description=org.description if declared_descriptions else "",
+                )
                 for org_id, org in history.organisations.items()
             },
         )
@@ -173,7 +230,8 @@ def split_history(dataset: Dataset, year: int, *, declared_themes: bool = False)
 
 
 def assert_no_leakage(index: Index, split: Split) -> None:
-    """Raise if the index holds a test partnership or a membership of one.
+    """Raise if the index or its text profiles hold a test partnership or a membership of
+    one.
 
     Raises
     ------
@@ -184,6 +242,8 @@ def assert_no_leakage(index: Index, split: Split) -> None:
     leaked += sorted(
         {m.partnership_id for m in index.dataset.memberships if m.partnership_id in split.test}
     )
+    if index.text is not None:
+        leaked += sorted(set(index.text.partnership_ids) & set(split.test))
     if leaked:
         raise ValidationError(
             f"Test partnership {leaked[0]!r} is in the index", field="index", value=leaked[0]
@@ -205,7 +265,8 @@ def build_cases(
     cases : list of Case
         Sorted by partnership id.
     skipped : dict of str to int
-        ``too_small``, ``no_lead``, ``too_large`` counts of test partnerships left out.
+        ``too_small`` and ``too_large`` counts of test partnerships left out (``no_lead`` is
+        0: every partnership has a lead by :func:`~matcher.domain.model.choose_lead`).
     """
     members: dict[str, list[tuple[str, Role]]] = defaultdict(list)
     test = set(split.test)
@@ -213,30 +274,41 @@ def build_cases(
         if m.partnership_id in test:
             members[m.partnership_id].append((m.org_id, m.role))
     skipped = {"too_small": 0, "no_lead": 0, "too_large": 0}
-    eligible: list[tuple[str, str, tuple[str, ...]]] = []
+    eligible: list[tuple[str, str, tuple[str, ...], str]] = []
     for pid in split.test:
         rows = members.get(pid, [])
         orgs = sorted({o for o, _ in rows})
         if len(orgs) < min_size:
             skipped["too_small"] += 1
             continue
-        leads = sorted({o for o, role in rows if role is Role.LEAD})
-        if not leads:
-            skipped["no_lead"] += 1
-            continue
         if len(orgs) - 1 > _MAX_PARTNERS:
             skipped["too_large"] += 1
             continue
-        eligible.append((pid, leads[0], tuple(o for o in orgs if o != leads[0])))
+        lead = choose_lead(rows)
+        assert lead is not None  # the partnership has members
+        rule = next((role.value for role in LEAD_ROLES if (lead, role) in rows), "first_member")
+        eligible.append((pid, lead, tuple(o for o in orgs if o != lead), rule))
     rng = np.random.default_rng(seed)
     if max_cases is not None and len(eligible) > max_cases:
         picked = np.sort(rng.choice(len(eligible), max_cases, replace=False))
         eligible = [eligible[i] for i in picked.tolist()]
     cases = []
-    for pid, lead, others in eligible:
+    for pid, lead, others, rule in eligible:
         hidden = others[int(rng.integers(len(others)))]
         partnership = dataset.partnerships[pid]
-        cases.append(Case(pid, lead, others, hidden, partnership.themes, partnership.countries))
+        cases.append(
+            Case(
+                pid,
+                lead,
+                others,
+                hidden,
+                partnership.themes,
+                partnership.countries,
+                title=partnership.name,
+                description=partnership.description,
+                lead_rule=rule,
+            )
+        )
     return cases, skipped
 
 
@@ -354,12 +426,18 @@ def bootstrap_interval(
 Scorer = Callable[[Case, Sequence[int]], FloatArray]
 
 
-def _baselines(index: Index, graph: WalkGraph, *, walks: int, seed: int) -> dict[str, Scorer]:
+def _baselines(
+    index: Index, graph: WalkGraph, *, walks: int, seed: int, text: bool
+) -> dict[str, Scorer]:
     themes_of = {pid: p.themes for pid, p in index.dataset.partnerships.items()}
+    countries_of = {pid: p.countries for pid, p in index.dataset.partnerships.items()}
     per_theme: dict[str, FloatArray] = defaultdict(lambda: np.zeros(index.size))
+    per_country: dict[str, FloatArray] = defaultdict(lambda: np.zeros(index.size))
     for m in index.dataset.memberships:
         for theme in themes_of[m.partnership_id]:
             per_theme[theme][index.position[m.org_id]] += 1.0
+        for country in countries_of[m.partnership_id]:
+            per_country[country][index.position[m.org_id]] += 1.0
     popularity = index.partnerships.astype(np.float64)
     rng = np.random.default_rng(seed)
 
@@ -376,19 +454,49 @@ def _baselines(index: Index, graph: WalkGraph, *, walks: int, seed: int) -> dict
                 total += per_theme[theme]
         return total
 
+    def by_country(case: Case, given: Sequence[int]) -> FloatArray:
+        total = np.zeros(index.size)
+        for country in sorted(case.countries):
+            if country in per_country:
+                total += per_country[country]
+        return total
+
     def by_adamic_adar(case: Case, given: Sequence[int]) -> FloatArray:
         return adamic_adar(graph, given)
 
     def by_ppr(case: Case, given: Sequence[int]) -> FloatArray:
         return personalised_pagerank(graph, given, walks=walks, seed=seed)
 
-    return {
+    scorers: dict[str, Scorer] = {
         "random": random,
         "popularity": by_popularity,
         "theme_popularity": by_theme,
+        "country_popularity": by_country,
         "adamic_adar": by_adamic_adar,
         "ppr": by_ppr,
     }
+    if text:
+        scorers["text_tfidf"] = _tfidf_scorer(index)
+    return scorers
+
+
+def _tfidf_scorer(index: Index) -> Scorer:
+    """The text-only baseline: TF-IDF cosine of the query's words with each organisation's
+    history text (its history partnerships' titles and descriptions)."""
+    pieces: dict[int, list[str]] = defaultdict(list)
+    for m in index.dataset.memberships:
+        pieces[index.position[m.org_id]].append(
+            partnership_text(index.dataset.partnerships[m.partnership_id])
+        )
+    documents = [" ".join(pieces.get(i, ())) for i in range(index.size)]
+    vectorizer = tfidf_vectorizer()
+    matrix = vectorizer.fit_transform(documents)  # rows are unit length
+
+    def by_text(case: Case, given: Sequence[int]) -> FloatArray:
+        query = vectorizer.transform([case.text])
+        return np.asarray((matrix @ query.T).todense(), dtype=np.float64).ravel()
+
+    return by_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,13 +525,18 @@ def run_evaluation(
     affinity: AffinityModel | None = None,
     index_config: IndexConfig | None = None,
     engine: EngineConfig | None = None,
+    text_encoder: str | None = None,
+    ubiquitous_share: float = 0.5,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run the evaluation; return the summary (the JSON object) and the details.
 
     See :func:`evaluate` for the parameters; ``engine`` configures the product's recommender
-    (its ``walks`` and the seed also serve the PageRank baseline). The details hold the
-    split, the counts of skipped partnerships, of leads and relevant members unseen in
-    history, what the affinity model trained on, and the seconds each stage took.
+    (its ``walks`` and the seed also serve the PageRank baseline); ``progress`` is called
+    with (texts embedded, texts to embed). The details hold the split, the counts of skipped
+    partnerships, of leads by the rule that chose them, of leads and relevant members unseen
+    in history, whether and how words were used, what the affinity model trained on, and the
+    seconds each stage took.
     """
     if k < 1:
         raise ValidationError(f"k must be at least 1, got {k}", field="k", value=k)
@@ -434,8 +547,28 @@ def run_evaluation(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     split = split_history(dataset, split_year)
-    config = dataclasses.replace(index_config or IndexConfig(), reference_year=split_year)
-    index = build_index(split.history, config)
+    descriptions = [p.description for p in split.history.partnerships.values()]
+    described = sum(1 for d in descriptions if d.strip())
+    saying = describing_words(descriptions)
+    words = saying >= MIN_DESCRIBING_WORDS
+    if text_encoder is None:
+        text_note = "not asked (--no-text)"
+    elif not words:
+        text_note = (
+            f"the history partnerships' descriptions say nothing of their subject "
+            f"({described} with a description, {saying:.1f} describing words each): "
+            "evaluated without words"
+        )
+        text_encoder = None
+    else:
+        text_note = (
+            f"{text_encoder}: profiles from {len(split.history.partnerships)} history "
+            f"partnerships ({described} with a description, {saying:.1f} describing words each)"
+        )
+    config = dataclasses.replace(
+        index_config or IndexConfig(), reference_year=split_year, text_encoder=text_encoder
+    )
+    index = build_index(split.history, config, text_progress=progress)
     assert_no_leakage(index, split)
     cases, skipped = build_cases(dataset, split, min_size=min_size, max_cases=max_cases, seed=seed)
     timings["index"] = time.perf_counter() - started
@@ -443,21 +576,40 @@ def run_evaluation(
     started = time.perf_counter()
     model = affinity if affinity is not None else AffinityModel(random_state=seed)
     if not hasattr(model, "classifier_"):
-        model.fit(split.history, index_config=index_config)
+        model.fit(
+            split.history,
+            index_config=dataclasses.replace(
+                index_config or IndexConfig(), text_encoder=text_encoder
+            ),
+            text_cache=index.text.cache if index.text is not None else None,
+        )
     timings["train"] = time.perf_counter() - started
 
     engine_config = engine if engine is not None else EngineConfig(seed=seed)
     recommender = CoalitionRecommender(config=engine_config).fit(index, affinity=model)
     graph = recommender.graph_
     seen = index.partnerships > 0
+    history_size = max(len(split.history.partnerships), 1)
+    ubiquitous = (
+        np.flatnonzero(index.partnerships >= ubiquitous_share * history_size)
+        if ubiquitous_share > 0
+        else np.zeros(0, dtype=np.int64)
+    )
+    ubiquitous_ids = {index.org_ids[int(i)] for i in ubiquitous}
     popularity = index.partnerships.astype(np.float64)
     fallback = np.empty(index.size, dtype=np.int64)
     fallback[np.lexsort((np.arange(index.size), -popularity))] = np.arange(index.size)
-    scorers = _baselines(index, graph, walks=engine_config.walks, seed=seed)
+    scorers = _baselines(index, graph, walks=engine_config.walks, seed=seed, text=words)
+    baselines = [name for name in (*BASELINES, *TEXT_BASELINES) if name in scorers]
 
     def product(case: Case, given_ids: tuple[str, ...]) -> FloatArray:
         initiative = Initiative(
-            lead=case.lead, id="evaluation", themes=case.themes, countries=case.countries
+            lead=case.lead,
+            id="evaluation",
+            themes=case.themes,
+            countries=case.countries,
+            title=case.title if text_encoder else "",
+            description=case.description if text_encoder else "",
         )
         completions = recommender.complete(initiative, given_ids, k=depth)
         scores = np.zeros(index.size)
@@ -465,36 +617,57 @@ def run_evaluation(
             scores[index.position[completion.id]] = float(depth - r)
         return scores
 
-    methods = ["method", *BASELINES]
+    methods = ["method", *baselines]
     values: dict[str, dict[str, list[tuple[float, float, float]]]] = {
         task.name: {m: [] for m in methods} for task in _TASKS
     }
     unseen = {task.name: 0 for task in _TASKS}
     relevant_total = {task.name: 0 for task in _TASKS}
     unknown_lead = 0
+    leads_by_rule: dict[str, int] = defaultdict(int)
     time_per = {m: 0.0 for m in methods}
+    evaluated = 0
+    swap = np.random.default_rng(seed + 1)
     for case in cases:
+        leads_by_rule[case.lead_rule] += 1
         if not seen[index.position[case.lead]]:
             unknown_lead += 1
+        relevant_ids = [o for o in case.members if o not in ubiquitous_ids]
+        if not relevant_ids:
+            continue
+        evaluated += 1
+        if case.hidden in ubiquitous_ids:  # hide a member worth finding instead
+            case = dataclasses.replace(
+                case, hidden=relevant_ids[int(swap.integers(len(relevant_ids)))]
+            )
         for task in _TASKS:
-            given_ids = task.given(case)
+            task_case = (
+                case
+                if task.name == "completion"
+                else dataclasses.replace(case, members=tuple(relevant_ids))
+            )
+            given_ids = task.given(task_case)
             given = [index.position[case.lead], *(index.position[o] for o in given_ids)]
             eligible = seen.copy()
             eligible[given] = False
-            relevant = [index.position[o] for o in task.relevant(case)]
+            if ubiquitous_ids:
+                eligible[ubiquitous] = False
+            relevant = [index.position[o] for o in task.relevant(task_case)]
             relevant_total[task.name] += len(relevant)
             unseen[task.name] += int(np.count_nonzero(~seen[relevant]))
             for name in methods:
                 tic = time.perf_counter()
                 scores = (
-                    product(case, given_ids) if name == "method" else scorers[name](case, given)
+                    product(task_case, given_ids)
+                    if name == "method"
+                    else scorers[name](task_case, given)
                 )
                 ranks = ranks_of(scores, relevant, eligible, fallback)
                 values[task.name][name].append(metrics_from_ranks(ranks, len(relevant), k))
                 time_per[name] += time.perf_counter() - tic
 
     rng = np.random.default_rng(seed)
-    resample_index = rng.integers(0, max(len(cases), 1), size=(resamples, len(cases)))
+    resample_index = rng.integers(0, max(evaluated, 1), size=(resamples, evaluated))
     keys = (f"recall@{k}", "mrr", f"ndcg@{k}")
 
     def summarise(rows: list[tuple[float, float, float]]) -> dict[str, Any]:
@@ -507,11 +680,11 @@ def run_evaluation(
             out[key] = {"value": round(value, 4), "ci95": [round(low, 4), round(high, 4)]}
         return out
 
-    summary: dict[str, Any] = {"cases": len(cases)}
+    summary: dict[str, Any] = {"cases": evaluated}
     for task in _TASKS:
         summary[task.name] = {
             "method": summarise(values[task.name]["method"]),
-            "baselines": {b: summarise(values[task.name][b]) for b in BASELINES},
+            "baselines": {b: summarise(values[task.name][b]) for b in baselines},
         }
     details: dict[str, Any] = {
         "split_year": split_year,
@@ -521,6 +694,9 @@ def run_evaluation(
         "history_partnerships": len(split.history.partnerships),
         "test_partnerships": len(split.test),
         "skipped": skipped,
+        "leads": dict(sorted(leads_by_rule.items())),
+        "text": text_note,
+        "ubiquitous_left_out": sorted(ubiquitous_ids),
         "leads_unseen_in_history": unknown_lead,
         "relevant": relevant_total,
         "relevant_unseen_in_history": unseen,
@@ -545,6 +721,8 @@ def evaluate(
     resamples: int = 1000,
     affinity: AffinityModel | None = None,
     index_config: IndexConfig | None = None,
+    text_encoder: str | None = None,
+    ubiquitous_share: float = 0.5,
 ) -> dict[str, Any]:
     """Hold-out evaluation of completion and cold start, with baselines (module docstring).
 
@@ -569,6 +747,11 @@ def evaluate(
         The product's learned model, unfitted (fitted here on the history) or fitted (on this
         history only!); a default one when ``None``.
     index_config : IndexConfig, optional
+    text_encoder : str, optional
+        ``"use"`` or ``"tfidf"``: the product reads the words (title and description) with
+        this encoder, and the TF-IDF text-only baseline runs; ``None`` for no words.
+    ubiquitous_share : float
+        Leave out organisations in at least this share of history partnerships (0: none).
 
     Returns
     -------
@@ -579,7 +762,7 @@ def evaluate(
     Notes
     -----
     One index build and one model fit on the history, then per case and task one
-    ``complete`` call and five baseline scorings over all organisations:
+    ``complete`` call and the baseline scorings over all organisations:
     O(cases × organisations) for the baselines' ranks.
     """
     summary, _ = run_evaluation(
@@ -593,6 +776,8 @@ def evaluate(
         resamples=resamples,
         affinity=affinity,
         index_config=index_config,
+        text_encoder=text_encoder,
+        ubiquitous_share=ubiquitous_share,
     )
     return summary
 

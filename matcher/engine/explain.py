@@ -4,8 +4,10 @@ Per member (DESIGN.md 5.2): the needs it covers and how well, the wanted activit
 brings, its marginal gain (the objective without it subtracted from the objective with it),
 its warm-introduction path to the lead, its integrity findings, and the evidence behind each
 covered need (a stated capability with its source, or one inferred from partnerships with
-the rule and the partnerships). Per coalition: the score and its parts, and each need covered
-under ``gap_below`` with the best eligible partner to fill it.
+the rule and the partnerships), and, when the request has words and the index text profiles,
+the member's past partnership most similar to the initiative (name, year, countries, cosine).
+Per coalition: the score and its parts, and each need covered under ``gap_below`` with the
+best eligible partner to fill it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from matcher.domain.model import ActivityType, Coalition, CoalitionMember, Gap
+from matcher.domain.model import ActivityType, Coalition, CoalitionMember, Gap, Initiative
 from matcher.domain.taxonomy import MatchCredits, match_credit
 from matcher.engine.index import KINDS, Index
 from matcher.engine.objective import Problem, evaluate
@@ -24,6 +26,7 @@ from matcher.engine.pool import Gates
 from matcher.engine.problem import Formulation, located_factors
 from matcher.engine.proximity import WalkGraph, introduction_paths
 from matcher.engine.solvers import Solution
+from matcher.engine.text import initiative_text
 
 __all__ = ["Explainer", "Identity", "covers"]
 
@@ -131,7 +134,10 @@ class Explainer:
                     marginal_gain=round(gain, 9),
                     path_to_lead=tuple(index.org_ids[p] for p in paths.get(position, ())),
                     flags=self.gates.findings(org_id),
-                    evidence=tuple(self.evidence(position, formulation.need_codes)),
+                    evidence=tuple(
+                        self.evidence(position, formulation.need_codes)
+                        + self.past_work(position, formulation.initiative)
+                    ),
                 )
             )
         return Coalition(
@@ -241,6 +247,41 @@ class Explainer:
                     + (f" ({source})" if source else "")
                 )
         return reasons
+
+    def past_work(self, position: int, initiative: Initiative) -> list[str]:
+        """The organisation's past partnership most similar to the initiative's words, as one
+        line (``past work: "NAME" (YEAR, COUNTRIES), similarity 0.62``); none without words
+        on either side.
+
+        Parameters
+        ----------
+        position : int
+            An index position.
+        initiative : Initiative
+
+        Returns
+        -------
+        list of str
+            At most one line.
+        """
+        text_index = self.index.text
+        text = initiative_text(initiative)
+        if text_index is None or not text:
+            return []
+        found = text_index.closest_partnership(position, text_index.encode_query(text))
+        if found is None or found[1] <= 0:
+            return []
+        partnership = self.index.dataset.partnerships[found[0]]
+        where = ", ".join(
+            str(part)
+            for part in (partnership.start_year, "/".join(sorted(partnership.countries)))
+            if part
+        )
+        return [
+            f'past work: "{partnership.name}"'
+            + (f" ({where})" if where else "")
+            + f", similarity {found[1]:.2f}"
+        ]
 
     def _credit_of(self, need: str, code: str) -> float:
         """:func:`~matcher.domain.taxonomy.match_credit` of ``code`` for ``need``, memoised."""

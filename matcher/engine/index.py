@@ -61,6 +61,7 @@ from matcher.domain.model import (
     Sector,
 )
 from matcher.domain.taxonomy import Taxonomies
+from matcher.engine.text import EmbeddingCache, TextIndex, build_text_index, make_encoder
 
 __all__ = [
     "IndexConfig",
@@ -138,12 +139,16 @@ class IndexConfig:
         Number of partnerships of evidence at which an inferred capability is fully credited.
     reference_year : int or None
         "Now" for recency; the latest start or end year in the data when ``None``.
+    text_encoder : str or None
+        Embed the organisations' words (:mod:`matcher.engine.text`) with this encoder
+        (``"use"`` or ``"tfidf"``); ``None`` for an index without text.
     """
 
     half_life_years: float = 5.0
     inferred_strength: float = 0.5
     inference_saturation: int = 3
     reference_year: int | None = None
+    text_encoder: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +208,7 @@ class Index:
     reference_year: int
     taxonomies: Taxonomies = field(repr=False, compare=False)
     dataset: Dataset = field(repr=False, compare=False)
+    text: TextIndex | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -226,13 +232,23 @@ def _reference_year(dataset: Dataset, config: IndexConfig) -> int:
     return max(years) if years else dt.date.today().year
 
 
-def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
+def build_index(
+    dataset: Dataset,
+    config: IndexConfig = IndexConfig(),
+    *,
+    text_cache: EmbeddingCache | None = None,
+    text_progress: Callable[[int, int], None] | None = None,
+) -> Index:
     """Build the :class:`Index` of ``dataset``.
 
     Parameters
     ----------
     dataset : Dataset
     config : IndexConfig
+    text_cache : EmbeddingCache, optional
+        The previous index's (``index.text.cache``): only texts it lacks are embedded.
+    text_progress : callable(done, total), optional
+        Progress of the embedding, batch by batch.
 
     Returns
     -------
@@ -459,6 +475,17 @@ def build_index(dataset: Dataset, config: IndexConfig = IndexConfig()) -> Index:
         reference_year=reference,
         taxonomies=taxonomies,
         dataset=dataset,
+        text=(
+            build_text_index(
+                dataset,
+                org_ids,
+                make_encoder(config.text_encoder),
+                cache=text_cache,
+                progress=text_progress,
+            )
+            if config.text_encoder
+            else None
+        ),
     )
 
 

@@ -34,6 +34,10 @@ up to the score exactly):
     :math:`\sum_{i \in S} a_i / m`, :math:`a_i` the member's share of the initiative's themes
     (SDG overlap earns half), plus 0.25 for a company with a recorded business motivation;
     :math:`m` the maximum size.
+``mission_fit`` (§74, §80: partners whose past work is the initiative's own)
+    :math:`\sum_{i \in S} c_i / m`, :math:`c_i = \max(0, \cos(\mathbf{p}_i, \mathbf{q}))` the
+    cosine of the member's text profile (:mod:`matcher.engine.text`) with the initiative's
+    title and description; 0 when either has no words.
 ``trust`` (§80 shared vision; warm introductions)
     :math:`\sum_{i \in S} p_i / m`, :math:`p_i \in [0, 1]` the member's personalised PageRank
     proximity to the lead, scaled by the pool's largest.
@@ -98,6 +102,7 @@ class Weights:
     geographic_fit: float = 0.75
     resource_mix: float = 0.5
     interest_alignment: float = 1.0
+    mission_fit: float = 2.0
     trust: float = 0.75
     cohesion: float = 0.25
     novelty: float = 0.25
@@ -163,6 +168,7 @@ class Problem:
     max_size: int
     weights: Weights = field(default_factory=Weights)
     exempt: BoolArray | None = None  # (n,) required members: never counted redundant
+    mission: FloatArray | None = None  # (n,) c_i; None when the request has no words
 
     @property
     def size(self) -> int:
@@ -181,6 +187,8 @@ class Problem:
             - w.size_cost
             - w.flag_penalty * self.yellow
         )
+        if self.mission is not None:
+            result = result + w.mission_fit * self.mission / m
         return result
 
     @classmethod
@@ -308,6 +316,10 @@ def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
     else:
         parts["resource_mix"] = 0.0
     parts["interest_alignment"] = w.interest_alignment * float(problem.alignment[chosen].sum()) / m
+    mission = problem.mission
+    parts["mission_fit"] = (
+        w.mission_fit * float(mission[chosen].sum()) / m if mission is not None else 0.0
+    )
     parts["trust"] = w.trust * float(problem.proximity[chosen].sum()) / m
     pair_sum = float(problem.ties[np.ix_(chosen, chosen)].sum()) / 2 if chosen.size > 1 else 0.0
     parts["cohesion"] = w.cohesion * pair_sum / m

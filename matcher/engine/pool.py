@@ -3,8 +3,10 @@
 A pool is the union of a few sources, each bounded whatever the directory's size: the best
 holders of each need (taxonomy-aware), the most experienced in each wanted activity type, the
 closest in the graph (personalised PageRank) and friends of friends (Adamic-Adar), the most
-experienced on each of the initiative's themes, and, per target country, required sector and
-required kind, the group's most popular organisations and its best holders of each need. The
+experienced on each of the initiative's themes, the organisations whose text profiles are
+nearest the initiative's title and description (:mod:`matcher.engine.text`), and, per target
+country, required sector and required kind, the group's most popular organisations and its
+best holders of each need. The
 sources that no request changes are prepared once per index (:class:`CandidateSources`).
 
 Hard gates (:class:`Gates`) then keep out the lead (§78), the organisations the request
@@ -12,7 +14,7 @@ excludes, those integrity screening excludes (:mod:`matcher.integrity.screening`
 with a declared conflict of interest with the lead, each as an
 :class:`~matcher.domain.model.Exclusion` naming its gate. A pool over ``PoolSizes.total`` keeps
 the required members and the most relevant of the others (coverage of the needs, proximity,
-shared themes).
+shared themes, similar words).
 
 Examples
 --------
@@ -52,6 +54,7 @@ from matcher.domain.model import ActivityType, Exclusion, Flag, Initiative
 from matcher.domain.taxonomy import MatchCredits, match_credit
 from matcher.engine.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
 from matcher.engine.proximity import SparseScores
+from matcher.engine.text import initiative_text
 from matcher.integrity.screening import Screening, ScreeningPolicy, screen_all
 
 __all__ = [
@@ -74,7 +77,8 @@ class PoolSizes:
     ``local`` and ``required`` bound each group (a target country, a required sector or
     kind): its most popular organisations, and its best holders of each need. ``popular``
     brings the most experienced organisations of all, whatever the request: a lead without
-    ties asking for a need nobody states still gets candidates.
+    ties asking for a need nobody states still gets candidates. ``text`` is the number of
+    nearest text profiles (none without words).
     """
 
     per_need: int
@@ -86,6 +90,7 @@ class PoolSizes:
     required: int
     total: int
     popular: int = 10
+    text: int = 0
 
 
 class CandidateSources:
@@ -280,6 +285,9 @@ class CandidateSources:
         chosen.append(self._popular)
         for column in _theme_columns(index, initiative):
             chosen.append(self.theme_top(column))
+        query = _text_query(index, initiative)
+        if query is not None and index.text is not None and sizes.text > 0:
+            chosen.append(index.text.nearest(query, sizes.text)[0])
 
         def add_group(popular: IntArray, ids: IntArray, wanted: int, count: int) -> None:
             """The group's most popular organisations and its best holders of each need."""
@@ -432,7 +440,8 @@ def build_pool(
     The candidates :meth:`CandidateSources.gather` brings, and the organisations the request
     excludes, pass the gates; over ``sources.sizes.total``, the required members stay and the
     most relevant others fill the rest (relevance: proximity / its maximum + coverage of each
-    need + 0.2 for sharing a theme; ties keep position order).
+    need + 0.2 for sharing a theme + the cosine of its text profile with the initiative's
+    words; ties keep position order).
 
     Parameters
     ----------
@@ -551,7 +560,8 @@ def _relevance(
     proximity: SparseScores,
     need_vectors: Sequence[tuple[IntArray, FloatArray]],
 ) -> FloatArray:
-    """Coverage of the needs + proximity + theme overlap: to rank within a pool."""
+    """Coverage of the needs + proximity + theme overlap + text similarity: to rank within a
+    pool."""
     value = proximity[positions] / (float(proximity.max(initial=0.0)) or 1.0)
     for holders, coverage in need_vectors:
         slot = np.minimum(np.searchsorted(holders, positions), max(holders.size - 1, 0))
@@ -560,8 +570,19 @@ def _relevance(
     columns = _theme_columns(index, initiative)
     if columns:
         value = value + 0.2 * (index.theme[positions][:, columns].sum(axis=1).A1 > 0)
+    query = _text_query(index, initiative)
+    if query is not None and index.text is not None:
+        value = value + np.maximum(index.text.similarity(query, positions), 0.0)
     result: FloatArray = value
     return result
+
+
+def _text_query(index: Index, initiative: Initiative) -> npt.NDArray[np.float32] | None:
+    """The initiative's words as a vector of the index's text space (``None`` without)."""
+    text = initiative_text(initiative)
+    if index.text is None or not text:
+        return None
+    return index.text.encode_query(text)
 
 
 def _top(

@@ -4,7 +4,8 @@
 pool candidate: coverage of each need (local presence counted where it is, see
 :func:`located_factors`), experience in each wanted activity type, sector, region, presence in
 and fit to the target countries, resources, alignment with the themes, proximity to the lead,
-past ties, novelty, track record and screening penalty, with the lead's own contribution as
+similarity of past work to the initiative's words, past ties, novelty, track record and
+screening penalty, with the lead's own contribution as
 the base. :func:`build_rules` states the hard constraints (size, required members, sectors and
 kinds, a local partner, conflicting pairs, complementarity) over pool slots. Both take the
 initiative as given, so a caller may set up a modified one (a constraint relaxed) again over
@@ -45,6 +46,7 @@ from matcher.engine.objective import N_REGIONS, N_SECTORS, Problem, Weights
 from matcher.engine.pool import CandidatePool
 from matcher.engine.proximity import SparseScores
 from matcher.engine.solvers import Rules
+from matcher.engine.text import initiative_text
 
 __all__ = ["Formulation", "build_problem", "build_rules", "located_factors"]
 
@@ -181,7 +183,19 @@ def build_problem(
         max_size=initiative.constraints.max_size,
         weights=weights,
         exempt=exempt,
+        mission=_mission(index, initiative, pool),
     )
+
+
+def _mission(index: Index, initiative: Initiative, pool: IntArray) -> FloatArray | None:
+    """Cosine (at least 0) of each candidate's text profile with the initiative's words;
+    ``None`` when the index has no text or the initiative no words."""
+    text = initiative_text(initiative)
+    if index.text is None or not text:
+        return None
+    query = index.text.encode_query(text)
+    result: FloatArray = np.maximum(index.text.similarity(query, pool), 0.0).astype(np.float64)
+    return result
 
 
 def build_rules(

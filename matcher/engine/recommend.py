@@ -67,6 +67,7 @@ from matcher.engine.proximity import (
     walk_scores,
 )
 from matcher.engine.solvers import InfeasibleError, Rules, Solution, top_k
+from matcher.engine.text import initiative_text
 from matcher.integrity.screening import ScreeningPolicy
 
 __all__ = [
@@ -115,6 +116,7 @@ class EngineConfig:
     pool_theme: int = 30
     pool_local: int = 30
     pool_required: int = 15
+    pool_text: int = 30
     pool_size: int = 200
     walks: int = 1000
     walk_steps: int = 100
@@ -153,6 +155,7 @@ class EngineConfig:
             local=self.pool_local,
             required=self.pool_required,
             total=self.pool_size,
+            text=self.pool_text,
         )
 
 
@@ -546,7 +549,13 @@ class CoalitionRecommender:
         config = self.config
         lead = index.position[request.lead]
         locked_positions = sorted({index.position[o] for o in locked})
-        query = AffinityQuery(request.lead, tuple(locked), request.themes, request.countries)
+        query = AffinityQuery(
+            request.lead,
+            tuple(locked),
+            request.themes,
+            request.countries,
+            initiative_text(request),
+        )
         positions, likelihood = ranker.rank(query)
         joiners = admit_joiners(
             self.gates_,

@@ -25,8 +25,9 @@ Organisations
     foundations, political power for governments, convening power for UN entities ...);
     business motivations (§74) for companies only; a Global Compact status for 45 % of large
     companies and 8 % of SMEs (82 % ``active``, 15 % ``non_communicating``, 3 % ``delisted``);
-    a ``verified_on`` date for 45 %, mostly recent. ``max_active``, ``description``,
-    ``aliases`` and ``source`` are left empty.
+    a ``verified_on`` date for 45 %, mostly recent. A one-sentence ``description`` from the
+    kind, the country, the first theme's label and a target group (picked by position, no
+    random draw). ``max_active``, ``aliases`` and ``source`` are left empty.
 
 Capabilities
     80 % of organisations have 1-5 capability rows; 20 % have none, so that inference from
@@ -405,6 +406,18 @@ _NAME_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
 _PARTNERSHIP_NOUNS = (
     "partnership", "initiative", "programme", "alliance", "project", "coalition", "network",
 )  # fmt: skip
+#: Word banks of the generated descriptions, indexed by position (no random draw, so the
+#: other columns stay what they were for a seed).
+_TARGET_GROUPS = (
+    "rural communities", "women entrepreneurs", "young people", "smallholder farmers",
+    "refugees and returnees", "schoolchildren", "local authorities", "health workers",
+    "small businesses", "indigenous peoples", "urban slum dwellers", "teachers", "workers",
+)  # fmt: skip
+_APPROACHES = (
+    "training", "microcredit", "awareness campaigns", "research and evaluation",
+    "new technology", "policy dialogue", "community mobilisation", "grants",
+    "technical assistance", "knowledge sharing", "service delivery",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,6 +428,7 @@ class _Vocabularies:
     report_themes: IntArray  # indices into ``themes`` of the non-SDG themes
     theme_sdg: IntArray  # per report theme: index into ``themes`` of its first SDG, or -1
     theme_labels: tuple[str, ...]
+    theme_descriptions: tuple[str, ...]
     capabilities: tuple[str, ...]
     capability_family: tuple[str, ...]
     resources: tuple[str, ...]
@@ -536,6 +550,7 @@ def _vocabularies(taxonomies: Taxonomies) -> _Vocabularies:
         report_themes=np.array([theme_index[code] for code in report], dtype=np.int64),
         theme_sdg=np.array(sdg_of, dtype=np.int64),
         theme_labels=tuple(taxonomies.themes[code].label for code in themes),
+        theme_descriptions=tuple(taxonomies.themes[code].description for code in themes),
         capabilities=capabilities,
         capability_family=tuple(code.split(".")[0] for code in capabilities),
         resources=tuple(sorted(taxonomies.resources)),
@@ -806,6 +821,9 @@ def _organisations(
             "motivations": motivations,
             "gc_status": gc_status,
             "verified_on": verified_on,
+            "description": _organisation_descriptions(
+                vocab, kind_text, country, vocab.report_themes[picked[:, 0]]
+            ),
         },
     )
     orgs = _Organisations(
@@ -818,6 +836,31 @@ def _organisations(
         gc_status=gc_status,
     )
     return frame, orgs
+
+
+def _organisation_descriptions(
+    vocab: _Vocabularies, kind_text: TextArray, country: IntArray, theme: IntArray
+) -> TextArray:
+    """ "A company in Brazil working on Education for young people." (by position)."""
+    k = np.arange(len(kind_text))
+    kinds = np.char.replace(kind_text.astype(str), "_", " ").astype(object)
+    place = np.where(country >= 0, " in " + _text([*vocab.country_names, ""])[country], "")
+    group = _text(_TARGET_GROUPS)[(k * 7 + theme) % len(_TARGET_GROUPS)]
+    labels = _text(vocab.theme_labels)[theme]
+    result: TextArray = "A " + kinds + place + " working on " + labels + " for " + group + "."
+    return result
+
+
+def _partnership_descriptions(vocab: _Vocabularies, primary: IntArray, home: IntArray) -> TextArray:
+    """The primary theme's description, a target group, an approach and the place (by
+    position)."""
+    k = np.arange(len(primary))
+    group = _text(_TARGET_GROUPS)[(k * 5 + primary) % len(_TARGET_GROUPS)]
+    approach = _text(_APPROACHES)[(k * 3 + k // 11) % len(_APPROACHES)]
+    place = np.where(home >= 0, " in " + _text([*vocab.country_names, ""])[home], " worldwide")
+    description = _text(vocab.theme_descriptions)[primary]
+    result: TextArray = description + ", for " + group + ", through " + approach + place + "."
+    return result
 
 
 def _names(rng: np.random.Generator, kind: IntArray) -> TextArray:
@@ -1028,6 +1071,7 @@ def _history(
             "activity_types": _join(activity_codes, activity),
             "amount_usd": amount_text,
             "outcome": outcome,
+            "description": _partnership_descriptions(vocab, primary, home),
         },
     )
     bar.update()

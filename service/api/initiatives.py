@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint, abort
+from flask import Response
 
 from matcher.storage.catalog import InitiativeRecord
 from matcher.usecases.apikeys import Role
@@ -16,6 +17,8 @@ from service.api.proposals import proposal_body
 from service.api.recommendations import recommendation_body
 from service.auth import auth, current_caller, roles_for
 from service.schemas import (
+    DraftIn,
+    DraftOut,
     InitiativeIn,
     InitiativeOut,
     InitiativePage,
@@ -85,6 +88,25 @@ def create_initiative(json_data: InitiativeIn) -> tuple[dict[str, Any], int, dic
     )
     headers = {"ETag": etag(record.version), "Location": f"/v1/initiatives/{record.id}"}
     return initiative_body(record), 201, headers
+
+
+@bp.post("/draft", provide_automatic_options=False)
+@bp.auth_required(auth, roles=roles_for("recommend"))
+@bp.input(DraftIn, location="json")
+@bp.output(DraftOut)
+def draft_initiative(json_data: DraftIn) -> dict[str, Any]:
+    """Read a concept note (English or French) into a draft initiative: each field with the
+    phrase that triggered it and a confidence, for the broker to accept or drop."""
+    current = snapshot()
+    return services().holder.intake(current).draft(json_data.text).to_dict()
+
+
+@bp.route("/draft", methods=["OPTIONS"])
+@bp.doc(hide=True)
+def draft_options() -> Response:
+    """``/draft`` also matches ``/<initiative_id>`` (GET, PUT, DELETE): answer for ``/draft``
+    alone, whose only method is POST."""
+    return Response(status=204, headers={"Allow": "OPTIONS, POST"})
 
 
 @bp.get("/<initiative_id>")

@@ -151,6 +151,7 @@ _LABELS = {
     "exclude": "Exclude",
     "required_sectors": "Sectors",
     "required_kinds": "Kinds of organisation",
+    "partners": "Organisations named",
 }
 
 

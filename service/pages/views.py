@@ -11,7 +11,7 @@ import json
 import logging
 import secrets
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -33,6 +33,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from matcher.domain.exceptions import NotFoundError, PartnerMatchError, ValidationError
+from matcher.engine.intake import ACCEPT_AT, Suggestion
 from matcher.storage.catalog import DECISIONS, ConflictError, ProposalRecord, StaleVersionError
 from matcher.storage.sql import StorageError
 from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
@@ -574,6 +575,8 @@ def _recommend_page(
     result: Mapping[str, Any] | None = None,
     body: Mapping[str, Any] | None = None,
     message: str | None = None,
+    note: str | None = None,
+    suggestions: Sequence[Suggestion] = (),
 ) -> Response:
     snapshot = services().holder.snapshot
     views, comparisons, excluded = [], None, None
@@ -616,6 +619,8 @@ def _recommend_page(
         message=message,
         data_version=snapshot.data_version if snapshot else None,
         field_label=field_label,
+        note=note,
+        suggestions=suggestions,
     )
 
 
@@ -661,6 +666,40 @@ def recommend() -> Response:
     if result is None:
         return _recommend_page(form, 503, message=_NOT_READY)
     return _recommend_page(form, result=result, body=body)
+
+
+#: The longest concept note the page reads (the API's limit too).
+MAX_NOTE_CHARS = 10_000
+
+
+@bp.route("/recommend/draft", methods=["POST"])
+@requires("recommend")
+def draft() -> Response:
+    """Read a pasted concept note and pre-fill the request form with what it gave."""
+    note = str(request.form.get("note", "")).strip()
+    if not note:
+        return _recommend_page(
+            form_from_body({"count": 3}), 422, message="Paste a concept note first."
+        )
+    if len(note) > MAX_NOTE_CHARS:
+        return _recommend_page(
+            form_from_body({"count": 3}),
+            422,
+            message=f"The note has {len(note):,} characters; at most {MAX_NOTE_CHARS:,}.",
+            note=note[:MAX_NOTE_CHARS],
+        )
+    snapshot = _snapshot()
+    if snapshot is None:
+        return _recommend_page(form_from_body({"count": 3}), 503, message=_NOT_READY, note=note)
+    drafted = services().holder.intake(snapshot).draft(note)
+    body = {"count": 3, **drafted.initiative}
+    found = len([s for s in drafted.suggestions if s.confidence >= ACCEPT_AT])
+    return _recommend_page(
+        form_from_body(body),
+        message=f"The note filled in {found} field value(s): check them below, then ask.",
+        note=note,
+        suggestions=drafted.suggestions,
+    )
 
 
 def _new_initiative_id(lead: str) -> str:
