@@ -159,22 +159,12 @@ class _State:
         if not weight or (p.cover.shape[1] + p.activity.shape[1]) == 0:
             return delta
         exempt = p.exempt[candidates] if p.exempt is not None else np.zeros(candidates.size, bool)
-        brings = self.cover_gains(candidates, strict=True) > 0
+        held = np.hstack([p.cover[candidates], p.activity[candidates]])
+        best = np.concatenate([self.best_cover, self.best_activity])
+        brings = (held > best + 1e-12).any(axis=1)
         delta -= weight * (~brings & ~exempt)
         for columns, values in self._sole_best().values():
-            cover_cols = columns[columns < p.cover.shape[1]]
-            activity_cols = columns[columns >= p.cover.shape[1]] - p.cover.shape[1]
-            matched = np.ones(candidates.size, dtype=bool)
-            if cover_cols.size:
-                matched &= (
-                    p.cover[np.ix_(candidates, cover_cols)] >= values[: cover_cols.size] - 1e-12
-                ).all(axis=1)
-            if activity_cols.size:
-                matched &= (
-                    p.activity[np.ix_(candidates, activity_cols)]
-                    >= values[cover_cols.size :] - 1e-12
-                ).all(axis=1)
-            delta -= weight * matched
+            delta -= weight * (held[:, columns] >= values - 1e-12).all(axis=1)
         return delta
 
     def _sole_best(self) -> dict[int, tuple[IntArray, FloatArray]]:
@@ -529,7 +519,8 @@ def _local_search(
     """Best-improvement add / drop / swap moves until none improves the score.
 
     A move that leaves members redundant is repaired by dropping them; the most promising
-    ``candidates_per_move`` entrants (by exact marginal gain) are tried for each move.
+    ``candidates_per_move`` entrants (by exact marginal gain, among the twice as many of best
+    gain before the redundancy term) are tried for each move.
     """
     problem, modular, score_of = search.problem, search.modular, search.score
     current = list(members)
@@ -554,7 +545,13 @@ def _local_search(
             entrants = np.flatnonzero(allowed)
             if entrants.size == 0:
                 continue
-            gains = _State(problem, rest).gains(entrants, modular)
+            state = _State(problem, rest)
+            gains = state.gains(entrants, modular, penalty=False)
+            if problem.weights.redundancy:
+                # the penalty only lowers a gain: price it for the best upper bounds only
+                shortlist = np.argsort(-gains, kind="stable")[: 2 * candidates_per_move]
+                entrants = entrants[shortlist]
+                gains = gains[shortlist] + state.redundancy_delta(entrants)
             for k in np.argsort(-gains)[:candidates_per_move].tolist():
                 if rest_score + gains[k] <= best_score:
                     break
