@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.model import Initiative
@@ -12,6 +14,7 @@ from matcher.engine.index import build_index
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig
 from matcher.engine.solvers import milp
 from matcher.formats.datadir import read_data_directory
+from matcher.formats.generate import generate_directory
 from matcher.formats.initiative_files import read_initiatives
 from matcher.formats.taxonomy_io import default_taxonomy_dir
 
@@ -109,3 +112,41 @@ def test_the_lead_and_members_come_with_names(engine: CoalitionRecommender) -> N
     }
     member = body["coalitions"][0]["members"][0]
     assert {"id", "name", "kind", "country"} <= set(member)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> CoalitionRecommender:
+    folder = tmp_path_factory.mktemp("generated") / "orgs-400"
+    generate_directory(400, folder, seed=7)
+    return CoalitionRecommender().fit(build_index(read_data_directory(folder)))
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_random_requests_on_generated_data_come_best_first_and_never_empty(
+    generated: CoalitionRecommender, data: st.DataObject
+) -> None:
+    index = generated.index_
+    codes = sorted(index.capability_codes)
+    lead = data.draw(st.sampled_from(index.org_ids), label="lead")
+    needs = data.draw(st.lists(st.sampled_from(codes), min_size=1, max_size=4, unique=True))
+    body: dict[str, object] = {
+        "lead": lead,
+        "needs": [{"capability": code} for code in needs],
+        "complementarity": data.draw(st.sampled_from(["strict", "prefer", "off", None])),
+        "count": data.draw(st.integers(1, 4)),
+    }
+    country = index.country[index.position[lead]]
+    if country and data.draw(st.booleans(), label="local"):
+        body["countries"] = [country]
+    result = generated.recommend(Initiative.from_mapping(body))
+    scores = [c.score for c in result.coalitions]
+    assert scores == sorted(scores, reverse=True)
+    for coalition in result.coalitions:
+        assert coalition.score == pytest.approx(sum(coalition.score_parts.values()))
+        assert all(m.name for m in coalition.members)
+    if body["complementarity"] != "strict":
+        # a lead and needs, with the default sizes: never nothing while candidates exist
+        assert result.coalitions or result.pool_size == 0, result.infeasible
