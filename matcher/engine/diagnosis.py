@@ -158,26 +158,20 @@ def relaxable_constraints(initiative: Initiative, complementarity: str) -> list[
                 "accept coalitions of any size from 1 partner",
             )
         )
-    for kind in sorted(constraints.required_kinds, key=lambda k: k.value):
-        rest = sorted(k.value for k in constraints.required_kinds if k != kind)
-        found.append(
-            Constraint(
-                "constraints.required_kinds",
-                kind.value,
-                rest,
-                f"do not require a partner of kind {kind.value}",
+    required = (
+        ("required_kinds", {k.value for k in constraints.required_kinds}, "of kind {}"),
+        ("required_sectors", {s.value for s in constraints.required_sectors}, "of the {} sector"),
+    )
+    for name, values, words in required:
+        for value in sorted(values):
+            found.append(
+                Constraint(
+                    f"constraints.{name}",
+                    value,
+                    sorted(values - {value}),
+                    f"do not require a partner {words.format(value)}",
+                )
             )
-        )
-    for sector in sorted(constraints.required_sectors, key=lambda s: s.value):
-        rest = sorted(s.value for s in constraints.required_sectors if s != sector)
-        found.append(
-            Constraint(
-                "constraints.required_sectors",
-                sector.value,
-                rest,
-                f"do not require a partner of the {sector.value} sector",
-            )
-        )
     if constraints.require_local_partner and initiative.countries:
         found.append(
             Constraint(
