@@ -273,15 +273,15 @@ def diagnose(
         )
     conflicts: list[list[Constraint]] = []
     lifted: list[Constraint] = []
-    current = initiative
-    while len(conflicts) < _MAX_CONFLICTS and not solve(current):
+    while len(conflicts) < _MAX_CONFLICTS:  # the request itself is known to be infeasible
         remaining = [c for c in candidates if c not in lifted]
         conflict = _smallest_conflict(initiative, remaining, lifted, solve)
         if not conflict:
             break
         conflicts.append(conflict)
         lifted.append(conflict[-1])
-        current = relax(initiative, [_lift_all(c) for c in lifted])
+        if solve(relax(initiative, [_lift_all(c) for c in lifted])):
+            break
     results = []
     for position, conflict in enumerate(conflicts):
         others = [c[-1] for k, c in enumerate(conflicts) if k != position]

@@ -79,7 +79,16 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Weights", "TERMS", "Problem", "evaluate", "score", "harmonic", "redundant_members"]
+__all__ = [
+    "Weights",
+    "TERMS",
+    "Problem",
+    "evaluate",
+    "score",
+    "harmonic",
+    "sole_best",
+    "redundant_members",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -229,6 +238,25 @@ class Problem:
         )
 
 
+def sole_best(problem: Problem, members: Sequence[int]) -> tuple[FloatArray, BoolArray]:
+    """The members' values per column (needs, then activity types) and where each member
+    alone holds the coalition's best value, above the lead's own (ties within 1e-12 share).
+
+    >>> problem = Problem.toy(cover=[[1.0, 0.0], [0.5, 0.5]], need_weights=[1, 1])
+    >>> sole_best(problem, [0, 1])[1].tolist()
+    [[True, False], [False, True]]
+    """
+    chosen = np.asarray(members, dtype=np.int64)
+    values = np.hstack([problem.cover[chosen], problem.activity[chosen]])
+    if values.shape[1] == 0 or chosen.size == 0:
+        return values, np.zeros(values.shape, dtype=bool)
+    baseline = np.concatenate([problem.base_cover, problem.base_activity])
+    best = values.max(axis=0)
+    at_best = values >= best - 1e-12
+    sole: BoolArray = at_best & (at_best.sum(axis=0) == 1) & (best > baseline + 1e-12)
+    return values, sole
+
+
 def redundant_members(problem: Problem, members: Sequence[int]) -> list[int]:
     """The members (not exempt) that are the sole best holder of no need or activity type.
 
@@ -240,17 +268,10 @@ def redundant_members(problem: Problem, members: Sequence[int]) -> list[int]:
     >>> redundant_members(problem, [0, 1]), redundant_members(problem, [0, 2])
     ([], [0])
     """
-    if not members:
+    values, sole = sole_best(problem, members)
+    if not members or values.shape[1] == 0:
         return []
-    chosen = np.asarray(members, dtype=np.int64)
-    values = np.hstack([problem.cover[chosen], problem.activity[chosen]])
-    if values.shape[1] == 0:
-        return []
-    baseline = np.concatenate([problem.base_cover, problem.base_activity])
-    best = values.max(axis=0)
-    at_best = values >= best - 1e-12
-    sole_best = at_best & (at_best.sum(axis=0) == 1) & (best > baseline + 1e-12)
-    needed = sole_best.any(axis=1)
+    needed: BoolArray = np.any(sole, axis=1)
     exempt = problem.exempt
     return [
         int(i)

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.domain.exceptions import PartnerMatchError, UnknownReferenceError, ValidationError
-from matcher.domain.model import COMPLEMENTARITY, Coalition, Exclusion, Initiative
+from matcher.domain.model import COMPLEMENTARITY, Coalition, Exclusion, Initiative, Kind, Sector
 from matcher.domain.taxonomy import MatchCredits
 from matcher.engine.affinity import AffinityModel, AffinityQuery, AffinityRanker
 from matcher.engine.completion import (
@@ -417,11 +417,11 @@ class CoalitionRecommender:
                     f"{rules.min_size}"
                 )
             if constraint.path == "constraints.required_sectors":
-                sector = SECTORS.index(next(s for s in SECTORS if s.value == constraint.value))
+                sector = SECTORS.index(Sector(constraint.value))
                 if not (problem.sector == sector).any():
                     return f"no eligible candidate of the required sector {constraint.value!r}"
             if constraint.path == "constraints.required_kinds" and rules.kind is not None:
-                kind = KINDS.index(next(k for k in KINDS if k.value == constraint.value))
+                kind = KINDS.index(Kind(constraint.value))
                 if not (rules.kind == kind).any():
                     return f"no eligible candidate of the required kind {constraint.value!r}"
             if constraint.path == "constraints.require_local_partner" and not problem.local.any():

@@ -35,6 +35,7 @@ from matcher.engine.objective import (
     harmonic,
     redundant_members,
     score,
+    sole_best,
 )
 
 __all__ = ["Rules", "Solution", "greedy", "milp", "solve", "top_k", "InfeasibleError"]
@@ -176,12 +177,7 @@ class _State:
         p = self.problem
         result: dict[int, tuple[IntArray, FloatArray]] = {}
         if self.members:
-            chosen = np.asarray(self.members, dtype=np.int64)
-            values = np.hstack([p.cover[chosen], p.activity[chosen]])
-            baseline = np.concatenate([p.base_cover, p.base_activity])
-            best = values.max(axis=0) if values.shape[1] else np.zeros(0)
-            at_best = values >= best - 1e-12
-            sole = at_best & (at_best.sum(axis=0) == 1) & (best > baseline + 1e-12)
+            values, sole = sole_best(p, self.members)
             for row, member in enumerate(self.members):
                 if p.exempt is not None and p.exempt[member]:
                     continue
@@ -216,26 +212,14 @@ class _State:
         gain += w.cohesion * self.tie_to_chosen[candidates] / p.max_size
         return gain
 
-    def cover_gains(self, candidates: IntArray, *, strict: bool = False) -> FloatArray:
-        """What each candidate adds to the coverage terms (needs and activity types).
-
-        With ``strict``, only improvements beyond a tolerance of 1e-12 count, and every need
-        counts whatever its weight: > 0 exactly when the candidate would be the sole best
-        holder of some column."""
+    def cover_gains(self, candidates: IntArray) -> FloatArray:
+        """What each candidate adds to the coverage terms (needs and activity types)."""
         p = self.problem
         gain = np.zeros(candidates.size)
         if p.need_weights.size:
-            extra = p.cover[candidates] - self.best_cover
-            if strict:
-                gain += (extra > 1e-12).sum(axis=1)
-            else:
-                gain += np.maximum(extra, 0.0) @ p.need_weights
+            gain += np.maximum(p.cover[candidates] - self.best_cover, 0.0) @ p.need_weights
         if p.base_activity.size:
-            extra_a = p.activity[candidates] - self.best_activity
-            if strict:
-                gain += (extra_a > 1e-12).sum(axis=1)
-            else:
-                gain += np.maximum(extra_a, 0.0).sum(axis=1)
+            gain += np.maximum(p.activity[candidates] - self.best_activity, 0.0).sum(axis=1)
         return gain
 
     def add(self, i: int) -> None:
@@ -787,9 +771,9 @@ class _MilpBuilder:
         if w.redundancy and p.cover.shape[1] + p.activity.shape[1]:
             self._redundancy_penalty(x)
         if rules.complementary:
-            self._complementarity(x, p.cover, base_cover, self.strict)
+            self._complementarity(x, p.cover, base_cover)
             if base_activity.size:
-                self._complementarity(x, p.activity, base_activity, self.strict)
+                self._complementarity(x, p.activity, base_activity)
             for i in range(n):
                 if i not in rules.forced:
                     # a member must be the strict best holder of some need or activity type
@@ -809,16 +793,8 @@ class _MilpBuilder:
             self._row({x[i]: 1.0 for i in cut}, -np.inf, len(cut) - difference)
         return x
 
-    def _complementarity(
-        self,
-        x: list[int],
-        values: FloatArray,
-        base: FloatArray,
-        into: dict[int, list[int]],
-        tolerance: float = 0.0,
-    ) -> None:
-        """Binary z_ij = 1 only if i is in and no other member holds j at least as well
-        (within ``tolerance``); each z_ij is appended to ``into[i]``.
+    def _complementarity(self, x: list[int], values: FloatArray, base: FloatArray) -> None:
+        """Binary z_ij = 1 only if i is in and no other member holds j at least as well.
 
         With D_ij the candidates holding j at least as well as i (i included) and m the
         maximum size: sum_{k in D_ij} x_k + m z_ij <= m + 1 (at most m members, so the bound
@@ -827,12 +803,12 @@ class _MilpBuilder:
         for j in range(values.shape[1]):
             column = values[:, j]
             for i in np.flatnonzero(column > base[j] + _EPS).tolist():
-                holders = np.flatnonzero(column >= column[i] - tolerance).tolist()
+                holders = np.flatnonzero(column >= column[i]).tolist()
                 z = self._variable(0.0, integer=True)
                 self._row({z: 1.0, x[i]: -1.0}, -np.inf, 0.0)
                 if len(holders) > 1:
                     self._row({z: big, **{x[k]: 1.0 for k in holders}}, -np.inf, big + 1.0)
-                into[i].append(z)
+                self.strict[i].append(z)
 
     def _redundancy_penalty(self, x: list[int]) -> None:
         """The redundancy term: q_i >= x_i - sum_j z_ij costs the term's weight, where z_ij
