@@ -30,6 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from matcher.engine.compiled import walk_edges
+
 __all__ = [
     "WalkGraph",
     "SparseScores",
@@ -201,8 +203,9 @@ def walk_scores(
         if position.size == 0:
             break
         target = graph.row_start[position] + rng.random(position.size) * graph.row_total[position]
-        edge = np.searchsorted(graph.cumulative, target, side="right")
-        edge = np.minimum(edge, graph.matrix.indptr[position + 1] - 1)
+        # the first edge of the row whose running weight exceeds the draw (a binary search
+        # within the row: np.searchsorted over every edge of the graph cost more)
+        edge = walk_edges(graph.cumulative, graph.matrix.indptr, position, target)
         position = graph.matrix.indices[edge].astype(np.int64)
         visits.append(position)
     positions, counts = np.unique(np.concatenate(visits), return_counts=True)

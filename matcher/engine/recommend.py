@@ -40,6 +40,7 @@ from matcher.domain.exceptions import PartnerMatchError, UnknownReferenceError, 
 from matcher.domain.model import COMPLEMENTARITY, Coalition, Exclusion, Initiative, Kind, Sector
 from matcher.domain.taxonomy import MatchCredits
 from matcher.engine.affinity import AffinityModel, AffinityQuery, AffinityRanker
+from matcher.engine.compiled import warm_up
 from matcher.engine.completion import (
     Completion,
     Seat,
@@ -264,6 +265,8 @@ class CoalitionRecommender:
         config = self.config
         self.index_ = index
         self.graph_ = WalkGraph.from_matrix(index.collaboration)
+        # the solvers' compiled loops, loaded (or compiled) now rather than on a request
+        warm_up(self.graph_.cumulative, self.graph_.matrix.indptr)
         self.affinity_ = affinity.ranker(index, self.graph_) if affinity is not None else None
         self.gates_ = Gates(index, config.screening)
         self.screening_ = self.gates_.screening

@@ -28,15 +28,8 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint
 from scipy.optimize import milp as scipy_milp
 
-from matcher.engine.objective import (
-    N_REGIONS,
-    N_SECTORS,
-    Problem,
-    harmonic,
-    redundant_members,
-    score,
-    sole_best,
-)
+from matcher.engine.compiled import PackedProblem
+from matcher.engine.objective import N_REGIONS, N_SECTORS, Problem, redundant_members, score
 
 __all__ = ["Rules", "Solution", "greedy", "milp", "solve", "top_k", "InfeasibleError"]
 
@@ -105,48 +98,32 @@ class Solution:
 
 
 class _State:
-    """Incremental sufficient statistics of a coalition, for exact marginal gains."""
+    """Incremental sufficient statistics of a coalition, for exact marginal gains (the
+    compiled loops of :mod:`matcher.engine.compiled` do the arithmetic)."""
 
-    def __init__(self, problem: Problem, members: Sequence[int]) -> None:
-        self.problem = problem
+    def __init__(self, packed: PackedProblem, members: Sequence[int]) -> None:
+        self.packed = packed
         self.members = list(members)
-        self._sole_best_cache: dict[int, tuple[IntArray, FloatArray]] | None = None
-        chosen = np.asarray(self.members, dtype=np.int64)
-        self.best_cover = problem.base_cover.copy()
-        self.best_activity = problem.base_activity.copy()
-        if chosen.size:
-            self.best_cover = np.maximum(self.best_cover, problem.cover[chosen].max(axis=0))
-            if problem.base_activity.size:
-                self.best_activity = np.maximum(
-                    self.best_activity, problem.activity[chosen].max(axis=0)
-                )
-        self.sector_counts = problem.base_sector_counts + np.bincount(
-            problem.sector[chosen], minlength=N_SECTORS
-        )
-        regions = problem.region[chosen]
-        self.region_counts = problem.base_region_counts + np.bincount(
-            regions[regions >= 0], minlength=N_REGIONS
-        )
-        self.has_local = bool(problem.local[chosen].any()) if chosen.size else False
-        self.brought = problem.base_resources.copy()
-        if chosen.size and problem.base_resources.size:
-            self.brought |= problem.resources[chosen].any(axis=0)
-        self.tie_to_chosen = (
-            problem.ties[:, chosen].sum(axis=1) if chosen.size else np.zeros(problem.size)
-        )
+        self.stats = packed.state(self.members)
+        self._chosen: IntArray | None = None
 
-    def gains(
-        self, candidates: IntArray, modular: FloatArray, *, penalty: bool = True
-    ) -> FloatArray:
+    @property
+    def tie_to_chosen(self) -> FloatArray:
+        """Each candidate's summed ties to the members."""
+        return self.stats[5]
+
+    def _members(self) -> IntArray:
+        if self._chosen is None:
+            self._chosen = np.asarray(self.members, dtype=np.int64)
+        return self._chosen
+
+    def gains(self, candidates: IntArray, *, penalty: bool = True) -> FloatArray:
         """Exact marginal gains f(S + i) - f(S) for each candidate.
 
         With ``penalty=False`` the redundancy term is left out: what is left is an upper
         bound on the exact gain (the term never rises when a member joins), valid for lazy
         evaluation at any later step."""
-        gain = self._raw_gains(candidates, modular)
-        if penalty and self.problem.weights.redundancy:
-            gain += self.redundancy_delta(candidates)
-        return gain
+        return self.packed.gains(self.stats, candidates, self._members(), penalty)
 
     def redundancy_delta(self, candidates: IntArray) -> FloatArray:
         """The change of the weighted redundancy term when each candidate joins (<= 0).
@@ -154,107 +131,34 @@ class _State:
         A newcomer is redundant unless it beats the coalition's best (and the lead's own)
         somewhere; a member stays needed unless the newcomer matches it on every column
         where it is the sole best holder."""
-        p = self.problem
-        weight = p.weights.redundancy
-        delta = np.zeros(candidates.size)
-        if not weight or (p.cover.shape[1] + p.activity.shape[1]) == 0:
-            return delta
-        exempt = p.exempt[candidates] if p.exempt is not None else np.zeros(candidates.size, bool)
-        held = np.hstack([p.cover[candidates], p.activity[candidates]])
-        best = np.concatenate([self.best_cover, self.best_activity])
-        brings = (held > best + 1e-12).any(axis=1)
-        delta -= weight * (~brings & ~exempt)
-        for columns, values in self._sole_best().values():
-            delta -= weight * (held[:, columns] >= values - 1e-12).all(axis=1)
-        return delta
-
-    def _sole_best(self) -> dict[int, tuple[IntArray, FloatArray]]:
-        """For each needed, non-exempt member: the columns it alone holds best, and its values
-        there (needs first, then activity types)."""
-        cached = self._sole_best_cache
-        if cached is not None:
-            return cached
-        p = self.problem
-        result: dict[int, tuple[IntArray, FloatArray]] = {}
-        if self.members:
-            values, sole = sole_best(p, self.members)
-            for row, member in enumerate(self.members):
-                if p.exempt is not None and p.exempt[member]:
-                    continue
-                columns = np.flatnonzero(sole[row])
-                if columns.size:
-                    result[member] = (columns.astype(np.int64), values[row, columns])
-        self._sole_best_cache = result
-        return result
-
-    def _raw_gains(self, candidates: IntArray, modular: FloatArray) -> FloatArray:
-        p = self.problem
-        w = p.weights
-        gain = modular[candidates].copy()
-        total_weight = p.need_weights.sum()
-        if total_weight > 0:
-            extra = np.maximum(p.cover[candidates] - self.best_cover, 0.0)
-            gain += w.need_coverage * (extra @ p.need_weights) / total_weight
-        if p.base_activity.size:
-            extra_a = np.maximum(p.activity[candidates] - self.best_activity, 0.0)
-            gain += w.activity_coverage * extra_a.mean(axis=1)
-        gain += w.sector_diversity / (self.sector_counts[p.sector[candidates]] + 1) / N_SECTORS
-        regions = p.region[candidates]
-        known = regions >= 0
-        region_gain = np.zeros(candidates.size)
-        region_gain[known] = 1.0 / (self.region_counts[regions[known]] + 1)
-        gain += w.geographic_balance * region_gain / N_REGIONS
-        if p.wants_local and not self.has_local:
-            gain += w.local_partner * p.local[candidates]
-        if p.base_resources.size:
-            new = (p.resources[candidates] & ~self.brought).sum(axis=1)
-            gain += w.resource_mix * new / p.base_resources.size
-        gain += w.cohesion * self.tie_to_chosen[candidates] / p.max_size
-        return gain
+        return self.packed.redundancy_delta(self.stats, candidates, self._members())
 
     def cover_gains(self, candidates: IntArray) -> FloatArray:
         """What each candidate adds to the coverage terms (needs and activity types)."""
-        p = self.problem
-        gain = np.zeros(candidates.size)
-        if p.need_weights.size:
-            gain += np.maximum(p.cover[candidates] - self.best_cover, 0.0) @ p.need_weights
-        if p.base_activity.size:
-            gain += np.maximum(p.activity[candidates] - self.best_activity, 0.0).sum(axis=1)
+        packed = self.packed
+        extra = np.maximum(packed.columns[candidates] - self.stats[0], 0.0)
+        gain: FloatArray = extra @ packed.cover_weights
         return gain
 
     def add(self, i: int) -> None:
-        p = self.problem
-        self._sole_best_cache = None
+        self.packed.add(self.stats, i)
         self.members.append(i)
-        self.best_cover = np.maximum(self.best_cover, p.cover[i])
-        if p.base_activity.size:
-            self.best_activity = np.maximum(self.best_activity, p.activity[i])
-        self.sector_counts[p.sector[i]] += 1
-        if p.region[i] >= 0:
-            self.region_counts[p.region[i]] += 1
-        self.has_local = self.has_local or bool(p.local[i])
-        if p.base_resources.size:
-            self.brought |= p.resources[i]
-        self.tie_to_chosen += p.ties[:, i]
+        self._chosen = None
 
 
 class _Search:
     """Memoised f(S) and redundancy checks over one problem, for the duration of a search.
 
-    Local search and repairs revisit the same coalitions many times; each visit costs a
-    dozen numpy calls, a dictionary lookup costs nothing. ``score`` here is the objective
-    summed in one pass (it may differ from :func:`matcher.engine.objective.score` in the last bit,
-    so the reported score is always recomputed by that function).
+    Local search and repairs revisit the same coalitions many times; a dictionary lookup
+    costs less than even a compiled evaluation. ``score`` here is the objective summed in one
+    pass (it may differ from :func:`matcher.engine.objective.score` in the last bits, so the
+    reported score is always recomputed by that function).
     """
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        self.modular = problem.modular()
-        self.need_share = (
-            problem.need_weights / problem.need_weights.sum()
-            if problem.need_weights.size and problem.need_weights.sum() > 0
-            else np.zeros(problem.need_weights.size)
-        )
+        self.packed = PackedProblem.of(problem)
+        self.caps = _cohesion_caps(problem)
         self._scores: dict[tuple[int, ...], float] = {}
         self._redundant: dict[tuple[tuple[int, ...], tuple[int, ...]], list[int]] = {}
 
@@ -262,54 +166,17 @@ class _Search:
         key = tuple(members)
         value = self._scores.get(key)
         if value is None:
-            value = self._score(key)
+            value = self.packed.score(key)
             self._scores[key] = value
         return value
 
-    def _score(self, members: tuple[int, ...]) -> float:
-        p = self.problem
-        w = p.weights
-        chosen = np.asarray(members, dtype=np.int64)
-        total = float(self.modular[chosen].sum())
-        if chosen.size:
-            total += w.need_coverage * float(
-                self.need_share @ np.maximum(p.base_cover, p.cover[chosen].max(axis=0))
-            )
-            if p.base_activity.size:
-                total += w.activity_coverage * float(
-                    np.maximum(p.base_activity, p.activity[chosen].max(axis=0)).mean()
-                )
-            if p.base_resources.size:
-                brought = p.base_resources | p.resources[chosen].any(axis=0)
-                total += w.resource_mix * float(brought.mean())
-            if chosen.size > 1:
-                pair_sum = float(p.ties[np.ix_(chosen, chosen)].sum()) / 2
-                total += w.cohesion * pair_sum / p.max_size
-            if p.wants_local and bool(p.local[chosen].any()):
-                total += w.local_partner
-        else:
-            total += w.need_coverage * float(self.need_share @ p.base_cover)
-            if p.base_activity.size:
-                total += w.activity_coverage * float(p.base_activity.mean())
-            if p.base_resources.size:
-                total += w.resource_mix * float(p.base_resources.mean())
-        sectors = p.base_sector_counts.copy()
-        regions = p.base_region_counts.copy()
-        for i in members:
-            sectors[p.sector[i]] += 1
-            if p.region[i] >= 0:
-                regions[p.region[i]] += 1
-        total += w.sector_diversity * float(harmonic(sectors).sum()) / N_SECTORS
-        total += w.geographic_balance * float(harmonic(regions).sum()) / N_REGIONS
-        if w.redundancy:
-            total -= w.redundancy * len(redundant_members(p, members))
-        return total
-
     def redundant(self, rules: Rules, members: Sequence[int]) -> list[int]:
+        """Members (not forced) whose removal costs the coverage terms nothing
+        (:func:`~matcher.engine.objective.redundant_members`)."""
         key = (tuple(members), rules.forced)
         value = self._redundant.get(key)
         if value is None:
-            value = _redundant(self.problem, rules, members)
+            value = [i for i in self.packed.redundant(members) if i not in rules.forced]
             self._redundant[key] = value
         return value
 
@@ -401,9 +268,8 @@ def _greedy_fill(
     candidate that meets one: later, with complementarity, it might add nothing of its own.
     """
     search = search or _Search(problem)
-    modular = search.modular
-    caps = _cohesion_caps(problem)
-    state = _State(problem, start)
+    caps = search.caps
+    state = _State(search.packed, start)
     bounds = np.full(problem.size, np.inf)
     banned = np.zeros(problem.size, dtype=bool)
     while len(state.members) < rules.max_size:
@@ -423,7 +289,7 @@ def _greedy_fill(
         start_at, step = 0, max(_LAZY_BATCH, int(np.isinf(bounds[order]).sum()))
         while start_at < order.size:
             batch = order[start_at : start_at + step]
-            fresh = state.gains(batch, modular, penalty=False)
+            fresh = state.gains(batch, penalty=False)
             bounds[batch] = (
                 fresh
                 - problem.weights.cohesion * state.tie_to_chosen[batch] / (problem.max_size)
@@ -453,7 +319,7 @@ def _greedy_fill(
             redundant = search.redundant(rules, state.members)
             kept = [m for m in state.members if m not in redundant or m == best]
             if len(kept) < len(state.members):
-                state = _State(problem, kept)
+                state = _State(search.packed, kept)
     members = list(state.members)
     return members if search.is_valid(rules, members) else None
 
@@ -506,7 +372,7 @@ def _local_search(
     ``candidates_per_move`` entrants (by exact marginal gain, among the twice as many of best
     gain before the redundancy term) are tried for each move.
     """
-    problem, modular, score_of = search.problem, search.modular, search.score
+    problem, score_of = search.problem, search.score
     current = list(members)
     current_score = score_of(current)
     for _ in range(max_rounds):
@@ -529,8 +395,8 @@ def _local_search(
             entrants = np.flatnonzero(allowed)
             if entrants.size == 0:
                 continue
-            state = _State(problem, rest)
-            gains = state.gains(entrants, modular, penalty=False)
+            state = _State(search.packed, rest)
+            gains = state.gains(entrants, penalty=False)
             if problem.weights.redundancy:
                 # the penalty only lowers a gain: price it for the best upper bounds only
                 shortlist = np.argsort(-gains, kind="stable")[: 2 * candidates_per_move]
@@ -554,32 +420,32 @@ def _local_search(
     return current
 
 
-def _greedy_bound(problem: Problem, rules: Rules, members: Sequence[int]) -> float:
-    """An upper bound on the optimum from the greedy solution (data-dependent bound).
+def _greedy_bound(search: _Search, rules: Rules, members: Sequence[int], value: float) -> float:
+    """An upper bound on the optimum from the greedy solution (data-dependent bound);
+    ``value`` is f(``members``).
 
     Splitting f into its monotone submodular part g, modular part h and cohesion c:
     f(OPT) <= g(S) + sum over the best ``max_size`` candidates of
     max(0, gain_g(i | S) + h_i + c_i^max / 2), with gain_g(i | S) = 0 for members of S. Hard
     constraints only shrink OPT's choices, so the bound holds under them too.
     """
-    state = _State(problem, members)
-    modular = problem.modular()
+    problem, packed = search.problem, search.packed
+    state = _State(packed, members)
+    modular = packed.modular
     everyone = np.arange(problem.size)
     submodular_gain = (
-        state.gains(everyone, np.zeros(problem.size), penalty=False)
+        state.gains(everyone, penalty=False)
+        - modular
         - problem.weights.cohesion * state.tie_to_chosen / problem.max_size
     )
     submodular_gain[list(members)] = 0.0
-    cohesion_half = _cohesion_caps(problem) / 2
+    cohesion_half = search.caps / 2
     per_candidate = np.maximum(submodular_gain + modular + cohesion_half, 0.0)
     top = np.sort(per_candidate)[::-1][: rules.max_size].sum()
     # the redundancy term is <= 0: f <= g + h + c, so leaving it out keeps a bound
-    penalty = problem.weights.redundancy * len(redundant_members(problem, members))
+    penalty = problem.weights.redundancy * len(packed.redundant(members))
     g_of_s = (
-        score(problem, members)
-        + penalty
-        - float(modular[list(members)].sum())
-        - _cohesion_value(problem, members)
+        value + penalty - float(modular[list(members)].sum()) - _cohesion_value(problem, members)
     )
     return float(g_of_s + top)
 
@@ -631,7 +497,7 @@ def greedy(
         starts = [_local_search(search, rules, start) for start in starts]
     members = max(starts, key=search.score)
     value = score(problem, members)
-    bound = max(_greedy_bound(problem, rules, members), value)
+    bound = max(_greedy_bound(search, rules, members, value), value)
     name = "greedy" + ("+restarts" if restarts else "") + ("+local_search" if local_search else "")
     return Solution(
         members=tuple(members),

@@ -1,0 +1,536 @@
+"""The solvers' inner loops and the walks' neighbour draw, compiled by numba.
+
+The solvers (:mod:`matcher.engine.solvers`) evaluate marginal gains and scores over pools of
+about 200 candidates and 5 to 12 columns thousands of times per request; as numpy calls each
+evaluation was a dozen calls of a few microseconds on tiny arrays, most of a request's time.
+Here each is one compiled loop. The functions take plain arrays (a pool's columns: needs,
+then wanted activity types; per-candidate attributes; weights packed by
+:class:`PackedProblem`) so that numba compiles one specialisation of each, cached on disk
+(``cache=True``): :func:`warm_up`, called when a recommender is fitted, loads or compiles them
+all, so no request pays for it.
+
+The arithmetic is the objective's (:mod:`matcher.engine.objective`), term by term; the
+solvers still report :func:`matcher.engine.objective.score`, so what a broker reads never
+depends on these loops.
+
+Examples
+--------
+>>> from matcher.engine.objective import Problem
+>>> packed = PackedProblem.of(Problem.toy(cover=[[1.0, 0.0], [0.0, 0.8]], need_weights=[1, 1]))
+>>> state = packed.state([0])
+>>> # what member 1 adds to {0}: need coverage 4 × 0.8 / 2, size -0.5, sector diversity 1 / 2 / 5
+>>> packed.gains(state, np.array([1]), np.array([0]), True).round(3).tolist()
+[1.2]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from matcher.engine.objective import N_REGIONS, N_SECTORS, Problem
+
+__all__ = ["PackedProblem", "State", "walk_edges", "warm_up"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Tolerance of "holds the best value" and "brings more" (as in the objective).
+_TIE = 1e-12
+
+# Positions in PackedProblem.weights.
+_SECTOR, _REGION, _LOCAL, _RESOURCE, _COHESION, _REDUNDANCY, _WANTS_LOCAL = range(7)
+
+State = tuple[FloatArray, IntArray, IntArray, BoolArray, BoolArray, FloatArray]
+"""A coalition's sufficient statistics: best value per column (the lead's own included),
+sector counts, region counts, whether a member is local (one-element array), resource
+kinds brought, and each candidate's summed ties to the members."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackedProblem:
+    """A :class:`~matcher.engine.objective.Problem` as the compiled loops take it.
+
+    ``columns`` holds each candidate's value of every need, then of every wanted activity
+    type; ``column_weights`` what a unit of each is worth in the score (need coverage weight
+    × the need's share of the need weights; activity coverage weight / number of types);
+    ``cover_weights`` the raw weights "covers something" is judged by (need weights, 1 per
+    activity type). ``weights`` packs the other terms' weights per unit.
+    """
+
+    columns: FloatArray  # (n, J)
+    column_weights: FloatArray  # (J,)
+    cover_weights: FloatArray  # (J,)
+    base: FloatArray  # (J,) the lead's own
+    modular: FloatArray  # (n,)
+    sector: IntArray
+    base_sectors: IntArray
+    region: IntArray
+    base_regions: IntArray
+    local: BoolArray
+    resources: BoolArray  # (n, R)
+    base_resources: BoolArray
+    ties: FloatArray  # (n, n), symmetric
+    exempt: BoolArray
+    weights: FloatArray  # (7,) see _SECTOR ... _WANTS_LOCAL
+
+    @classmethod
+    def of(cls, problem: Problem) -> PackedProblem:
+        """Pack ``problem`` (one copy of its columns; the rest shared or converted)."""
+        w = problem.weights
+        n, needs = problem.cover.shape
+        activities = problem.activity.shape[1]
+        total = float(problem.need_weights.sum()) if needs else 0.0
+        share = problem.need_weights / total if total > 0 else np.zeros(needs)
+        column_weights = np.concatenate(
+            [w.need_coverage * share, np.full(activities, w.activity_coverage / max(activities, 1))]
+        )
+        resources = problem.base_resources.size
+        weights = np.array(
+            [
+                w.sector_diversity / N_SECTORS,
+                w.geographic_balance / N_REGIONS,
+                w.local_partner,
+                w.resource_mix / resources if resources else 0.0,
+                w.cohesion / problem.max_size,
+                w.redundancy,
+                1.0 if problem.wants_local else 0.0,
+            ]
+        )
+        return cls(
+            columns=np.ascontiguousarray(np.hstack([problem.cover, problem.activity]), np.float64),
+            column_weights=column_weights.astype(np.float64),
+            cover_weights=np.concatenate([problem.need_weights, np.ones(activities)]).astype(
+                np.float64
+            ),
+            base=np.concatenate([problem.base_cover, problem.base_activity]).astype(np.float64),
+            modular=np.ascontiguousarray(problem.modular(), np.float64),
+            sector=np.ascontiguousarray(problem.sector, np.int64),
+            base_sectors=np.ascontiguousarray(problem.base_sector_counts, np.int64),
+            region=np.ascontiguousarray(problem.region, np.int64),
+            base_regions=np.ascontiguousarray(problem.base_region_counts, np.int64),
+            local=np.ascontiguousarray(problem.local, np.bool_),
+            resources=np.ascontiguousarray(problem.resources.reshape(n, resources), np.bool_),
+            base_resources=np.ascontiguousarray(problem.base_resources, np.bool_),
+            ties=np.ascontiguousarray(problem.ties, np.float64),
+            exempt=(
+                np.ascontiguousarray(problem.exempt, np.bool_)
+                if problem.exempt is not None
+                else np.zeros(n, dtype=np.bool_)
+            ),
+            weights=weights,
+        )
+
+    def state(self, members: Sequence[int]) -> State:
+        """The sufficient statistics of the coalition ``members``."""
+        return _state(
+            self.columns,
+            self.base,
+            self.sector,
+            self.base_sectors,
+            self.region,
+            self.base_regions,
+            self.local,
+            self.resources,
+            self.base_resources,
+            self.ties,
+            np.asarray(members, dtype=np.int64),
+        )
+
+    def add(self, state: State, member: int) -> None:
+        """Update ``state`` in place for ``member`` joining."""
+        _add(
+            self.columns,
+            self.sector,
+            self.region,
+            self.local,
+            self.resources,
+            self.ties,
+            state,
+            member,
+        )
+
+    def gains(
+        self, state: State, candidates: IntArray, members: IntArray, penalty: bool
+    ) -> FloatArray:
+        """Exact marginal gains f(S + i) - f(S) of ``candidates`` (S = ``members``, whose
+        statistics ``state`` holds); without ``penalty`` the redundancy term is left out (an
+        upper bound on the exact gain)."""
+        result: FloatArray = _gains(
+            self.columns,
+            self.column_weights,
+            self.base,
+            self.modular,
+            self.sector,
+            self.region,
+            self.local,
+            self.resources,
+            self.exempt,
+            self.weights,
+            state,
+            candidates,
+            members,
+            penalty,
+        )
+        return result
+
+    def redundancy_delta(self, state: State, candidates: IntArray, members: IntArray) -> FloatArray:
+        """The change of the weighted redundancy term when each candidate joins (<= 0)."""
+        result: FloatArray = _redundancy_delta(
+            self.columns,
+            self.base,
+            state[0],
+            self.exempt,
+            self.weights[_REDUNDANCY],
+            candidates,
+            members,
+        )
+        return result
+
+    def score(self, members: Sequence[int]) -> float:
+        """f(members), summed in one pass (equal to the objective's up to the last bits)."""
+        return float(
+            _score(
+                self.columns,
+                self.column_weights,
+                self.base,
+                self.modular,
+                self.sector,
+                self.base_sectors,
+                self.region,
+                self.base_regions,
+                self.local,
+                self.resources,
+                self.base_resources,
+                self.ties,
+                self.exempt,
+                self.weights,
+                np.asarray(members, dtype=np.int64),
+            )
+        )
+
+    def redundant(self, members: Sequence[int]) -> list[int]:
+        """The members (not exempt) that are the sole best holder of no column
+        (:func:`~matcher.engine.objective.redundant_members`)."""
+        chosen = np.asarray(members, dtype=np.int64)
+        flags = _redundant_flags(self.columns, self.base, self.exempt, chosen)
+        return [int(m) for m, flag in zip(chosen.tolist(), flags.tolist(), strict=True) if flag]
+
+
+@numba.njit(cache=True)
+def _harmonic(count: int) -> float:
+    total = 0.0
+    for k in range(1, count + 1):
+        total += 1.0 / k
+    return total
+
+
+@numba.njit(cache=True)
+def _state(
+    columns: FloatArray,
+    base: FloatArray,
+    sector: IntArray,
+    base_sectors: IntArray,
+    region: IntArray,
+    base_regions: IntArray,
+    local: BoolArray,
+    resources: BoolArray,
+    base_resources: BoolArray,
+    ties: FloatArray,
+    members: IntArray,
+) -> State:
+    best = base.copy()
+    sectors = base_sectors.copy()
+    regions = base_regions.copy()
+    has_local = np.zeros(1, dtype=np.bool_)
+    brought = base_resources.copy()
+    tie = np.zeros(columns.shape[0])
+    for m in members:
+        for j in range(columns.shape[1]):
+            if columns[m, j] > best[j]:
+                best[j] = columns[m, j]
+        sectors[sector[m]] += 1
+        if region[m] >= 0:
+            regions[region[m]] += 1
+        if local[m]:
+            has_local[0] = True
+        for r in range(brought.size):
+            if resources[m, r]:
+                brought[r] = True
+        for i in range(tie.size):
+            tie[i] += ties[m, i]
+    return best, sectors, regions, has_local, brought, tie
+
+
+@numba.njit(cache=True)
+def _add(
+    columns: FloatArray,
+    sector: IntArray,
+    region: IntArray,
+    local: BoolArray,
+    resources: BoolArray,
+    ties: FloatArray,
+    state: State,
+    m: int,
+) -> None:
+    best, sectors, regions, has_local, brought, tie = state
+    for j in range(columns.shape[1]):
+        if columns[m, j] > best[j]:
+            best[j] = columns[m, j]
+    sectors[sector[m]] += 1
+    if region[m] >= 0:
+        regions[region[m]] += 1
+    if local[m]:
+        has_local[0] = True
+    for r in range(brought.size):
+        if resources[m, r]:
+            brought[r] = True
+    for i in range(tie.size):
+        tie[i] += ties[m, i]
+
+
+@numba.njit(cache=True)
+def _gains(
+    columns: FloatArray,
+    column_weights: FloatArray,
+    base: FloatArray,
+    modular: FloatArray,
+    sector: IntArray,
+    region: IntArray,
+    local: BoolArray,
+    resources: BoolArray,
+    exempt: BoolArray,
+    weights: FloatArray,
+    state: State,
+    candidates: IntArray,
+    members: IntArray,
+    penalty: bool,
+) -> FloatArray:
+    best, sectors, regions, has_local, brought, tie = state
+    local_weight = 0.0
+    if weights[_WANTS_LOCAL] > 0 and not has_local[0]:
+        local_weight = weights[_LOCAL]
+    gains = np.empty(candidates.size)
+    for k in range(candidates.size):
+        c = candidates[k]
+        gain = modular[c]
+        for j in range(columns.shape[1]):
+            extra = columns[c, j] - best[j]
+            if extra > 0:
+                gain += column_weights[j] * extra
+        gain += weights[_SECTOR] / (sectors[sector[c]] + 1)
+        if region[c] >= 0:
+            gain += weights[_REGION] / (regions[region[c]] + 1)
+        if local[c]:
+            gain += local_weight
+        new = 0
+        for r in range(brought.size):
+            if resources[c, r] and not brought[r]:
+                new += 1
+        gain += weights[_RESOURCE] * new
+        gain += weights[_COHESION] * tie[c]
+        gains[k] = gain
+    if penalty and weights[_REDUNDANCY] != 0:
+        gains += _redundancy_delta(
+            columns, base, best, exempt, weights[_REDUNDANCY], candidates, members
+        )
+    return gains
+
+
+@numba.njit(cache=True)
+def _sole_best(columns: FloatArray, base: FloatArray, members: IntArray) -> BoolArray:
+    """(members, J) mask: where each member alone holds the coalition's best, above base."""
+    count = members.size
+    width = columns.shape[1]
+    sole = np.zeros((count, width), dtype=np.bool_)
+    for j in range(width):
+        best = -np.inf
+        for r in range(count):
+            if columns[members[r], j] > best:
+                best = columns[members[r], j]
+        if count == 0 or not best > base[j] + _TIE:
+            continue
+        holder, holders = -1, 0
+        for r in range(count):
+            if columns[members[r], j] >= best - _TIE:
+                holder = r
+                holders += 1
+        if holders == 1:
+            sole[holder, j] = True
+    return sole
+
+
+@numba.njit(cache=True)
+def _redundant_flags(
+    columns: FloatArray, base: FloatArray, exempt: BoolArray, members: IntArray
+) -> BoolArray:
+    flags = np.zeros(members.size, dtype=np.bool_)
+    if columns.shape[1] == 0:
+        return flags
+    sole = _sole_best(columns, base, members)
+    for r in range(members.size):
+        if exempt[members[r]]:
+            continue
+        needed = False
+        for j in range(columns.shape[1]):
+            if sole[r, j]:
+                needed = True
+                break
+        flags[r] = not needed
+    return flags
+
+
+@numba.njit(cache=True)
+def _redundancy_delta(
+    columns: FloatArray,
+    base: FloatArray,
+    best: FloatArray,
+    exempt: BoolArray,
+    weight: float,
+    candidates: IntArray,
+    members: IntArray,
+) -> FloatArray:
+    """A newcomer is redundant unless it beats the coalition's best (``best``, the lead's own
+    included) somewhere; a member stays needed unless the newcomer matches it on every
+    column where it is the sole best holder."""
+    delta = np.zeros(candidates.size)
+    width = columns.shape[1]
+    if weight == 0 or width == 0:
+        return delta
+    sole = _sole_best(columns, base, members)
+    for k in range(candidates.size):
+        c = candidates[k]
+        brings = False
+        for j in range(width):
+            if columns[c, j] > best[j] + _TIE:
+                brings = True
+                break
+        if not brings and not exempt[c]:
+            delta[k] -= weight
+        for r in range(members.size):
+            m = members[r]
+            if exempt[m]:
+                continue
+            held = False
+            matched = True
+            for j in range(width):
+                if sole[r, j]:
+                    held = True
+                    if columns[c, j] < columns[m, j] - _TIE:
+                        matched = False
+                        break
+            if held and matched:
+                delta[k] -= weight
+    return delta
+
+
+@numba.njit(cache=True)
+def _score(
+    columns: FloatArray,
+    column_weights: FloatArray,
+    base: FloatArray,
+    modular: FloatArray,
+    sector: IntArray,
+    base_sectors: IntArray,
+    region: IntArray,
+    base_regions: IntArray,
+    local: BoolArray,
+    resources: BoolArray,
+    base_resources: BoolArray,
+    ties: FloatArray,
+    exempt: BoolArray,
+    weights: FloatArray,
+    members: IntArray,
+) -> float:
+    total = 0.0
+    for m in members:
+        total += modular[m]
+    for j in range(columns.shape[1]):
+        best = base[j]
+        for m in members:
+            if columns[m, j] > best:
+                best = columns[m, j]
+        total += column_weights[j] * best
+    brought = 0
+    for r in range(base_resources.size):
+        held = base_resources[r]
+        for m in members:
+            held = held or resources[m, r]
+        if held:
+            brought += 1
+    total += weights[_RESOURCE] * brought
+    pairs = 0.0
+    for a in range(members.size):
+        for b in range(a + 1, members.size):
+            pairs += ties[members[a], members[b]]
+    total += weights[_COHESION] * pairs
+    if weights[_WANTS_LOCAL] > 0:
+        for m in members:
+            if local[m]:
+                total += weights[_LOCAL]
+                break
+    sectors = base_sectors.copy()
+    regions = base_regions.copy()
+    for m in members:
+        sectors[sector[m]] += 1
+        if region[m] >= 0:
+            regions[region[m]] += 1
+    for s in sectors:
+        total += weights[_SECTOR] * _harmonic(s)
+    for g in regions:
+        total += weights[_REGION] * _harmonic(g)
+    if weights[_REDUNDANCY] != 0:
+        flags = _redundant_flags(columns, base, exempt, members)
+        total -= weights[_REDUNDANCY] * flags.sum()
+    return float(total)
+
+
+@numba.njit(cache=True)
+def walk_edges(
+    cumulative: FloatArray,
+    indptr: npt.NDArray[np.integer[Any]],
+    position: IntArray,
+    target: FloatArray,
+) -> IntArray:
+    """For each walker at ``position`` with a draw ``target`` in its row's weight range: the
+    first edge of its row whose running weight exceeds the draw (the row's last edge if
+    rounding put the draw at the end), by binary search within the row.
+
+    The same edge as ``np.searchsorted(cumulative, target, side="right")`` clipped to the
+    row, at the cost of the row's length instead of the whole graph's edge count."""
+    edges = np.empty(position.size, dtype=np.int64)
+    for k in range(position.size):
+        low = indptr[position[k]]
+        high = indptr[position[k] + 1] - 1
+        value = target[k]
+        while low < high:
+            middle = (low + high) // 2
+            if cumulative[middle] > value:
+                high = middle
+            else:
+                low = middle + 1
+        edges[k] = low
+    return edges
+
+
+def warm_up(cumulative: FloatArray, indptr: npt.NDArray[np.integer[Any]]) -> None:
+    """Load (or compile, the first time on a machine) every compiled function, so that no
+    request pays for it: called when a recommender is fitted, with its walk graph's running
+    edge weights and row pointers (their types select what is compiled)."""
+    packed = PackedProblem.of(
+        Problem.toy(cover=[[1.0, 0.0], [0.0, 0.8], [0.5, 0.5]], need_weights=[1.0, 1.0])
+    )
+    state = packed.state([0])
+    packed.add(state, 1)
+    members = np.array([0, 1], dtype=np.int64)
+    packed.gains(state, np.array([2], dtype=np.int64), members, True)
+    packed.redundancy_delta(state, np.array([2], dtype=np.int64), members)
+    packed.score([0, 1])
+    packed.redundant([0, 1])
+    walk_edges(cumulative, indptr, np.zeros(0, dtype=np.int64), np.zeros(0))
