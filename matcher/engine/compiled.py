@@ -32,10 +32,27 @@ from typing import Any
 import numba
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
-from matcher.engine.objective import N_REGIONS, N_SECTORS, Problem
+from matcher.engine.objective import (
+    N_REGIONS,
+    N_SECTORS,
+    Problem,
+    evaluate,
+    harmonic_number,
+    redundant_flags,
+    sole_best_mask,
+)
 
-__all__ = ["PackedProblem", "State", "walk_edges", "warm_up"]
+__all__ = [
+    "PackedProblem",
+    "State",
+    "in_group",
+    "submatrix",
+    "walk_edges",
+    "warmest_path",
+    "warm_up",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -219,16 +236,8 @@ class PackedProblem:
         """The members (not exempt) that are the sole best holder of no column
         (:func:`~matcher.engine.objective.redundant_members`)."""
         chosen = np.asarray(members, dtype=np.int64)
-        flags = _redundant_flags(self.columns, self.base, self.exempt, chosen)
+        flags = redundant_flags(self.columns, self.base, self.exempt, chosen)
         return [int(m) for m, flag in zip(chosen.tolist(), flags.tolist(), strict=True) if flag]
-
-
-@numba.njit(cache=True)
-def _harmonic(count: int) -> float:
-    total = 0.0
-    for k in range(1, count + 1):
-        total += 1.0 / k
-    return total
 
 
 @numba.njit(cache=True)
@@ -344,49 +353,6 @@ def _gains(
 
 
 @numba.njit(cache=True)
-def _sole_best(columns: FloatArray, base: FloatArray, members: IntArray) -> BoolArray:
-    """(members, J) mask: where each member alone holds the coalition's best, above base."""
-    count = members.size
-    width = columns.shape[1]
-    sole = np.zeros((count, width), dtype=np.bool_)
-    for j in range(width):
-        best = -np.inf
-        for r in range(count):
-            if columns[members[r], j] > best:
-                best = columns[members[r], j]
-        if count == 0 or not best > base[j] + _TIE:
-            continue
-        holder, holders = -1, 0
-        for r in range(count):
-            if columns[members[r], j] >= best - _TIE:
-                holder = r
-                holders += 1
-        if holders == 1:
-            sole[holder, j] = True
-    return sole
-
-
-@numba.njit(cache=True)
-def _redundant_flags(
-    columns: FloatArray, base: FloatArray, exempt: BoolArray, members: IntArray
-) -> BoolArray:
-    flags = np.zeros(members.size, dtype=np.bool_)
-    if columns.shape[1] == 0:
-        return flags
-    sole = _sole_best(columns, base, members)
-    for r in range(members.size):
-        if exempt[members[r]]:
-            continue
-        needed = False
-        for j in range(columns.shape[1]):
-            if sole[r, j]:
-                needed = True
-                break
-        flags[r] = not needed
-    return flags
-
-
-@numba.njit(cache=True)
 def _redundancy_delta(
     columns: FloatArray,
     base: FloatArray,
@@ -403,7 +369,7 @@ def _redundancy_delta(
     width = columns.shape[1]
     if weight == 0 or width == 0:
         return delta
-    sole = _sole_best(columns, base, members)
+    sole = sole_best_mask(columns, base, members)
     for k in range(candidates.size):
         c = candidates[k]
         brings = False
@@ -482,11 +448,11 @@ def _score(
         if region[m] >= 0:
             regions[region[m]] += 1
     for s in sectors:
-        total += weights[_SECTOR] * _harmonic(s)
+        total += weights[_SECTOR] * harmonic_number(s)
     for g in regions:
-        total += weights[_REGION] * _harmonic(g)
+        total += weights[_REGION] * harmonic_number(g)
     if weights[_REDUNDANCY] != 0:
-        flags = _redundant_flags(columns, base, exempt, members)
+        flags = redundant_flags(columns, base, exempt, members)
         total -= weights[_REDUNDANCY] * flags.sum()
     return float(total)
 
@@ -519,13 +485,102 @@ def walk_edges(
     return edges
 
 
-def warm_up(cumulative: FloatArray, indptr: npt.NDArray[np.integer[Any]]) -> None:
+@numba.njit(cache=True)
+def submatrix(
+    indptr: npt.NDArray[np.integer[Any]],
+    indices: npt.NDArray[np.integer[Any]],
+    data: FloatArray,
+    rows: IntArray,
+    columns: IntArray,
+) -> FloatArray:
+    """The dense block ``matrix[rows][:, columns]`` of a CSR matrix without duplicate
+    entries (``columns`` ascending), at the cost of the rows' entries, not of scipy's
+    fancy indexing of a large matrix.
+
+    >>> import scipy.sparse as sp
+    >>> m = sp.csr_matrix(np.array([[0, 1.0, 2.0], [1.0, 0, 0], [2.0, 0, 0]]))
+    >>> submatrix(m.indptr, m.indices, m.data, np.array([0, 2]), np.array([0, 2])).tolist()
+    [[0.0, 2.0], [2.0, 0.0]]
+    """
+    block = np.zeros((rows.size, columns.size))
+    for a in range(rows.size):
+        for e in range(indptr[rows[a]], indptr[rows[a] + 1]):
+            column = indices[e]
+            slot = np.searchsorted(columns, column)
+            if slot < columns.size and columns[slot] == column:
+                block[a, slot] = data[e]
+    return block
+
+
+@numba.njit(cache=True)
+def warmest_path(
+    indptr: npt.NDArray[np.integer[Any]],
+    indices: npt.NDArray[np.integer[Any]],
+    data: FloatArray,
+    source: int,
+    target: int,
+    max_hops: int,
+) -> IntArray:
+    """The warmest chain of at most ``max_hops`` ties from ``source`` to ``target`` over a
+    CSR matrix with sorted, distinct column indices, as four nodes padded with -1 (all -1:
+    none). Fewest ties first; among those the largest sum of tie weights, the first found in
+    index order on a tie (what :func:`matcher.engine.proximity.introduction_paths` returns).
+    """
+    path = np.full(4, -1, dtype=np.int64)
+    if source == target:
+        path[0] = source
+        return path
+    source_start, source_end = indptr[source], indptr[source + 1]
+    target_start, target_end = indptr[target], indptr[target + 1]
+    if source_start == source_end or target_start == target_end:
+        return path
+    for e in range(source_start, source_end):
+        if indices[e] == target:
+            path[0], path[1] = source, target
+            return path
+    if max_hops < 2:
+        return path
+    best, middle = -np.inf, -1
+    i, j = source_start, target_start
+    while i < source_end and j < target_end:
+        if indices[i] == indices[j]:
+            warmth = data[i] + data[j]
+            if warmth > best:
+                best, middle = warmth, indices[i]
+            i += 1
+            j += 1
+        elif indices[i] < indices[j]:
+            i += 1
+        else:
+            j += 1
+    if middle >= 0:
+        path[0], path[1], path[2] = source, middle, target
+        return path
+    if max_hops < 3:
+        return path
+    near_target = indices[target_start:target_end]
+    first, second = -1, -1
+    for i in range(source_start, source_end):
+        hop = indices[i]
+        for e in range(indptr[hop], indptr[hop + 1]):
+            slot = np.searchsorted(near_target, indices[e])
+            if slot < near_target.size and near_target[slot] == indices[e]:
+                warmth = data[i] + data[e] + data[target_start + slot]
+                if warmth > best:
+                    best, first, second = warmth, hop, indices[e]
+    if first >= 0:
+        path[0], path[1], path[2], path[3] = source, first, second, target
+    return path
+
+
+def warm_up(cumulative: FloatArray, walks: sp.csr_matrix, *matrices: sp.csr_matrix) -> None:
     """Load (or compile, the first time on a machine) every compiled function, so that no
     request pays for it: called when a recommender is fitted, with its walk graph's running
-    edge weights and row pointers (their types select what is compiled)."""
-    packed = PackedProblem.of(
-        Problem.toy(cover=[[1.0, 0.0], [0.0, 0.8], [0.5, 0.5]], need_weights=[1.0, 1.0])
-    )
+    edge weights and matrix and the index's sparse matrices a request reads (their array
+    types select what is compiled).
+    """
+    toy = Problem.toy(cover=[[1.0, 0.0], [0.0, 0.8], [0.5, 0.5]], need_weights=[1, 1])
+    packed = PackedProblem.of(toy)
     state = packed.state([0])
     packed.add(state, 1)
     members = np.array([0, 1], dtype=np.int64)
@@ -533,4 +588,38 @@ def warm_up(cumulative: FloatArray, indptr: npt.NDArray[np.integer[Any]]) -> Non
     packed.redundancy_delta(state, np.array([2], dtype=np.int64), members)
     packed.score([0, 1])
     packed.redundant([0, 1])
-    walk_edges(cumulative, indptr, np.zeros(0, dtype=np.int64), np.zeros(0))
+    evaluate(toy, [0, 1])
+    nothing = np.zeros(0, dtype=np.int64)
+    walk_edges(cumulative, np.asarray(walks.indptr), nothing, np.zeros(0))
+    warmest_path(
+        np.asarray(walks.indptr), np.asarray(walks.indices), np.asarray(walks.data), 0, 0, 3
+    )
+    in_group(nothing, np.zeros(0), nothing, 0)
+    for matrix in matrices:
+        submatrix(
+            np.asarray(matrix.indptr),
+            np.asarray(matrix.indices),
+            np.asarray(matrix.data),
+            nothing,
+            nothing,
+        )
+
+
+@numba.njit(cache=True)
+def in_group(
+    positions: IntArray, values: FloatArray, group: IntArray, wanted: int
+) -> tuple[IntArray, FloatArray]:
+    """The entries of ``positions`` (and their ``values``) whose ``group`` id is ``wanted``,
+    in order: one pass over a need's holders instead of three numpy passes.
+
+    >>> in_group(np.array([0, 2, 3]), np.array([0.5, 1.0, 0.2]), np.array([7, 7, 8, 7]), 7)
+    (array([0, 3]), array([0.5, 0.2]))
+    """
+    keep = np.empty(positions.size, dtype=np.int64)
+    count = 0
+    for k in range(positions.size):
+        if group[positions[k]] == wanted:
+            keep[count] = k
+            count += 1
+    keep = keep[:count]
+    return positions[keep], values[keep]

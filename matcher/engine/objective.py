@@ -73,9 +73,11 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import astuple, dataclass, field, fields
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -268,20 +270,18 @@ def redundant_members(problem: Problem, members: Sequence[int]) -> list[int]:
     >>> redundant_members(problem, [0, 1]), redundant_members(problem, [0, 2])
     ([], [0])
     """
-    values, sole = sole_best(problem, members)
-    if not members or values.shape[1] == 0:
-        return []
-    needed: BoolArray = np.any(sole, axis=1)
-    exempt = problem.exempt
-    return [
-        int(i)
-        for i, keep in zip(members, needed.tolist(), strict=True)
-        if not keep and not (exempt is not None and exempt[i])
-    ]
+    chosen = np.asarray(members, dtype=np.int64)
+    flags = redundant_flags(
+        _columns(problem), _baseline(problem), _exempt(problem), chosen.reshape(-1)
+    )
+    return [int(i) for i, flag in zip(chosen.tolist(), flags.tolist(), strict=True) if flag]
 
 
 def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
     """The weighted value of every term for the coalition ``members`` (pool positions).
+
+    The terms are summed by one compiled loop (:func:`_parts`): the explanations evaluate
+    every coalition once per member, so a dozen numpy calls per evaluation added up.
 
     Returns
     -------
@@ -289,70 +289,235 @@ def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
         One entry per term of :data:`TERMS`, in that order; they add up to
         :func:`score`.
     """
-    chosen = np.asarray(members, dtype=np.int64)
-    w = problem.weights
-    m = float(problem.max_size)
-    parts: dict[str, float] = {}
-
-    if problem.need_weights.size and problem.need_weights.sum() > 0:
-        best = problem.base_cover.copy()
-        if chosen.size:
-            best = np.maximum(best, problem.cover[chosen].max(axis=0))
-        parts["need_coverage"] = w.need_coverage * float(
-            problem.need_weights @ best / problem.need_weights.sum()
-        )
-    else:
-        parts["need_coverage"] = 0.0
-
-    if problem.base_activity.size:
-        best_activity = problem.base_activity.copy()
-        if chosen.size:
-            best_activity = np.maximum(best_activity, problem.activity[chosen].max(axis=0))
-        parts["activity_coverage"] = w.activity_coverage * float(best_activity.mean())
-    else:
-        parts["activity_coverage"] = 0.0
-
-    sector_counts = problem.base_sector_counts + np.bincount(
-        problem.sector[chosen], minlength=N_SECTORS
+    p = problem
+    n = p.size
+    mission = p.mission
+    parts = _parts(
+        np.ascontiguousarray(p.cover, dtype=np.float64),
+        np.ascontiguousarray(p.need_weights, dtype=np.float64),
+        np.ascontiguousarray(p.activity, dtype=np.float64),
+        _columns(p),
+        _baseline(p),
+        np.ascontiguousarray(p.sector, dtype=np.int64),
+        np.ascontiguousarray(p.base_sector_counts, dtype=np.int64),
+        np.ascontiguousarray(p.region, dtype=np.int64),
+        np.ascontiguousarray(p.base_region_counts, dtype=np.int64),
+        np.ascontiguousarray(p.local, dtype=np.bool_),
+        np.ascontiguousarray(p.resources, dtype=np.bool_).reshape(n, p.base_resources.size),
+        np.ascontiguousarray(p.base_resources, dtype=np.bool_),
+        np.ascontiguousarray(
+            np.vstack(
+                [
+                    p.fit,
+                    p.alignment,
+                    mission if mission is not None else np.zeros(n),
+                    p.proximity,
+                    p.novel,
+                    p.record,
+                    p.yellow,
+                ]
+            ),
+            dtype=np.float64,
+        ),
+        np.ascontiguousarray(p.ties, dtype=np.float64),
+        _exempt(p),
+        _weight_vector(p.weights),
+        p.wants_local,
+        mission is not None,
+        float(p.max_size),
+        np.asarray(members, dtype=np.int64).reshape(-1),
     )
-    parts["sector_diversity"] = (
-        w.sector_diversity * float(harmonic(sector_counts).sum()) / N_SECTORS
-    )
-    regions = problem.region[chosen]
-    region_counts = problem.base_region_counts + np.bincount(
-        regions[regions >= 0], minlength=N_REGIONS
-    )
-    parts["geographic_balance"] = (
-        w.geographic_balance * float(harmonic(region_counts).sum()) / N_REGIONS
-    )
-    parts["local_partner"] = w.local_partner * float(
-        problem.wants_local and bool(problem.local[chosen].any())
-    )
-    parts["geographic_fit"] = w.geographic_fit * float(problem.fit[chosen].sum()) / m
-    if problem.base_resources.size:
-        brought = problem.base_resources.copy()
-        if chosen.size:
-            brought |= problem.resources[chosen].any(axis=0)
-        parts["resource_mix"] = w.resource_mix * float(brought.mean())
-    else:
-        parts["resource_mix"] = 0.0
-    parts["interest_alignment"] = w.interest_alignment * float(problem.alignment[chosen].sum()) / m
-    mission = problem.mission
-    parts["mission_fit"] = (
-        w.mission_fit * float(mission[chosen].sum()) / m if mission is not None else 0.0
-    )
-    parts["trust"] = w.trust * float(problem.proximity[chosen].sum()) / m
-    pair_sum = float(problem.ties[np.ix_(chosen, chosen)].sum()) / 2 if chosen.size > 1 else 0.0
-    parts["cohesion"] = w.cohesion * pair_sum / m
-    parts["novelty"] = w.novelty * float(problem.novel[chosen].sum()) / m
-    parts["track_record"] = w.track_record * float(problem.record[chosen].sum()) / m
-    parts["size_cost"] = -w.size_cost * float(chosen.size)
-    parts["flag_penalty"] = -w.flag_penalty * float(problem.yellow[chosen].sum())
-    redundant = len(redundant_members(problem, members)) if w.redundancy else 0
-    parts["redundancy"] = -w.redundancy * redundant + 0.0  # + 0.0: never -0.0
-    return {term: parts[term] for term in TERMS}
+    return {term: value + 0.0 for term, value in zip(TERMS, parts.tolist(), strict=True)}
 
 
 def score(problem: Problem, members: Sequence[int]) -> float:
     """:math:`f(S)`: the sum of :func:`evaluate`'s parts."""
     return float(sum(evaluate(problem, members).values()))
+
+
+def _columns(problem: Problem) -> FloatArray:
+    """Each candidate's value of every need, then of every wanted activity type."""
+    columns: FloatArray = np.ascontiguousarray(
+        np.hstack([problem.cover, problem.activity]), dtype=np.float64
+    )
+    return columns
+
+
+def _baseline(problem: Problem) -> FloatArray:
+    """The lead's own value of every column of :func:`_columns`."""
+    baseline: FloatArray = np.concatenate([problem.base_cover, problem.base_activity]).astype(
+        np.float64
+    )
+    return baseline
+
+
+def _exempt(problem: Problem) -> BoolArray:
+    """The required members (never redundant), as a mask."""
+    if problem.exempt is None:
+        return np.zeros(problem.size, dtype=np.bool_)
+    exempt: BoolArray = np.ascontiguousarray(problem.exempt, dtype=np.bool_)
+    return exempt
+
+
+@functools.lru_cache(maxsize=64)
+def _weight_vector(weights: Weights) -> FloatArray:
+    """The weights in the order of :data:`TERMS`."""
+    return np.asarray(astuple(weights), dtype=np.float64)
+
+
+@numba.njit(cache=True)
+def harmonic_number(count: int) -> float:
+    """:math:`H(n)`, compiled (see :func:`harmonic`)."""
+    total = 0.0
+    for k in range(1, count + 1):
+        total += 1.0 / k
+    return total
+
+
+@numba.njit(cache=True)
+def sole_best_mask(columns: FloatArray, baseline: FloatArray, members: IntArray) -> BoolArray:
+    """Compiled :func:`sole_best`: the (members, columns) mask of where each member alone
+    holds the coalition's best value, above ``baseline`` (ties within 1e-12 share)."""
+    count = members.size
+    width = columns.shape[1]
+    sole = np.zeros((count, width), dtype=np.bool_)
+    if count == 0:
+        return sole
+    for j in range(width):
+        best = columns[members[0], j]
+        for r in range(1, count):
+            if columns[members[r], j] > best:
+                best = columns[members[r], j]
+        if not best > baseline[j] + 1e-12:
+            continue
+        holder, holders = -1, 0
+        for r in range(count):
+            if columns[members[r], j] >= best - 1e-12:
+                holder = r
+                holders += 1
+        if holders == 1:
+            sole[holder, j] = True
+    return sole
+
+
+@numba.njit(cache=True)
+def redundant_flags(
+    columns: FloatArray, baseline: FloatArray, exempt: BoolArray, members: IntArray
+) -> BoolArray:
+    """Compiled :func:`redundant_members`: per member, whether it is redundant."""
+    flags = np.zeros(members.size, dtype=np.bool_)
+    if columns.shape[1] == 0:
+        return flags
+    sole = sole_best_mask(columns, baseline, members)
+    for r in range(members.size):
+        if exempt[members[r]]:
+            continue
+        needed = False
+        for j in range(columns.shape[1]):
+            if sole[r, j]:
+                needed = True
+                break
+        flags[r] = not needed
+    return flags
+
+
+@numba.njit(cache=True)
+def _parts(
+    cover: FloatArray,
+    need_weights: FloatArray,
+    activity: FloatArray,
+    columns: FloatArray,
+    baseline: FloatArray,
+    sector: IntArray,
+    base_sectors: IntArray,
+    region: IntArray,
+    base_regions: IntArray,
+    local: BoolArray,
+    resources: BoolArray,
+    base_resources: BoolArray,
+    per_member: FloatArray,
+    ties: FloatArray,
+    exempt: BoolArray,
+    weights: FloatArray,
+    wants_local: bool,
+    has_mission: bool,
+    max_size: float,
+    members: IntArray,
+) -> FloatArray:
+    """The weighted terms, in the order of :data:`TERMS` (``per_member`` rows: fit,
+    alignment, mission, proximity, novelty, record, yellow)."""
+    parts = np.zeros(16)
+    needs = cover.shape[1]
+    total_weight = 0.0
+    for j in range(needs):
+        total_weight += need_weights[j]
+    if needs and total_weight > 0:
+        covered = 0.0
+        for j in range(needs):
+            best = baseline[j]
+            for m in members:
+                if cover[m, j] > best:
+                    best = cover[m, j]
+            covered += need_weights[j] * best
+        parts[0] = weights[0] * (covered / total_weight)
+    wanted = activity.shape[1]
+    if wanted:
+        experienced = 0.0
+        for a in range(wanted):
+            best = baseline[needs + a]
+            for m in members:
+                if activity[m, a] > best:
+                    best = activity[m, a]
+            experienced += best
+        parts[1] = weights[1] * (experienced / wanted)
+    sectors = base_sectors.copy()
+    regions = base_regions.copy()
+    for m in members:
+        sectors[sector[m]] += 1
+        if region[m] >= 0:
+            regions[region[m]] += 1
+    diversity = 0.0
+    for s in sectors:
+        diversity += harmonic_number(s)
+    parts[2] = weights[2] * diversity / sectors.size
+    balance = 0.0
+    for g in regions:
+        balance += harmonic_number(g)
+    parts[3] = weights[3] * balance / regions.size
+    if wants_local:
+        for m in members:
+            if local[m]:
+                parts[4] = weights[4]
+                break
+    sums = np.zeros(per_member.shape[0])
+    for row in range(per_member.shape[0]):
+        for m in members:
+            sums[row] += per_member[row, m]
+    parts[5] = weights[5] * sums[0] / max_size
+    if base_resources.size:
+        brought = 0
+        for r in range(base_resources.size):
+            held = base_resources[r]
+            for m in members:
+                held = held or resources[m, r]
+            if held:
+                brought += 1
+        parts[6] = weights[6] * (brought / base_resources.size)
+    parts[7] = weights[7] * sums[1] / max_size
+    if has_mission:
+        parts[8] = weights[8] * sums[2] / max_size
+    parts[9] = weights[9] * sums[3] / max_size
+    pairs = 0.0
+    if members.size > 1:
+        for a in members:
+            for b in members:
+                pairs += ties[a, b]
+        pairs /= 2
+    parts[10] = weights[10] * pairs / max_size
+    parts[11] = weights[11] * sums[4] / max_size
+    parts[12] = weights[12] * sums[5] / max_size
+    parts[13] = -weights[13] * members.size
+    parts[14] = -weights[14] * sums[6]
+    if weights[15] != 0:
+        parts[15] = -weights[15] * redundant_flags(columns, baseline, exempt, members).sum()
+    return parts

@@ -52,6 +52,7 @@ import numpy.typing as npt
 
 from matcher.domain.model import ActivityType, Exclusion, Flag, Initiative
 from matcher.domain.taxonomy import MatchCredits, match_credit
+from matcher.engine.compiled import in_group
 from matcher.engine.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
 from matcher.engine.proximity import SparseScores
 from matcher.engine.text import initiative_text
@@ -293,8 +294,7 @@ class CandidateSources:
             """The group's most popular organisations and its best holders of each need."""
             chosen.append(popular[:count])
             for holders, coverage in need_vectors:
-                inside = ids[holders] == wanted
-                chosen.append(_top(holders[inside], coverage[inside], count))
+                chosen.append(_top(*in_group(holders, coverage, ids, wanted), count))
 
         for country in sorted(initiative.countries):
             if country in index.country_lookup:

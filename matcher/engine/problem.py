@@ -41,7 +41,8 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.domain.model import Initiative, Kind
-from matcher.engine.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
+from matcher.engine.compiled import submatrix
+from matcher.engine.index import ACTIVITY_TYPES, KINDS, REGIONS, SECTORS, Index
 from matcher.engine.objective import N_REGIONS, N_SECTORS, Problem, Weights
 from matcher.engine.pool import CandidatePool
 from matcher.engine.proximity import SparseScores
@@ -52,6 +53,7 @@ __all__ = ["Formulation", "build_problem", "build_rules", "located_factors"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +129,13 @@ def build_problem(
     base_cover = np.zeros(len(need_vectors))
     # a need is what the initiative lacks: the lead's own capabilities do not cover it
     for j, (positions, values) in enumerate(need_vectors):
-        slot = np.searchsorted(pool, positions)
-        inside = slot < n
-        inside[inside] &= pool[slot[inside]] == positions[inside]
-        cover[slot[inside], j] = values[inside] * located_factors(
-            index, initiative, initiative.needs[j].capability, positions[inside]
+        if positions.size == 0:
+            continue
+        # the pool is small, the holders many: look each candidate up among the holders
+        slot = np.minimum(np.searchsorted(positions, pool), positions.size - 1)
+        inside = np.flatnonzero(positions[slot] == pool)
+        cover[inside, j] = values[slot[inside]] * located_factors(
+            index, initiative, initiative.needs[j].capability, pool[inside]
         )
     wanted = [ACTIVITY_TYPES.index(a) for a in sorted(initiative.activity_types)]
     activity = index.activity[pool][:, wanted].astype(np.float64)
@@ -142,23 +146,27 @@ def build_problem(
     base_regions = np.zeros(N_REGIONS, dtype=np.int64)
     if index.region_id[lead] >= 0:
         base_regions[index.region_id[lead]] = 1
-    local = np.array([index.country[i] in initiative.countries for i in pool.tolist()], dtype=bool)
+    local, near = _located(index, initiative, pool)
     fit = np.zeros(n)
-    target_regions = _regions_of(index, initiative)
     if initiative.countries:
-        for k, i in enumerate(pool.tolist()):
-            if index.country[i] in initiative.countries:
-                fit[k] = 1.0
-            elif index.country[i] is None or index.region[i] in target_regions:
-                fit[k] = 0.5
+        nowhere = index.country_id[pool] < 0  # a global body
+        fit = np.where(local, 1.0, np.where(nowhere | near, 0.5, 0.0))
 
     alignment = _alignment(index, initiative, pool)
     pool_ppr = proximity[pool]
     top = float(pool_ppr.max(initial=0.0))
     closeness = pool_ppr / top if top > 0 else np.zeros(n)
-    ties = np.minimum(index.collaboration[pool][:, pool].toarray(), 1.0)
+    collaboration = index.collaboration
+    block = submatrix(
+        np.asarray(collaboration.indptr),
+        np.asarray(collaboration.indices),
+        np.asarray(collaboration.data),
+        np.append(pool, lead).astype(np.int64),
+        pool,
+    )
+    ties = np.minimum(block[:n], 1.0)
     np.fill_diagonal(ties, 0.0)
-    to_lead = np.asarray(index.collaboration[[lead]][:, pool].todense()).ravel()
+    to_lead = block[n]
     return Problem(
         cover=cover,
         need_weights=np.asarray([need.weight for need in initiative.needs], dtype=float),
@@ -286,17 +294,24 @@ def located_factors(
         code == "local_presence" or "local_presence" in vocabulary.ancestors(code)
     ):
         return np.ones(positions.size)
+    there, near = _located(index, initiative, positions)
+    factors: FloatArray = np.where(there, 1.0, np.where(near, 0.25, 0.0))
+    return factors
+
+
+def _located(
+    index: Index, initiative: Initiative, positions: IntArray
+) -> tuple[BoolArray, BoolArray]:
+    """Per position: in a target country; in the region of one (vectorised over the index's
+    country and region ids: a need's holders run to tens of thousands)."""
+    countries = [index.country_lookup[c] for c in initiative.countries if c in index.country_lookup]
+    there: BoolArray = np.isin(index.country_id[positions], countries)
     regions = _regions_of(index, initiative)
-    return np.array(
-        [
-            1.0
-            if index.country[p] in initiative.countries
-            else 0.25
-            if index.region[p] in regions
-            else 0.0
-            for p in positions.tolist()
-        ]
-    )
+    if regions <= set(REGIONS):
+        near: BoolArray = np.isin(index.region_id[positions], [REGIONS.index(r) for r in regions])
+    else:  # a region outside the five M49 ones has no id: compare names
+        near = np.array([index.region[p] in regions for p in positions.tolist()], dtype=bool)
+    return there, near
 
 
 def _alignment(index: Index, initiative: Initiative, pool: IntArray) -> FloatArray:
@@ -305,8 +320,16 @@ def _alignment(index: Index, initiative: Initiative, pool: IntArray) -> FloatArr
     alignment = np.zeros(pool.size)
     columns = [index.theme_codes.index(t) for t in sorted(initiative.themes)]
     if columns:
-        held = index.theme[pool][:, columns].toarray() > 0
-        candidate_sdgs = (index.theme[pool] @ index.theme_sdg).toarray() > 0
+        theme = index.theme
+        themes = submatrix(
+            np.asarray(theme.indptr),
+            np.asarray(theme.indices),
+            np.asarray(theme.data),
+            pool,
+            np.arange(theme.shape[1], dtype=np.int64),
+        )
+        held = themes[:, columns] > 0
+        candidate_sdgs = (themes @ index.theme_sdg.toarray()) > 0
         wanted_sdgs = index.theme_sdg[columns].toarray() > 0
         near = ~held & ((candidate_sdgs.astype(int) @ wanted_sdgs.T.astype(int)) > 0)
         alignment = (held.sum(axis=1) + 0.5 * near.sum(axis=1)) / len(columns)

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from matcher.engine.compiled import walk_edges
+from matcher.engine.compiled import walk_edges, warmest_path
 
 __all__ = [
     "WalkGraph",
@@ -306,57 +306,12 @@ def introduction_paths(
     two neighbourhoods, not of the graph.
     """
     matrix = graph.matrix
-    out_start, out_end = matrix.indptr[source], matrix.indptr[source + 1]
-    near_source = matrix.indices[out_start:out_end]
-    source_weight = matrix.data[out_start:out_end]
     paths: dict[int, tuple[int, ...]] = {}
     for target in targets:
-        paths[target] = _path(graph, source, target, near_source, source_weight, max_hops)
+        # compiled: the neighbourhoods of both ends, scanned once (numpy calls on them cost
+        # more than the scan)
+        nodes = warmest_path(
+            matrix.indptr, matrix.indices, matrix.data, int(source), int(target), max_hops
+        )
+        paths[target] = tuple(int(node) for node in nodes.tolist() if node >= 0)
     return paths
-
-
-def _path(
-    graph: WalkGraph,
-    source: int,
-    target: int,
-    near_source: npt.NDArray[np.int32],
-    source_weight: FloatArray,
-    max_hops: int,
-) -> tuple[int, ...]:
-    if source == target:
-        return (source,)
-    matrix = graph.matrix
-    start, end = matrix.indptr[target], matrix.indptr[target + 1]
-    near_target = matrix.indices[start:end]
-    target_weight = matrix.data[start:end]
-    if near_source.size == 0 or near_target.size == 0:
-        return ()
-    if np.any(near_source == target):
-        return (source, target)
-    if max_hops < 2:
-        return ()
-    common, in_source, in_target = np.intersect1d(
-        near_source, near_target, assume_unique=True, return_indices=True
-    )
-    if common.size:
-        best = int(np.argmax(source_weight[in_source] + target_weight[in_target]))
-        return (source, int(common[best]), target)
-    if max_hops < 3:
-        return ()
-    # the ties from the source's neighbours that land on the target's neighbours
-    starts = matrix.indptr[near_source]
-    lengths = matrix.indptr[near_source + 1] - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return ()
-    edges = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-    landing = matrix.indices[edges]
-    slot = np.minimum(np.searchsorted(near_target, landing), near_target.size - 1)
-    hit = near_target[slot] == landing
-    if not hit.any():
-        return ()
-    row = np.repeat(np.arange(near_source.size), lengths)[hit]
-    col = slot[hit]
-    warmth = source_weight[row] + matrix.data[edges[hit]] + target_weight[col]
-    best = int(np.argmax(warmth))
-    return (source, int(near_source[row[best]]), int(near_target[col[best]]), target)

@@ -266,7 +266,7 @@ class CoalitionRecommender:
         self.index_ = index
         self.graph_ = WalkGraph.from_matrix(index.collaboration)
         # the solvers' compiled loops, loaded (or compiled) now rather than on a request
-        warm_up(self.graph_.cumulative, self.graph_.matrix.indptr)
+        warm_up(self.graph_.cumulative, self.graph_.matrix, index.collaboration, index.theme)
         self.affinity_ = affinity.ranker(index, self.graph_) if affinity is not None else None
         self.gates_ = Gates(index, config.screening)
         self.screening_ = self.gates_.screening
