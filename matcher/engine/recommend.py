@@ -265,8 +265,6 @@ class CoalitionRecommender:
         config = self.config
         self.index_ = index
         self.graph_ = WalkGraph.from_matrix(index.collaboration)
-        # the solvers' compiled loops, loaded (or compiled) now rather than on a request
-        warm_up(self.graph_.cumulative, self.graph_.matrix, index.collaboration, index.theme)
         self.affinity_ = affinity.ranker(index, self.graph_) if affinity is not None else None
         self.gates_ = Gates(index, config.screening)
         self.screening_ = self.gates_.screening
@@ -274,7 +272,15 @@ class CoalitionRecommender:
         self.explainer_ = Explainer(
             index, self.graph_, self.gates_, credits=config.credits, gap_below=config.gap_below
         )
+        self.warm_up()
         return self
+
+    def warm_up(self) -> None:
+        """Load (or compile, the first time on a machine) the engine's compiled loops
+        (:mod:`matcher.engine.compiled`), so that no request pays for it: :meth:`fit` does;
+        a process that receives a fitted recommender (unpickled) calls it once."""
+        index = self._fitted()
+        warm_up(self.graph_.cumulative, self.graph_.matrix, index.collaboration, index.theme)
 
     def proximity(self, seeds: Sequence[int]) -> SparseScores:
         """Personalised PageRank from ``seeds`` (index positions) of the organisations the

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from matcher.domain.exceptions import PartnerMatchError
 from matcher.domain.model import Initiative
+from matcher.engine.compiled import submatrix
 from matcher.engine.recommend import CoalitionRecommender
 from matcher.formats.initiative_files import initiative_to_mapping
 from service.batch.render import render_initiative, warm_up
@@ -157,6 +159,7 @@ def run_chunk_with(
             _prepare_worker()
             _installed.clear()
             recommender = _installed[token] = load_recommender(payload)
+            recommender.warm_up()
     return [describe(recommender, task, settings) for task in tasks]
 
 
@@ -282,8 +285,17 @@ def _drawn(lead: str, members: Sequence[Mapping[str, Any]]) -> list[str]:
 def _ties(recommender: CoalitionRecommender, ids: Sequence[str]) -> list[list[Any]]:
     """Past collaboration (recency-weighted shared partnerships) between any two of ``ids``."""
     index = recommender.index_
-    positions = [index.position[org_id] for org_id in ids]
-    block = index.collaboration[positions][:, positions].toarray()
+    positions = np.asarray([index.position[org_id] for org_id in ids], dtype=np.int64)
+    order = np.argsort(positions)
+    collaboration = index.collaboration
+    block = np.empty((positions.size, positions.size))
+    block[:, order] = submatrix(
+        np.asarray(collaboration.indptr),
+        np.asarray(collaboration.indices),
+        np.asarray(collaboration.data),
+        positions,
+        positions[order],
+    )
     return [
         [ids[a], ids[b], round(float(block[a, b]), 6)]
         for a in range(len(ids))
