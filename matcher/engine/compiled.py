@@ -48,6 +48,9 @@ __all__ = [
     "PackedProblem",
     "State",
     "in_group",
+    "greedy_fill",
+    "local_search",
+    "pack_rules",
     "submatrix",
     "walk_edges",
     "warmest_path",
@@ -142,6 +145,25 @@ class PackedProblem:
                 else np.zeros(n, dtype=np.bool_)
             ),
             weights=weights,
+        )
+
+    def arrays(self) -> ProblemArrays:
+        """The arrays in the order the compiled search takes them."""
+        return (
+            self.columns,
+            self.column_weights,
+            self.base,
+            self.modular,
+            self.sector,
+            self.base_sectors,
+            self.region,
+            self.base_regions,
+            self.local,
+            self.resources,
+            self.base_resources,
+            self.ties,
+            self.exempt,
+            self.weights,
         )
 
     def state(self, members: Sequence[int]) -> State:
@@ -595,6 +617,20 @@ def warm_up(cumulative: FloatArray, walks: sp.csr_matrix, *matrices: sp.csr_matr
         np.asarray(walks.indptr), np.asarray(walks.indices), np.asarray(walks.data), 0, 0, 3
     )
     in_group(nothing, np.zeros(0), nothing, 0)
+    rules = pack_rules(
+        toy.size,
+        min_size=1,
+        max_size=2,
+        forced=(),
+        conflicts=((0, 1),),
+        cuts=((frozenset({0}), 1),),
+        required_sectors=frozenset({0}),
+        required_kinds=frozenset({0}),
+        kind=np.zeros(toy.size, dtype=np.int64),
+        require_local=False,
+    )
+    found, _ = greedy_fill(packed.arrays(), rules, np.zeros(toy.size), nothing)
+    local_search(packed.arrays(), rules, found, 20, 12)
     for matrix in matrices:
         submatrix(
             np.asarray(matrix.indptr),
@@ -623,3 +659,331 @@ def in_group(
             count += 1
     keep = keep[:count]
     return positions[keep], values[keep]
+
+
+@dataclass(frozen=True, slots=True)
+class PackedRules:
+    """The hard constraints of :class:`~matcher.engine.solvers.Rules` as arrays (without
+    strict complementarity, which the Python search handles).
+
+    ``cut_members[c]`` marks the members of the ``c``-th no-good cut and ``cut_limit[c]``
+    how many of them a coalition may keep; ``required_sectors`` / ``required_kinds`` are
+    masks over sector and kind ids.
+    """
+
+    min_size: int
+    max_size: int
+    forced: IntArray
+    conflicts: IntArray  # (c, 2)
+    cut_members: BoolArray  # (cuts, n)
+    cut_limit: IntArray
+    required_sectors: BoolArray  # (N_SECTORS,)
+    required_kinds: BoolArray  # (kinds,)
+    kind: IntArray  # (n,)
+    require_local: bool
+
+
+@numba.njit(cache=True)
+def _unmet(
+    members: IntArray,
+    sector: IntArray,
+    local: BoolArray,
+    required_sectors: BoolArray,
+    required_kinds: BoolArray,
+    kind: IntArray,
+    require_local: bool,
+) -> tuple[BoolArray, BoolArray, bool]:
+    sectors = required_sectors.copy()
+    kinds = required_kinds.copy()
+    lacks_local = require_local
+    for m in members:
+        sectors[sector[m]] = False
+        if kinds.size:
+            kinds[kind[m]] = False
+        if local[m]:
+            lacks_local = False
+    return sectors, kinds, lacks_local
+
+
+@numba.njit(cache=True)
+def _feasible(
+    size: int,
+    members: IntArray,
+    conflicts: IntArray,
+    cut_members: BoolArray,
+    cut_limit: IntArray,
+) -> BoolArray:
+    """Candidates that may join ``members`` without breaking a conflict or a cut."""
+    allowed = np.ones(size, dtype=np.bool_)
+    chosen = np.zeros(size, dtype=np.bool_)
+    for m in members:
+        allowed[m] = False
+        chosen[m] = True
+    for c in range(conflicts.shape[0]):
+        a, b = conflicts[c, 0], conflicts[c, 1]
+        if chosen[a]:
+            allowed[b] = False
+        if chosen[b]:
+            allowed[a] = False
+    for c in range(cut_limit.size):
+        inside = 0
+        for m in members:
+            if cut_members[c, m]:
+                inside += 1
+        if inside >= cut_limit[c]:
+            for i in range(size):
+                if cut_members[c, i]:
+                    allowed[i] = False
+    return allowed
+
+
+@numba.njit(cache=True)
+def _valid(
+    members: IntArray,
+    sector: IntArray,
+    local: BoolArray,
+    min_size: int,
+    max_size: int,
+    forced: IntArray,
+    conflicts: IntArray,
+    cut_members: BoolArray,
+    cut_limit: IntArray,
+    required_sectors: BoolArray,
+    required_kinds: BoolArray,
+    kind: IntArray,
+    require_local: bool,
+) -> bool:
+    count = members.size
+    if count < min_size or count > max_size:
+        return False
+    for a in range(count):
+        for b in range(a + 1, count):
+            if members[a] == members[b]:
+                return False
+    for f in forced:
+        if not np.any(members == f):
+            return False
+    for c in range(conflicts.shape[0]):
+        if np.any(members == conflicts[c, 0]) and np.any(members == conflicts[c, 1]):
+            return False
+    for c in range(cut_limit.size):
+        inside = 0
+        for m in members:
+            if cut_members[c, m]:
+                inside += 1
+        if inside > cut_limit[c]:
+            return False
+    sectors, kinds, lacks_local = _unmet(
+        members, sector, local, required_sectors, required_kinds, kind, require_local
+    )
+    return not (np.any(sectors) or np.any(kinds) or lacks_local)
+
+
+#: Candidates re-evaluated at once by lazy greedy (past the first, unevaluated batch).
+LAZY_BATCH = 64
+
+ProblemArrays = tuple[
+    FloatArray,
+    FloatArray,
+    FloatArray,
+    FloatArray,
+    IntArray,
+    IntArray,
+    IntArray,
+    IntArray,
+    BoolArray,
+    BoolArray,
+    BoolArray,
+    FloatArray,
+    BoolArray,
+    FloatArray,
+]
+RuleArrays = tuple[
+    int, int, IntArray, IntArray, BoolArray, IntArray, BoolArray, BoolArray, IntArray, bool
+]
+
+
+@numba.njit(cache=True)
+def _problem_score(p: ProblemArrays, members: IntArray) -> float:
+    return _score(
+        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13],
+        members,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _problem_state(p: ProblemArrays, members: IntArray) -> State:
+    return _state(p[0], p[2], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], members)
+
+
+@numba.njit(cache=True)
+def _problem_gains(
+    p: ProblemArrays, state: State, candidates: IntArray, members: IntArray, penalty: bool
+) -> FloatArray:
+    return _gains(
+        p[0], p[1], p[2], p[3], p[4], p[6], p[8], p[9], p[12], p[13], state, candidates,
+        members, penalty,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _problem_valid(p: ProblemArrays, r: RuleArrays, members: IntArray) -> bool:
+    return _valid(members, p[4], p[8], r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+
+
+@numba.njit(cache=True)
+def greedy_fill(
+    p: ProblemArrays, r: RuleArrays, caps: FloatArray, start: IntArray
+) -> tuple[IntArray, bool]:
+    """Lazy greedy from ``start`` (the solvers' ``_greedy_fill`` without strict
+    complementarity): the coalition, and whether it meets every rule."""
+    columns, sector, local, weights = p[0], p[4], p[8], p[13]
+    min_size, max_size = r[0], r[1]
+    n = columns.shape[0]
+    members = start.copy()
+    state = _problem_state(p, members)
+    bounds = np.full(n, np.inf)
+    while members.size < max_size:
+        allowed = _feasible(n, members, r[3], r[4], r[5])
+        sectors, kinds, lacks_local = _unmet(members, sector, local, r[6], r[7], r[8], r[9])
+        needed = max(sectors.sum(), kinds.sum(), 1 if lacks_local else 0)
+        if needed > 0:  # requirements first
+            for i in range(n):
+                if allowed[i]:
+                    helps = sectors[sector[i]] or (lacks_local and local[i])
+                    if kinds.size:
+                        helps = helps or kinds[r[8][i]]
+                    allowed[i] = helps
+        candidates = np.flatnonzero(allowed)
+        if candidates.size == 0:
+            break
+        order = candidates[np.argsort(-bounds[candidates], kind="mergesort")]
+        best_gain, best = -np.inf, -1
+        unevaluated = 0
+        for i in order:
+            if np.isinf(bounds[i]):
+                unevaluated += 1
+        start_at, step = 0, max(LAZY_BATCH, unevaluated)
+        while start_at < order.size:
+            batch = order[start_at : start_at + step]
+            fresh = _problem_gains(p, state, batch, members, False)
+            for k in range(batch.size):
+                i = batch[k]
+                bounds[i] = fresh[k] - weights[_COHESION] * state[5][i] + caps[i]
+            if weights[_REDUNDANCY] != 0:
+                fresh = fresh + _redundancy_delta(
+                    columns, p[2], state[0], p[12], weights[_REDUNDANCY], batch, members
+                )
+            top = np.argmax(fresh)
+            if fresh[top] > best_gain:
+                best_gain, best = fresh[top], batch[top]
+            start_at += step
+            step = LAZY_BATCH
+            if start_at >= order.size or best_gain >= bounds[order[start_at:]].max():
+                break
+        enough = members.size >= min_size and not (np.any(sectors) or np.any(kinds) or lacks_local)
+        if best < 0 or (enough and best_gain <= 0):
+            break
+        _add(columns, sector, p[6], local, p[9], p[11], state, best)
+        members = np.append(members, best)
+    return members, _problem_valid(p, r, members)
+
+
+@numba.njit(cache=True)
+def local_search(
+    p: ProblemArrays, r: RuleArrays, members: IntArray, max_rounds: int, per_move: int
+) -> IntArray:
+    """Best-improvement add / drop / swap moves until none improves the score (the solvers'
+    ``_local_search`` without strict complementarity, where a move is kept only if valid)."""
+    columns, weights, forced = p[0], p[13], r[2]
+    min_size, max_size = r[0], r[1]
+    n = columns.shape[0]
+    current = members.copy()
+    current_score = _problem_score(p, current)
+    for _ in range(max_rounds):
+        best_score = current_score + 1e-9
+        best_move = current
+        found = False
+        for removed in range(-1, current.size):
+            drop = -1
+            if removed >= 0:
+                drop = current[removed]
+                if np.any(forced == drop):
+                    continue
+                rest = np.concatenate((current[:removed], current[removed + 1 :]))
+                rest_score = _problem_score(p, rest)
+                if rest.size >= min_size and rest_score > best_score and _problem_valid(p, r, rest):
+                    best_score, best_move, found = rest_score, rest, True
+            else:
+                rest, rest_score = current, current_score
+            if rest.size >= max_size:
+                continue
+            allowed = _feasible(n, rest, r[3], r[4], r[5])
+            if drop >= 0:
+                allowed[drop] = False
+            entrants = np.flatnonzero(allowed)
+            if entrants.size == 0:
+                continue
+            state = _problem_state(p, rest)
+            gains = _problem_gains(p, state, entrants, rest, False)
+            if weights[_REDUNDANCY] != 0:
+                # the penalty only lowers a gain: price it for the best upper bounds only
+                shortlist = np.argsort(-gains, kind="mergesort")[: 2 * per_move]
+                entrants = entrants[shortlist]
+                gains = gains[shortlist] + _redundancy_delta(
+                    columns, p[2], state[0], p[12], weights[_REDUNDANCY], entrants, rest
+                )
+            for k in np.argsort(-gains, kind="mergesort")[:per_move]:
+                if rest_score + gains[k] <= best_score:
+                    break
+                moved = np.append(rest, entrants[k])
+                if _problem_valid(p, r, moved):
+                    best_score, best_move, found = rest_score + gains[k], moved, True
+                    break
+        if not found:
+            break
+        current, current_score = best_move, _problem_score(p, best_move)
+    return current
+
+
+def pack_rules(
+    size: int,
+    *,
+    min_size: int,
+    max_size: int,
+    forced: Sequence[int],
+    conflicts: Sequence[tuple[int, int]],
+    cuts: Sequence[tuple[frozenset[int], int]],
+    required_sectors: frozenset[int],
+    required_kinds: frozenset[int],
+    kind: IntArray | None,
+    require_local: bool,
+) -> RuleArrays:
+    """Hard constraints over ``size`` candidates as the compiled search takes them (see
+    :class:`~matcher.engine.solvers.Rules`; a cut ``(members, d)`` keeps at most
+    ``len(members) - d`` of them)."""
+    cut_members = np.zeros((len(cuts), size), dtype=np.bool_)
+    cut_limit = np.zeros(len(cuts), dtype=np.int64)
+    for c, (members, difference) in enumerate(cuts):
+        cut_members[c, sorted(members)] = True
+        cut_limit[c] = len(members) - difference
+    sectors = np.zeros(N_SECTORS, dtype=np.bool_)
+    sectors[sorted(required_sectors)] = True
+    kinds = np.zeros(0, dtype=np.bool_)
+    kind_ids = np.zeros(size, dtype=np.int64)
+    if required_kinds and kind is not None:
+        kind_ids = np.ascontiguousarray(kind, dtype=np.int64)
+        kinds = np.zeros(max(int(kind_ids.max(initial=0)), *required_kinds) + 1, dtype=np.bool_)
+        kinds[sorted(required_kinds)] = True
+    return (
+        int(min_size),
+        int(max_size),
+        np.asarray(forced, dtype=np.int64).reshape(-1),
+        np.asarray(conflicts, dtype=np.int64).reshape(-1, 2),
+        cut_members,
+        cut_limit,
+        sectors,
+        kinds,
+        kind_ids,
+        bool(require_local),
+    )

@@ -28,7 +28,14 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint
 from scipy.optimize import milp as scipy_milp
 
-from matcher.engine.compiled import PackedProblem
+from matcher.engine.compiled import (
+    LAZY_BATCH,
+    PackedProblem,
+    RuleArrays,
+    greedy_fill,
+    local_search,
+    pack_rules,
+)
 from matcher.engine.objective import N_REGIONS, N_SECTORS, Problem, redundant_members, score
 
 __all__ = ["Rules", "Solution", "greedy", "milp", "solve", "top_k", "InfeasibleError"]
@@ -38,8 +45,6 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 _EPS = 1e-12
-#: Candidates re-evaluated at once by lazy greedy (numpy calls cost more than arithmetic).
-_LAZY_BATCH = 64
 
 
 class InfeasibleError(ValueError):
@@ -286,7 +291,7 @@ def _greedy_fill(
         order = candidates[np.argsort(-bounds[candidates], kind="stable")]
         best_gain, best = -np.inf, -1
         # candidates never evaluated (infinite bound) sort first and go in one batch
-        start_at, step = 0, max(_LAZY_BATCH, int(np.isinf(bounds[order]).sum()))
+        start_at, step = 0, max(LAZY_BATCH, int(np.isinf(bounds[order]).sum()))
         while start_at < order.size:
             batch = order[start_at : start_at + step]
             fresh = state.gains(batch, penalty=False)
@@ -303,7 +308,7 @@ def _greedy_fill(
             if fresh[k] > best_gain:
                 best_gain, best = float(fresh[k]), int(batch[k])
             start_at += step
-            step = _LAZY_BATCH
+            step = LAZY_BATCH
             remaining = order[start_at:]
             if remaining.size == 0 or best_gain >= bounds[remaining].max():
                 break
@@ -322,6 +327,48 @@ def _greedy_fill(
                 state = _State(search.packed, kept)
     members = list(state.members)
     return members if search.is_valid(rules, members) else None
+
+
+def _packed_rules(problem: Problem, rules: Rules) -> RuleArrays:
+    return pack_rules(
+        problem.size,
+        min_size=rules.min_size,
+        max_size=rules.max_size,
+        forced=rules.forced,
+        conflicts=rules.conflicts,
+        cuts=rules.cuts,
+        required_sectors=rules.required_sectors,
+        required_kinds=rules.required_kinds,
+        kind=rules.kind,
+        require_local=rules.require_local,
+    )
+
+
+def _compiled_fill(
+    problem: Problem, rules: Rules, start: Sequence[int], search: _Search
+) -> list[int] | None:
+    """:func:`_greedy_fill` without strict complementarity, compiled
+    (:func:`matcher.engine.compiled.greedy_fill`)."""
+    members, valid = greedy_fill(
+        search.packed.arrays(),
+        _packed_rules(problem, rules),
+        search.caps,
+        np.asarray(start, dtype=np.int64),
+    )
+    return [int(m) for m in members.tolist()] if valid else None
+
+
+def _compiled_local_search(search: _Search, rules: Rules, members: list[int]) -> list[int]:
+    """:func:`_local_search` without strict complementarity, compiled
+    (:func:`matcher.engine.compiled.local_search`)."""
+    found = local_search(
+        search.packed.arrays(),
+        _packed_rules(search.problem, rules),
+        np.asarray(members, dtype=np.int64),
+        20,
+        12,
+    )
+    return [int(m) for m in found.tolist()]
 
 
 def _breaks_protected(search: _Search, rules: Rules, members: Sequence[int], newcomer: int) -> bool:
@@ -484,17 +531,20 @@ def greedy(
     started = time.perf_counter()
     search = _Search(problem)
     forced = list(dict.fromkeys(rules.forced))
-    members = _greedy_fill(problem, rules, forced, search)
+    # strict complementarity repairs moves in Python; otherwise the same search is compiled
+    fill = _greedy_fill if rules.complementary else _compiled_fill
+    members = fill(problem, rules, forced, search)
     if members is None:
         raise InfeasibleError("No coalition satisfies the constraints")
     starts = [members]
     for barred in [m for m in members if m not in rules.forced][:restarts]:
-        other = _greedy_fill(problem, rules.with_cut([barred], 1), forced, search)
+        other = fill(problem, rules.with_cut([barred], 1), forced, search)
         if other is not None:
             starts.append(other)
     if local_search:
         # from each start: the best start before local search is often not the best after
-        starts = [_local_search(search, rules, start) for start in starts]
+        improve = _local_search if rules.complementary else _compiled_local_search
+        starts = [improve(search, rules, start) for start in starts]
     members = max(starts, key=search.score)
     value = score(problem, members)
     bound = max(_greedy_bound(search, rules, members, value), value)
