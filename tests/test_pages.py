@@ -30,6 +30,8 @@ from tests.pages_support import (
     store_initiative,
 )
 
+#: How the form shows the lead unicef: by its name, which names no other organisation.
+UNICEF = "United Nations Children's Fund (UNICEF)"
 CSS = Path(__file__).resolve().parent.parent / "service" / "pages" / "static" / "pages.css"
 
 
@@ -562,7 +564,7 @@ def test_proposing_from_a_stored_initiative_reuses_it(found: Services, broker: F
     page = broker.get(f"/recommend?initiative={body['id']}").text
     assert 'value="i49-edu-quality-brazil"' in page
     form = read_page(page).form_with("lead")
-    assert form["lead"] == ["unicef"] and form["themes"] == body["themes"]
+    assert form["lead"] == [UNICEF] and form["themes"] == body["themes"]
     assert form["need-1-capability"] == [body["needs"][1]["capability"]]
     results = broker.post("/recommend", data=form)  # sent as it was filled in
     assert results.status_code == 200, results.text
@@ -719,7 +721,7 @@ def test_a_pasted_concept_note_fills_in_the_request_form(broker: FlaskClient) ->
     response = broker.post("/recommend/draft", data={"csrf_token": csrf_token(page), "note": note})
     assert response.status_code == 200, response.text
     form = read_page(response.text).form_with("lead")
-    assert form["lead"] == ["unicef"]
+    assert form["lead"] == [UNICEF]
     assert form["countries"] == ["IN"]
     assert sorted(form["themes"]) == ["child_labour", "education", "population_women"]
     assert form["activity_types"] == ["advocacy"]

@@ -916,11 +916,13 @@ class SqlCatalog:
         lead: str | None = None,
         theme: str | None = None,
         country: str | None = None,
+        member: str | None = None,
         sort: str = "-created_at",
         offset: int = 0,
         limit: int = 50,
     ) -> Page[ProposalRecord]:
-        """Proposals filtered by status and by their initiative's lead, theme or country.
+        """Proposals filtered by status, by their initiative's lead, theme or country and by
+        one of their members.
 
         ``sort`` is ``created_at``, ``score`` or ``id``, with ``-`` for descending.
         """
@@ -935,6 +937,8 @@ class SqlCatalog:
             conditions.append(_contains_code(initiatives.c.themes, theme))
         if country:
             conditions.append(_contains_code(initiatives.c.countries, country))
+        if member:
+            conditions.append(_contains_code(proposals.c.members, member))
         condition = and_(True, *conditions)
         columns = {
             "created_at": proposals.c.created_at,

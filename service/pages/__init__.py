@@ -15,6 +15,7 @@ from flask import Flask, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
+from service.pages import lookup  # noqa: F401  (its routes join bp)
 from service.pages.views import bp
 
 __all__ = ["init_app", "PageSessionInterface"]

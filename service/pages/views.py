@@ -4,6 +4,7 @@ use cases as the API (the catalog, the served engine) and hand
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import heapq
@@ -12,12 +13,14 @@ import logging
 import secrets
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import pydantic
 from flask import (
     Blueprint,
+    current_app,
     flash,
     g,
     make_response,
@@ -38,7 +41,9 @@ from matcher.storage.catalog import DECISIONS, ConflictError, ProposalRecord, St
 from matcher.storage.sql import StorageError
 from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
 from matcher.usecases.editing import check_initiative
+from matcher.usecases.organisations import country_names_for, directory_for, place_name
 from matcher.usecases.proposing import propose_coalition
+from matcher.usecases.starting_points import StartingPoint, starting_points
 from service.auth import Caller
 from service.holder import Snapshot
 from service.logsafe import printable
@@ -50,6 +55,7 @@ from service.pages.coalition import (
     tie_lookup,
 )
 from service.pages.forms import (
+    MAX_NEEDS,
     InitiativeForm,
     build_body,
     error_for,
@@ -303,10 +309,8 @@ def _labeller(snapshot: Snapshot | None) -> Labeller:
     return Labeller(snapshot.dataset.organisations, snapshot.dataset.taxonomies)
 
 
-@bp.get("/proposals")
-@requires("read")
-def queue() -> Response:
-    args = request.args
+def queue_filters(args: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The queue's filters from a query string, and what in it was not understood."""
     problems = []
     status = args.get("status", "proposed")
     if status and status not in STATUSES:
@@ -316,11 +320,6 @@ def queue() -> Response:
     if sort not in SORTS:
         problems.append(f"Unknown order {sort!r}: showing the newest first.")
         sort = "-created_at"
-    try:
-        number = max(1, int(args.get("page", "1")))
-    except ValueError:
-        problems.append("The page number must be a whole number: showing the first page.")
-        number = 1
     filters = {
         "status": status,
         "lead": args.get("lead", "").strip(),
@@ -328,6 +327,20 @@ def queue() -> Response:
         "country": args.get("country", "").strip().upper(),
         "sort": sort,
     }
+    return filters, problems
+
+
+@bp.get("/proposals")
+@requires("read")
+def queue() -> Response:
+    args = request.args
+    filters, problems = queue_filters(args)
+    status, sort = filters["status"], filters["sort"]
+    try:
+        number = max(1, int(args.get("page", "1")))
+    except ValueError:
+        problems.append("The page number must be a whole number: showing the first page.")
+        number = 1
     catalog = services().catalog
     found = catalog.list_proposals(
         status=status or None,
@@ -356,7 +369,7 @@ def queue() -> Response:
                 "title": (initiative.title if initiative is not None else "") or "(untitled)",
                 "lead": labeller.org(str(body.get("lead", ""))) if body else None,
                 "themes": [labeller.code("themes", t) for t in body.get("themes") or ()],
-                "countries": list(body.get("countries") or ()),
+                "countries": [place_name(c) for c in body.get("countries") or ()],
                 "members": [labeller.org(m) for m in record.members],
             }
         )
@@ -532,11 +545,14 @@ def decide(proposal_id: int) -> Response:
 
 #: The lead suggestions of the last snapshot seen: (snapshot, suggestions).
 _LEADS: list[tuple[Snapshot, list[tuple[str, str]]]] = []
+#: The demo initiatives of the last snapshot seen: (snapshot, starting points).
+_DEMOS: list[tuple[Snapshot, list[StartingPoint]]] = []
 MAX_LEAD_SUGGESTIONS = 1000
 
 
 def _lead_suggestions(snapshot: Snapshot | None) -> list[tuple[str, str]]:
-    """Organisations to suggest as the lead, UN entities first (computed once a snapshot)."""
+    """Organisations to suggest as the lead, UN entities first (computed once a snapshot):
+    ``(what to type, id)``, what to type being the name unless another has the same."""
     if snapshot is None:
         return []
     if _LEADS and _LEADS[0][0] is snapshot:
@@ -546,7 +562,8 @@ def _lead_suggestions(snapshot: Snapshot | None) -> list[tuple[str, str]]:
         snapshot.dataset.organisations.values(),
         key=lambda o: (o.kind.value != "un_entity", o.name),
     )
-    suggestions = [(o.id, o.name) for o in best]
+    directory = directory_for(snapshot.dataset)
+    suggestions = [(directory.unique_name(o.id), o.id) for o in best]
     _LEADS[:] = [(snapshot, suggestions)]
     return suggestions
 
@@ -565,7 +582,33 @@ def _choices() -> dict[str, Any]:
         "kinds": [(c, t.label) for c, t in taxonomies.kinds.items()],
         "organisations": _lead_suggestions(snapshot),
         "stored": services().catalog.list_initiatives(limit=200).items,
+        "demos": _demos(snapshot),
     }
+
+
+def _demo_folders() -> list[Path]:
+    configured = current_app.config.get("DEMO_INITIATIVES")
+    if configured is not None:
+        return [Path(p) for p in configured]
+    data = Path(__file__).resolve().parents[2] / "data"
+    return [data / "seed" / "initiatives", data / "iati-sample" / "initiatives"]
+
+
+def _demos(snapshot: Snapshot | None) -> list[StartingPoint]:
+    """The demo initiatives the served data can answer (read once a snapshot)."""
+    if snapshot is None:
+        return []
+    if _DEMOS and _DEMOS[0][0] is snapshot:
+        return _DEMOS[0][1]
+    found = starting_points(_demo_folders(), snapshot.dataset)
+    _DEMOS[:] = [(snapshot, found)]
+    return found
+
+
+def _lead_name(snapshot: Snapshot | None) -> Callable[[str], str] | None:
+    if snapshot is None:
+        return None
+    return directory_for(snapshot.dataset).unique_name
 
 
 def _recommend_page(
@@ -579,9 +622,10 @@ def _recommend_page(
     suggestions: Sequence[Suggestion] = (),
 ) -> Response:
     snapshot = services().holder.snapshot
-    views, comparisons, excluded = [], None, None
+    views, comparisons, excluded, lead = [], None, None, None
     if result is not None and body is not None:
         labeller = _labeller(snapshot)
+        lead = labeller.org(str(body["lead"]))
         ties = tie_lookup(snapshot.engine.index_ if snapshot else None)
         coalitions = result["coalitions"]
         for k, coalition in enumerate(coalitions, start=1):
@@ -621,6 +665,8 @@ def _recommend_page(
         field_label=field_label,
         note=note,
         suggestions=suggestions,
+        max_needs=MAX_NEEDS,
+        initiative_lead=lead,
     )
 
 
@@ -629,11 +675,12 @@ def _recommend(form: InitiativeForm) -> tuple[dict[str, Any] | None, dict[str, A
     filled in on a problem."""
     snapshot = _snapshot()
     taxonomies = snapshot.dataset.taxonomies if snapshot else services().taxonomies
-    body = build_body(form, taxonomies)
-    lead = form.values.get("lead")
-    if body is None and snapshot is not None and lead and "lead" not in form.errors:
-        if lead not in snapshot.dataset.organisations:  # say it now, not after the next try
-            form.error("lead", f"Organisation {lead!r} not found")
+    body = build_body(
+        form,
+        taxonomies,
+        organisations=directory_for(snapshot.dataset) if snapshot else None,
+        countries=country_names_for(taxonomies),
+    )
     if body is None or snapshot is None:
         return body, None
     try:
@@ -653,13 +700,29 @@ _NOT_READY = "The recommendation index is being built; try again in a few second
 @bp.route("/recommend", methods=["GET", "POST"])
 @requires("recommend")
 def recommend() -> Response:
+    lead_name = _lead_name(services().holder.snapshot)
     if request.method == "GET":
         stored = request.args.get("initiative", "").strip()
+        demo = request.args.get("demo", "").strip()
+        if demo:
+            chosen = next((d for d in _demos(_snapshot()) if d.id == demo), None)
+            if chosen is None:
+                return error_page(404, f"No demo initiative has the id “{demo}”.")
+            return _recommend_page(
+                form_from_body(chosen.body, lead_name=_lead_name(_snapshot())),
+                message=f"The form holds the demo initiative “{chosen.title}”: change what "
+                "you like, then ask.",
+            )
         if not stored:
             return _recommend_page(form_from_body({"count": 3}))
         record = services().catalog.get_initiative(stored)
-        return _recommend_page(form_from_body(record.body, record.id))
+        return _recommend_page(form_from_body(record.body, record.id, lead_name=lead_name))
     form = form_from_request(request.form, request.form.getlist)
+    if request.form.get("action") == "add_need":
+        form.rows = len(form.need_rows) + 1
+        return _recommend_page(
+            form, message=f"Need {len(form.need_rows)} added below: fill it in, then ask."
+        )
     body, result = _recommend(form)
     if form.errors:
         return _recommend_page(form, 422, message="Some fields need attention: see below.")
@@ -695,10 +758,72 @@ def draft() -> Response:
     body = {"count": 3, **drafted.initiative}
     found = len([s for s in drafted.suggestions if s.confidence >= ACCEPT_AT])
     return _recommend_page(
-        form_from_body(body),
+        form_from_body(body, lead_name=_lead_name(snapshot)),
         message=f"The note filled in {found} field value(s): check them below, then ask.",
         note=note,
         suggestions=drafted.suggestions,
+    )
+
+
+#: What a relaxation may change: the request's own fields, never who asks or which record.
+_RELAXABLE = frozenset(RecommendationIn.model_fields) - {"id", "lead"}
+
+
+def relaxed(body: Mapping[str, Any], change: Any) -> dict[str, Any]:
+    """``body`` with a relaxation's ``change`` (``[{"path": "constraints.x", "value": v}]``)
+    applied.
+
+    >>> relaxed({"constraints": {"require_local_partner": True}},
+    ...         [{"path": "constraints.require_local_partner", "value": False}])
+    {'constraints': {'require_local_partner': False}}
+
+    Raises
+    ------
+    ValueError
+        If the change is malformed or touches a field a relaxation may not change.
+    """
+    result = copy.deepcopy(dict(body))
+    if not isinstance(change, list) or not change:
+        raise ValueError("a change is a non-empty list")
+    for item in change:
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+            raise ValueError("each change has a path")
+        parts = item["path"].split(".")
+        if parts[0] not in _RELAXABLE or len(parts) > 2:
+            raise ValueError(f"a relaxation may not change {item['path']!r}")
+        target = result
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ValueError(f"{item['path']!r} names no field")
+        target[parts[-1]] = item.get("value")
+    return result
+
+
+@bp.post("/recommend/relax")
+@requires("recommend")
+def relax() -> Response:
+    """Re-run a request with one of the engine's verified relaxations applied."""
+    try:
+        raw = json.loads(request.form.get("initiative", ""))
+        change = json.loads(request.form.get("change", ""))
+        body = relaxed(raw, change) if isinstance(raw, dict) else None
+    except ValueError:
+        body = None
+    if body is None:
+        return error_page(400, "This relaxation lacks its request or its change: ask again.")
+    form = form_from_body(body, lead_name=_lead_name(_snapshot()))
+    checked, result = _recommend(form)
+    if form.errors:
+        return _recommend_page(form, 422, message="Some fields need attention: see below.")
+    if result is None:
+        return _recommend_page(form, 503, message=_NOT_READY)
+    description = str(request.form.get("description", "")).strip()[:200]
+    return _recommend_page(
+        form,
+        result=result,
+        body=checked,
+        message=f"Asked again with this change: {description}." if description else None,
     )
 
 
