@@ -47,13 +47,21 @@ class InitiativeForm:
     def error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, []).append(message)
 
+    def add_need_row(self) -> None:
+        """Show one more empty need row than the form showed."""
+        self.rows = min(MAX_NEEDS, max(self.rows, len(self._filled())) + 1)
+
+    def _filled(self) -> list[dict[str, str]]:
+        rows = list(self.values.get("needs") or [])
+        while rows and not any(rows[-1].values()):
+            rows.pop()
+        return rows
+
     @property
     def need_rows(self) -> list[dict[str, str]]:
         """The need rows to show: every row typed in, then empty ones up to ``rows`` (at
         least one empty row while fewer than MAX_NEEDS)."""
-        rows = list(self.values.get("needs") or [])
-        while rows and not any(rows[-1].values()):
-            rows.pop()
+        rows = self._filled()
         wanted = max(self.rows or len(rows) + SPARE_NEEDS, len(rows) + 1)
         empty = {"capability": "", "weight": "", "quantity": ""}
         return rows + [dict(empty) for _ in range(min(wanted, MAX_NEEDS) - len(rows))]

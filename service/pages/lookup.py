@@ -143,14 +143,14 @@ QUEUE_EXPORT_LIMIT = 5000
 @requires("read")
 def queue_csv() -> Response:
     """The review queue as filtered on the page, every matching proposal (up to 5,000)."""
-    filters, _ = queue_filters(request.args)
+    _, query, _ = queue_filters(request.args)
     catalog = services().catalog
     found = catalog.list_proposals(
-        status=filters["status"] or None,
-        lead=filters["lead"] or None,
-        theme=filters["theme"] or None,
-        country=filters["country"] or None,
-        sort=filters["sort"],
+        status=query["status"] or None,
+        lead=query["lead"] or None,
+        theme=query["theme"] or None,
+        country=query["country"] or None,
+        sort=query["sort"],
         limit=QUEUE_EXPORT_LIMIT,
     )
     labeller = _labeller(_snapshot())

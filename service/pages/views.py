@@ -33,6 +33,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ServiceUnavailable as HTTPServiceUnavailable
 from werkzeug.wrappers import Response
 
 from matcher.domain.exceptions import NotFoundError, PartnerMatchError, ValidationError
@@ -41,8 +42,13 @@ from matcher.storage.catalog import DECISIONS, ConflictError, ProposalRecord, St
 from matcher.storage.sql import StorageError
 from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
 from matcher.usecases.editing import check_initiative
-from matcher.usecases.organisations import country_names_for, directory_for, place_name
-from matcher.usecases.proposing import propose_coalition
+from matcher.usecases.organisations import (
+    country_names_for,
+    directory_for,
+    organisation_profile,
+    place_name,
+)
+from matcher.usecases.proposing import propose_coalition, propose_in_place_of
 from matcher.usecases.starting_points import StartingPoint, starting_points
 from service.auth import Caller
 from service.holder import Snapshot
@@ -309,8 +315,11 @@ def _labeller(snapshot: Snapshot | None) -> Labeller:
     return Labeller(snapshot.dataset.organisations, snapshot.dataset.taxonomies)
 
 
-def queue_filters(args: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
-    """The queue's filters from a query string, and what in it was not understood."""
+def queue_filters(
+    args: Mapping[str, str],
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """The queue's filters from a query string as typed, as the database reads them (the
+    lead by name or id, the country by name or code), and what was not understood."""
     problems = []
     status = args.get("status", "proposed")
     if status and status not in STATUSES:
@@ -324,17 +333,33 @@ def queue_filters(args: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
         "status": status,
         "lead": args.get("lead", "").strip(),
         "theme": args.get("theme", "").strip(),
-        "country": args.get("country", "").strip().upper(),
+        "country": args.get("country", "").strip(),
         "sort": sort,
     }
-    return filters, problems
+    # what the database filters on: the lead's id and the country's code
+    query = dict(filters)
+    snapshot = services().holder.snapshot
+    if filters["lead"] and snapshot is not None:
+        found = directory_for(snapshot.dataset).matches(filters["lead"])
+        if len(found) == 1:
+            query["lead"] = found[0]
+    if filters["country"]:
+        codes = country_names_for(services().taxonomies).lookup(filters["country"])
+        if len(codes) == 1:
+            query["country"] = codes[0]
+        else:
+            problems.append(
+                f"“{filters['country']}” names no single country: showing every country."
+            )
+            query["country"] = ""
+    return filters, query, problems
 
 
 @bp.get("/proposals")
 @requires("read")
 def queue() -> Response:
     args = request.args
-    filters, problems = queue_filters(args)
+    filters, query, problems = queue_filters(args)
     status, sort = filters["status"], filters["sort"]
     try:
         number = max(1, int(args.get("page", "1")))
@@ -344,9 +369,9 @@ def queue() -> Response:
     catalog = services().catalog
     found = catalog.list_proposals(
         status=status or None,
-        lead=filters["lead"] or None,
-        theme=filters["theme"] or None,
-        country=filters["country"] or None,
+        lead=query["lead"] or None,
+        theme=query["theme"] or None,
+        country=query["country"] or None,
         sort=sort,
         offset=(number - 1) * PER_PAGE,
         limit=PER_PAGE,
@@ -378,8 +403,10 @@ def queue() -> Response:
         kept = {k: v for k, v in filters.items() if v or k == "status"}
         return f"{url_for('pages.queue')}?{urlencode({**kept, 'page': to_page})}"
 
+    kept = {k: v for k, v in filters.items() if v or k == "status"}
     return page(
         "queue.html",
+        csv_link=f"{url_for('pages.queue_csv')}?{urlencode(kept)}",
         rows=rows,
         filters=filters,
         problems=problems,
@@ -442,6 +469,7 @@ def _proposal_page(
         excluded = recomputed["excluded"]
     proposed = _member_ids(coalition)
     alternatives: list[tuple[str, Mapping[str, Any]]] = []
+    openable: list[dict[str, Any]] = []
     rank = None
     if recomputed is not None:
         for k, other in enumerate(recomputed["coalitions"], start=1):
@@ -449,6 +477,18 @@ def _proposal_page(
                 rank = k
             else:
                 alternatives.append((f"Alternative {k}", other))
+                openable.append(
+                    {
+                        "rank": k,
+                        "score": float(other.get("score") or 0.0),
+                        "members": [labeller.org(str(m["id"])) for m in other["members"]],
+                    }
+                )
+    lead_profile = None
+    if snapshot is not None and str(body.get("lead")) in snapshot.dataset.organisations:
+        lead_profile = organisation_profile(
+            directory_for(snapshot.dataset), catalog, str(body["lead"]), proposals=20
+        )
     view = coalition_view(
         coalition,
         key=f"p{record.id}",
@@ -472,6 +512,8 @@ def _proposal_page(
         if recomputed is not None
         else None,
         rank=rank,
+        openable=openable,
+        lead_profile=lead_profile,
         recomputed_count=len(recomputed["coalitions"]) if recomputed else 0,
         data_version=snapshot.data_version if snapshot else None,
         notices=notices,
@@ -538,6 +580,115 @@ def decide(proposal_id: int) -> Response:
         "success",
     )
     return redirect(url_for("pages.proposal", proposal_id=proposal_id), 303)
+
+
+def _alternative(record: ProposalRecord, rank: int) -> tuple[dict[str, Any], Any, Any]:
+    """The initiative's body, the served snapshot and its ``rank``-th coalition today."""
+    initiative = services().catalog.get_initiative(record.initiative_id)
+    body = {**initiative.body, "id": initiative.id}
+    snapshot = _snapshot()
+    if snapshot is None:
+        raise HTTPServiceUnavailable(_NOT_READY)
+    result = snapshot.engine.recommend(
+        check_initiative(body, snapshot.dataset.taxonomies)
+    ).to_dict()
+    coalitions = result["coalitions"]
+    if not 1 <= rank <= len(coalitions) or _member_ids(coalitions[rank - 1]) == frozenset(
+        record.members
+    ):
+        raise NotFoundError(
+            f"The engine has no alternative {rank} to proposal {record.id} today "
+            f"({len(coalitions)} coalitions)"
+        )
+    return body, snapshot, coalitions[rank - 1]
+
+
+def _alternative_page(
+    record: ProposalRecord, rank: int, status: int = 200, errors: Sequence[str] = ()
+) -> Response:
+    body, snapshot, other = _alternative(record, rank)
+    labeller = _labeller(snapshot)
+    view = coalition_view(
+        other,
+        key=f"a{rank}",
+        initiative=body,
+        labeller=labeller,
+        tie_weight=tie_lookup(snapshot.engine.index_),
+    )
+    return page(
+        "alternative.html",
+        status,
+        record=record,
+        rank=rank,
+        view=view,
+        body=body,
+        labeller=labeller,
+        heat_scale=HEAT_SCALE,
+        comparisons=compare(
+            record.coalition, [(f"Alternative {rank}", other)], labeller, "Proposed"
+        ),
+        reasons=REASONS,
+        errors=list(errors),
+        submitted=request.form if request.method == "POST" else {},
+    )
+
+
+@bp.get("/proposals/<int:proposal_id>/alternatives/<int:rank>")
+@requires("read")
+def alternative(proposal_id: int, rank: int) -> Response:
+    """One of the engine's other coalitions for a proposal's initiative, in full."""
+    return _alternative_page(services().catalog.get_proposal(proposal_id), rank)
+
+
+@bp.post("/proposals/<int:proposal_id>/alternatives/<int:rank>")
+@requires("review")
+def replace(proposal_id: int, rank: int) -> Response:
+    """Propose the alternative in place of the proposal (which is sent back)."""
+    catalog = services().catalog
+    record = catalog.get_proposal(proposal_id)
+    form = request.form
+    errors = []
+    if form.get("reason_code", "") not in REASONS:
+        errors.append("Choose a reason.")
+    if len(form.get("comment", "")) > 5000:
+        errors.append("The comment is longer than 5,000 characters.")
+    try:
+        version = int(form.get("version", ""))
+    except ValueError:
+        errors.append("This form lacks the proposal version it was shown with: reload the page.")
+        version = 0
+    members = [m for m in form.get("members", "").split(",") if m]
+    if not members:
+        errors.append("This form lacks the coalition's members: reload the page.")
+    if errors:
+        return _alternative_page(record, rank, 422, errors)
+    snapshot = _snapshot()
+    if snapshot is None:
+        return error_page(503, _NOT_READY)
+    try:
+        created = propose_in_place_of(
+            catalog,
+            snapshot.engine,
+            proposal_id,
+            members,
+            actor=g.caller.actor,
+            expected_version=version,
+            reason_code=form["reason_code"],
+            comment=form.get("comment", ""),
+        )
+    except StaleVersionError as err:
+        return _alternative_page(
+            catalog.get_proposal(proposal_id),
+            rank,
+            409,
+            [f"Nothing was changed: someone decided on proposal {proposal_id} first ({err})."],
+        )
+    flash(
+        f"Proposal {created.id} now stands in place of proposal {proposal_id}, which is sent "
+        "back (changes requested).",
+        "success",
+    )
+    return redirect(url_for("pages.proposal", proposal_id=created.id), 303)
 
 
 # ---- the broker's page ---------------------------------------------------------------------
@@ -719,7 +870,7 @@ def recommend() -> Response:
         return _recommend_page(form_from_body(record.body, record.id, lead_name=lead_name))
     form = form_from_request(request.form, request.form.getlist)
     if request.form.get("action") == "add_need":
-        form.rows = len(form.need_rows) + 1
+        form.add_need_row()
         return _recommend_page(
             form, message=f"Need {len(form.need_rows)} added below: fill it in, then ask."
         )
