@@ -1156,3 +1156,20 @@ def test_every_organisation_link_on_the_pages_opens(
     assert len(links) >= 5
     for link in sorted(links):
         assert admin.get(link).status_code == 200, link
+
+
+def test_every_table_scrolls_in_a_labelled_focusable_box_or_stacks_on_a_phone(
+    app: Any, found: Services, keys: dict[str, str]
+) -> None:
+    tables = 0
+    for name, html in pages_to_check(app, found, keys):
+        for match in re.finditer(r"<table\b", html):
+            tables += 1
+            box = html[: match.start()].rsplit("<div", 1)[1].split(">", 1)[0]
+            if 'class="stacked"' in box:  # one card a row on a phone: nothing to scroll
+                continue
+            assert 'role="region"' in box and 'tabindex="0"' in box, f"{name}: {box}"
+            assert re.search(r'aria-label="[^"]+"', box), f"{name}: {box}"
+        # a visible caption would scroll away with its table: captions stay outside the box
+        assert not re.search(r"<caption(?! class=\"visually-hidden\")", html), name
+    assert tables >= 10

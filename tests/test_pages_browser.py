@@ -363,8 +363,16 @@ def test_a_reviewer_opens_an_organisation_exports_and_approves(
     queued = read_csv(download.value.path())
     assert str(proposal.id) in [r["proposal"] for r in queued]
 
-    # the decision
+    # on paper: no navigation, no forms, every table whole
     reviewer.goto(f"{server.url}/proposals/{proposal.id}")
+    reviewer.emulate_media(media="print")
+    expect(reviewer.get_by_role("button", name="Approve")).to_be_hidden()
+    expect(reviewer.get_by_role("navigation", name="Main")).to_be_hidden()
+    expect(reviewer.locator("table.heatmap")).to_be_visible()
+    reviewer.screenshot(path=str(ARTIFACTS / "proposal-print.png"), full_page=True)
+    reviewer.emulate_media(media="screen")
+
+    # the decision
     reviewer.get_by_label("Reason").select_option("complementary_fit")
     reviewer.get_by_role("button", name="Approve").click()
     expect(reviewer.locator("#proposal-status")).to_have_text("Approved")
