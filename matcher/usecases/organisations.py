@@ -96,13 +96,16 @@ class OrganisationDirectory:
         for f in dataset.flags:
             self.flags[f.org_id].append(f)
         self._names: dict[str, set[str]] = defaultdict(set)
+        self._keys: list[tuple[str, str]] = []  # (the name as matched, id), for suggest()
         for org in dataset.organisations.values():
-            for name in self._names_of(org):
+            key = _key(org.name)
+            self._keys.append((key, org.id))
+            self._names[key].add(org.id)
+            for name in self._other_names(org):
                 self._names[name].add(org.id)
 
     @staticmethod
-    def _names_of(org: Organisation) -> Iterable[str]:
-        yield _key(org.name)
+    def _other_names(org: Organisation) -> Iterable[str]:
         for alias in org.aliases:
             yield _key(alias)
         acronym = _ACRONYM.search(org.name)
@@ -159,11 +162,7 @@ class OrganisationDirectory:
         words = _key(text).split()
         if not words:
             return []
-        found = [
-            org.id
-            for org in self.dataset.organisations.values()
-            if all(w in _key(org.name) for w in words)
-        ]
+        found = [org_id for key, org_id in self._keys if all(w in key for w in words)]
         return sorted(found, key=lambda i: len(self.dataset.organisations[i].name))[:limit]
 
     def unique_name(self, org_id: str) -> str:
@@ -176,7 +175,9 @@ class OrganisationDirectory:
 
 
 def _key(text: str) -> str:
-    return " ".join(fold(text).replace("’", "'").split())
+    """How names are compared: lower case, accents and extra spaces dropped."""
+    folded = text.lower() if text.isascii() else fold(text).replace("’", "'")
+    return " ".join(folded.split())
 
 
 _LOCK = threading.Lock()
