@@ -1173,3 +1173,15 @@ def test_every_table_scrolls_in_a_labelled_focusable_box_or_stacks_on_a_phone(
         # a visible caption would scroll away with its table: captions stay outside the box
         assert not re.search(r"<caption(?! class=\"visually-hidden\")", html), name
     assert tables >= 10
+
+
+def test_the_queue_finds_the_lead_and_the_country_by_name(
+    found: Services, reviewer: FlaskClient
+) -> None:
+    brazil = propose(found, seed_initiative(), 0)
+    india = propose(found, seed_initiative("i50-child-labour-india"), 0)
+    shown = reviewer.get("/proposals?lead=united+nations+children%27s+fund&country=Inde").text
+    assert f">Proposal {india.id}<" in shown and f">Proposal {brazil.id}<" not in shown
+    assert "India" in text_of(shown) and '<datalist id="organisations">' in shown
+    unknown = reviewer.get("/proposals?country=Atlantis").text
+    assert "“Atlantis” names no single country" in text_of(unknown)

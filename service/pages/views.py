@@ -406,6 +406,7 @@ def queue() -> Response:
     kept = {k: v for k, v in filters.items() if v or k == "status"}
     return page(
         "queue.html",
+        organisations=_lead_suggestions(services().holder.snapshot),
         csv_link=f"{url_for('pages.queue_csv')}?{urlencode(kept)}",
         rows=rows,
         filters=filters,
