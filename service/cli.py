@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import click
 from tqdm import tqdm
 
+from matcher.domain.dataset import RECORD_KINDS
 from matcher.domain.exceptions import DataDirectoryError, PartnerMatchError, ValidationError
 from matcher.domain.model import Initiative
 from matcher.engine.evaluation import render_text, run_evaluation
@@ -103,19 +104,7 @@ def _embedding_bar() -> Callable[[int, int], None]:
 
 def _print_summary(directory: Path | str, summary: dict[str, Any]) -> None:
     click.echo(f"{directory}: valid")
-    counts = {
-        key: summary[key]
-        for key in (
-            "organisations",
-            "capabilities",
-            "partnerships",
-            "memberships",
-            "flags",
-            "conflicts",
-            "countries",
-            "capability_codes_used",
-        )
-    }
+    counts = {key: summary[key] for key in (*RECORD_KINDS, "countries", "capability_codes_used")}
     for key, value in counts.items():
         click.echo(f"  {key.replace('_', ' '):<22}{value:>8}")
     for key in ("by_kind", "by_sector", "by_outcome"):
