@@ -10,7 +10,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -60,6 +60,13 @@ def _db_option(function: Any) -> Any:
 def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+def _echo_written(counts: Mapping[str, int], out: Path) -> None:
+    """The rows written per file of a data directory, then where it is."""
+    for name, count in counts.items():
+        click.echo(f"  {name.replace('_', ' '):<34}{count:>8}")
+    click.echo(f"wrote {out}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -575,9 +582,7 @@ def generate_command(orgs: int, out: Path, seed: int) -> None:
         counts = generate_directory(orgs, out, seed=seed, progress=True)
     except OSError as err:
         _fail(str(err))
-    for name, count in counts.items():
-        click.echo(f"  {name:<22}{count:>10}")
-    click.echo(f"wrote {out}")
+    _echo_written(counts, out)
 
 
 @cli.command("cordis")
@@ -591,9 +596,7 @@ def cordis_command(src: Path, out: Path) -> None:
         _fail("; ".join(err.problems))
     except OSError as err:
         _fail(str(err))
-    for name, count in counts.items():
-        click.echo(f"  {name:<34}{count:>8}")
-    click.echo(f"wrote {out}")
+    _echo_written(counts, out)
 
 
 @cli.command("iati")
@@ -641,9 +644,7 @@ def iati_command(
             )
     except (IatiXmlError, OSError) as err:
         _fail(str(err))
-    for name, count in report.counts().items():
-        click.echo(f"  {name.replace('_', ' '):<34}{count:>8}")
-    click.echo(f"wrote {out}")
+    _echo_written(report.counts(), out)
 
 
 @cli.group("keys")

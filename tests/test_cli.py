@@ -189,7 +189,7 @@ def test_generate_writes_a_directory_that_imports(
     out = tmp_path / "generated"
     result = runner.invoke(cli, ["generate", "--orgs", "150", "--out", str(out), "--seed", "3"])
     assert result.exit_code == 0, result.output
-    assert "  organisations                150" in result.stdout
+    assert "  organisations" + " " * 26 + "150" in result.stdout
     assert runner.invoke(cli, ["import", str(out), "--db", db]).exit_code == 0
 
 

@@ -15,14 +15,7 @@ from matcher.domain.taxonomy import Taxonomies
 __all__ = ["RECORD_KINDS", "Dataset"]
 
 #: The kinds of record a dataset holds, one file each in a data directory.
-RECORD_KINDS = (
-    "organisations",
-    "capabilities",
-    "partnerships",
-    "memberships",
-    "flags",
-    "conflicts",
-)
+RECORD_KINDS = tuple("organisations capabilities partnerships memberships flags conflicts".split())
 
 
 @dataclass(frozen=True, slots=True)

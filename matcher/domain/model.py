@@ -275,16 +275,18 @@ def _optional_enum(enum: type[_E], value: object, what: str, field_name: str) ->
     return _enum(enum, value, what, field_name)
 
 
-def _codes(values: Iterable[str] | str | None, what: str, field_name: str) -> frozenset[str]:
-    if values is None:
-        return frozenset()
+def _listed(values: Iterable[str] | str | None, expected: str, field_name: str) -> Iterable[str]:
+    """``values`` as given, or nothing; a lone string is refused (it would iterate by letter)
+    with the message ``expected``, got the string."""
     if isinstance(values, str):
         raise ValidationError(
-            f"{what} must be a list of codes, got the string {values!r}",
-            field=field_name,
-            value=values,
+            f"{expected}, got the string {values!r}", field=field_name, value=values
         )
-    codes = frozenset(values)
+    return () if values is None else values
+
+
+def _codes(values: Iterable[str] | str | None, what: str, field_name: str) -> frozenset[str]:
+    codes = frozenset(_listed(values, f"{what} must be a list of codes", field_name))
     for code in sorted(codes):
         if not isinstance(code, str) or not _CODE_PATTERN.fullmatch(code):
             raise ValidationError(f"{what} code {code!r} is invalid", field=field_name, value=code)
@@ -311,15 +313,8 @@ def _optional_number(value: object, what: str, field_name: str) -> float | None:
 
 
 def _countries(values: Iterable[str] | None, field_name: str) -> frozenset[str]:
-    if values is None:
-        return frozenset()
-    if isinstance(values, str):
-        raise ValidationError(
-            f"{field_name} must be a list of country codes, got the string {values!r}",
-            field=field_name,
-            value=values,
-        )
-    return frozenset(normalise_country(code, field=field_name) for code in values)
+    listed = _listed(values, f"{field_name} must be a list of country codes", field_name)
+    return frozenset(normalise_country(code, field=field_name) for code in listed)
 
 
 def _set(instance: object, name: str, value: object) -> None:
