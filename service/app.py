@@ -49,7 +49,7 @@ UPLOAD_ENDPOINT = "imports.import_zip"
 #: Static files, the only answers a cache may keep.
 CACHEABLE_ENDPOINTS = frozenset({"pages.static", "docs.static", "docs.asset"})
 #: Blueprints whose writes change the data the recommendation index is built from.
-DATA_BLUEPRINTS = frozenset({"organisations", "partnerships", "imports"})
+DATA_BLUEPRINTS = frozenset({"organisations", "partnerships", "imports", "proposals"})
 #: The API's blueprints, in the order they are registered.
 API_MODULES = (
     health,

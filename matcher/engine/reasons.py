@@ -41,6 +41,7 @@ __all__ = [
     "member_reasons",
     "percent_below",
     "share_of_best",
+    "share_sentence",
     "solver_sentence",
     "needs_sentence",
 ]
@@ -269,6 +270,21 @@ def share_of_best(optimality_gap: float | None) -> float | None:
     if optimality_gap is None:
         return None
     return (100 - percent_below(optimality_gap)) / 100
+
+
+def share_sentence(optimality_gap: float | None) -> str | None:
+    """The score's scale in words: ``at least 87% of the best possible``, ``100% of the best
+    possible`` when proven; ``None`` without a bound.
+
+    >>> share_sentence(0.13), share_sentence(0.0), share_sentence(None)
+    ('at least 87% of the best possible', '100% of the best possible', None)
+    """
+    share = share_of_best(optimality_gap)
+    if share is None or optimality_gap is None:
+        return None
+    if optimality_gap <= 1e-9:
+        return "100% of the best possible"
+    return f"at least {share:.0%} of the best possible"
 
 
 def solver_sentence(solver: str, optimality_gap: float | None, *, first: bool | None) -> str:

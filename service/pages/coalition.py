@@ -15,7 +15,12 @@ from markupsafe import Markup
 
 from matcher.domain.model import Organisation
 from matcher.domain.taxonomy import Taxonomies
-from matcher.engine.reasons import needs_sentence, share_of_best, solver_sentence
+from matcher.engine.reasons import (
+    needs_sentence,
+    share_of_best,
+    share_sentence,
+    solver_sentence,
+)
 from service.pages.render import HEAT_COLOURS, Bar, heat_bucket, humanise, score_bars, usd
 from service.pictures import Picture, coalition_picture, coalition_svg, short_label
 
@@ -124,6 +129,15 @@ class CoalitionView:
     needs_covered: int = 0
     needs_total: int = 0
     solver_text: str = ""
+
+    @property
+    def share_text(self) -> str | None:
+        """``at least 87% of the best possible for this request`` (``None`` without a
+        bound)."""
+        if self.solver == "given":
+            return None
+        text = share_sentence(self.optimality_gap)
+        return f"{text} for this request" if text else None
 
     @property
     def needs_text(self) -> str:
