@@ -232,3 +232,25 @@ def test_the_page_tells_a_reviewer_a_member_was_rejected_for_this_lead(
     note = f"Rejected for this lead on {today}: conflict of interest (proposal {rejected['id']})."
     assert text.count(note) == len(rejected["members"])
     assert "Rejected before for this lead" in text  # the score part, by its label
+
+
+def test_organisation_names_link_to_their_page_only_where_the_pages_serve_one(
+    app: APIFlask,
+) -> None:
+    from service.pages.coalition import Labeller
+
+    found = services(app)
+    snapshot = found.holder.snapshot
+    assert snapshot is not None
+    labeller = Labeller(snapshot.dataset.organisations, snapshot.dataset.taxonomies)
+    with app.test_request_context("/"):
+        served = "pages.organisation" in app.view_functions
+        url = labeller.org("itau").url
+        assert url == ("/organisations/itau" if served else None)
+        assert labeller.org("no-such-organisation").url is None
+    if not served:  # once the organisation page exists, names link to it
+        app.add_url_rule(
+            "/organisations/<org_id>", endpoint="pages.organisation", view_func=lambda org_id: ""
+        )
+        with app.test_request_context("/"):
+            assert labeller.org("itau").url == "/organisations/itau"
