@@ -9,6 +9,7 @@ import datetime as dt
 import re
 from typing import Any
 
+import numpy as np
 import pytest
 
 from matcher.domain.dataset import Dataset
@@ -295,3 +296,28 @@ def test_a_rejection_is_remembered_per_lead_and_member_until_an_approval() -> No
     # another lead's approval lifts nothing
     elsewhere = rejections([(rejected, _initiative()), (later, _initiative("undp"))])
     assert [r.member for r in elsewhere] == ["cenpec", "itau"]
+
+
+def test_both_solvers_see_the_rejection_penalty_and_scores_still_decompose() -> None:
+    from itertools import combinations
+
+    from matcher.engine.objective import Problem, evaluate, score
+    from matcher.engine.solvers import Rules, solve
+
+    # slot 0 covers the need best (4 x 0.7) but was rejected for this lead: 2.8 - 1 < 4 x 0.6
+    plain = Problem.toy(cover=[[0.7], [0.6], [0.3]], need_weights=[1.0], max_size=1)
+    problem = dataclasses.replace(plain, rejected=np.array([1.0, 0.0, 0.0]))
+    rules = Rules(min_size=1, max_size=1)
+    assert set(solve(plain, rules, method="milp").members) == {0}
+    best = max(
+        (frozenset(c) for k in (1,) for c in combinations(range(3), k)),
+        key=lambda c: score(problem, sorted(c)),
+    )
+    assert best == {1}
+    for method in ("greedy", "milp"):
+        solution = solve(problem, rules, method=method)
+        assert set(solution.members) == best, method
+    parts = evaluate(problem, [0])
+    assert parts["rejected"] == -1.0
+    assert sum(parts.values()) == score(problem, [0])
+    assert problem.modular()[0] == pytest.approx(problem.modular()[1] - 1.0)
