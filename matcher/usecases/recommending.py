@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from matcher.domain.dataset import Dataset
 from matcher.domain.model import Initiative
 from matcher.engine.index import build_index
-from matcher.engine.reasons import needs_sentence, share_sentence, solver_sentence
+from matcher.engine.reasons import Rejection, needs_sentence, share_sentence, solver_sentence
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig, Recommendation
 
 __all__ = ["recommend", "format_recommendation"]
 
 
 def recommend(
-    dataset: Dataset, initiative: Initiative, config: EngineConfig | None = None
+    dataset: Dataset,
+    initiative: Initiative,
+    config: EngineConfig | None = None,
+    *,
+    rejections: Iterable[Rejection] = (),
 ) -> Recommendation:
-    """Build the index of ``dataset`` and recommend coalitions for ``initiative``."""
-    engine = CoalitionRecommender(config=config).fit(build_index(dataset))
+    """Build the index of ``dataset`` and recommend coalitions for ``initiative`` (with the
+    reviewers' earlier ``rejections``, see :mod:`matcher.usecases.decisions`)."""
+    engine = CoalitionRecommender(config=config).fit(build_index(dataset), rejections=rejections)
     return engine.recommend(initiative)
 
 
