@@ -270,7 +270,16 @@ def coalition_view(
                     labeller.code("sectors", org.sector.value) if org and org.sector else "unknown"
                 ),
                 country=labeller.country(org.country) if org else "unknown",
-                flags=tuple(m.get("flags") or ()),
+                flags=tuple(
+                    {
+                        **f,
+                        "level_label": labeller.code("flag_levels", str(f.get("level") or "")),
+                        "category_label": labeller.code(
+                            "flag_categories", str(f.get("category") or "")
+                        ),
+                    }
+                    for f in m.get("flags") or ()
+                ),
                 covers=tuple(
                     (labeller.code("capabilities", code), float(value))
                     for code, value in (m.get("covers") or {}).items()
