@@ -321,3 +321,27 @@ def test_both_solvers_see_the_rejection_penalty_and_scores_still_decompose() -> 
     assert parts["rejected"] == -1.0
     assert sum(parts.values()) == score(problem, [0])
     assert problem.modular()[0] == pytest.approx(problem.modular()[1] - 1.0)
+
+
+def test_the_lead_in_its_own_coalition_is_not_told_as_a_new_partner(dataset: Dataset) -> None:
+    funder = dataclasses.replace(
+        dataset, capabilities=(*dataset.capabilities, Capability("unicef", "funding", 1.0))
+    )
+    initiative = Initiative.from_mapping(
+        {
+            "lead": "unicef",
+            "needs": [{"capability": "funding"}],
+            "count": 1,
+            "constraints": {
+                "min_size": 1,
+                "max_size": 1,
+                "exclude": ["itau"],
+                "allow_lead_as_implementer": True,
+            },
+        }
+    )
+    coalition = engine(funder).recommend(initiative).coalitions[0]
+    assert [m.id for m in coalition.members] == ["unicef"]
+    assert coalition.members[0].reasons[1] == (
+        "UNICEF is the lead itself, here also as an implementer."
+    )

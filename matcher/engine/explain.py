@@ -357,6 +357,8 @@ class Explainer:
         path : sequence of int
             The member's introduction path, from the lead to it (empty when none).
         """
+        if position == lead:  # the lead as an implementer (allow_lead_as_implementer)
+            return Introduction(self.identity(lead).name, "lead itself")
         for other, relation in [(lead, "lead"), *((f, "member") for f in fellows)]:
             shared = self._shared(other, position)
             if shared:

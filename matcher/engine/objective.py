@@ -104,6 +104,8 @@ class Weights:
 
     Need coverage weighs most: a coalition exists to cover the initiative's needs. The size
     cost is per member: a partner must add at least that much to be worth the coordination.
+    ``rejected`` is what each member a reviewer rejected before for the same lead costs
+    (twice a yellow flag; 0 ignores the reviewers' rejections).
     """
 
     need_coverage: float = 4.0

@@ -90,7 +90,8 @@ class Support:
 class Introduction:
     """Who can introduce a member: ``introducer`` (a name) is the ``lead``, a fellow
     ``member`` or an ``intermediary`` outside the coalition, with the past partnership they
-    share with the member; ``via`` names those between an intermediary and the lead."""
+    share with the member; ``via`` names those between an intermediary and the lead. The
+    relation ``lead itself`` is for the lead sitting in its own coalition as an implementer."""
 
     introducer: str
     relation: str
@@ -234,6 +235,8 @@ def _introduction_sentence(name: str, introduction: Introduction | None, lead: s
             f"Nothing in the history links it to {lead} or the other members: a new partner (§21)."
         )
     who, where = introduction.introducer, introduction.partnership
+    if introduction.relation == "lead itself":
+        return f"{name} is the lead itself, here also as an implementer."
     together = f" in {where.phrase()}" if where is not None else ""
     if introduction.relation == "lead":
         return f"{who} worked with {name}{together}."
