@@ -27,8 +27,10 @@ from matcher.formats.generate import generate_directory
 from matcher.formats.iati import IatiXmlError, convert_iati, iati_sources
 from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.integrity.sanctions import DEFAULT_THRESHOLD, parse_consolidated_list
+from matcher.storage.catalog import SqlCatalog
 from matcher.storage.repository import ImportReport
 from matcher.storage.sql import SqlRepository, open_repository
+from matcher.usecases.decisions import load_history
 from matcher.usecases.directories import export_directory, import_directory, load_dataset
 from matcher.usecases.drafting import draft_note
 from matcher.usecases.recommending import format_recommendation, recommend
@@ -225,9 +227,12 @@ def recommend_command(
             body = {**body, "count": count}
         initiative = Initiative.from_mapping(body)
         taxonomies = load_taxonomies()
-        repository = None if data_dir is not None else _repository(database_url)
-        dataset = load_dataset(taxonomies, data_dir=data_dir, repository=repository)
-        result = recommend(dataset, initiative)
+        if data_dir is not None:
+            result = recommend(load_dataset(taxonomies, data_dir=data_dir), initiative)
+        else:  # the database: with the reviewers' decisions, as the service recommends
+            repository = _repository(database_url)
+            history = load_history(repository, SqlCatalog(repository.engine, taxonomies))
+            result = recommend(history.dataset, initiative, rejections=history.rejections)
     except DataDirectoryError as err:
         for problem in err.problems:
             click.echo(problem, err=True)

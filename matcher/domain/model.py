@@ -815,7 +815,8 @@ def _initiative_from_mapping(data: Mapping[str, Any]) -> Initiative:
 
 @dataclass(frozen=True, slots=True)
 class CoalitionMember:
-    """A member of a recommended coalition, with what it adds and why it was chosen."""
+    """A member of a recommended coalition, with what it adds and why it was chosen
+    (``evidence`` line by line, ``reasons`` the same in sentences a reviewer reads)."""
 
     id: str
     covers: Mapping[str, float] = field(default_factory=dict, hash=False)
@@ -827,6 +828,7 @@ class CoalitionMember:
     name: str = ""
     kind: str = ""
     country: str | None = None
+    reasons: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_id(self.id, "Organisation")
@@ -834,6 +836,7 @@ class CoalitionMember:
         _set(self, "path_to_lead", tuple(self.path_to_lead))
         _set(self, "flags", tuple(self.flags))
         _set(self, "evidence", tuple(self.evidence))
+        _set(self, "reasons", tuple(self.reasons))
 
 
 @dataclass(frozen=True, slots=True)

@@ -594,6 +594,7 @@ def _recommend_page(
                         initiative=body,
                         labeller=labeller,
                         tie_weight=ties,
+                        first=k == 1,
                     ),
                 )
             )
