@@ -424,7 +424,7 @@ def test_the_coalition_page_shows_the_members_picture_matrix_and_score(
     assert len(values) == len(record.coalition["score_parts"])
     assert sum(values) == pytest.approx(record.score)
     # members' facts, activity types, alternatives, audit
-    assert "Private sector" in html and "BR" in html
+    assert "Private sector" in html and "Brazil" in html  # country names, not codes
     assert "Activity types covered" in html and "covered by" in html
     assert "Alternative coalitions" in html and "Alternative 2" in html
     assert "Audit trail" in html and "Propose" in html

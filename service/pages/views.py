@@ -790,6 +790,7 @@ def _recommend_page(
                         initiative=body,
                         labeller=labeller,
                         tie_weight=ties,
+                        first=k == 1,
                     ),
                 )
             )
