@@ -376,6 +376,13 @@ def test_a_reviewer_opens_an_organisation_exports_and_approves(
     reviewer.get_by_label("Reason").select_option("complementary_fit")
     reviewer.get_by_role("button", name="Approve").click()
     expect(reviewer.locator("#proposal-status")).to_have_text("Approved")
+
+    # after the next index build the approved coalition is in the lead's history
+    server.found.holder.refresh(force=True)
+    reviewer.goto(f"{server.url}/organisations/unicef")
+    partnerships = reviewer.locator("section[aria-labelledby=partnerships]")
+    expect(partnerships).to_contain_text(f"Source: proposal {proposal.id}")
+    expect(partnerships).to_contain_text(body["title"])
     reviewer.context.close()
 
 
