@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from matcher.domain.dataset import Dataset
+from matcher.domain.country_names import CountryNames
 from matcher.domain.exceptions import ValidationError
 from matcher.domain.model import Capability, Flag, Organisation
+from matcher.storage.catalog import ProposalRecord
 from matcher.usecases.organisations import (
     OrganisationDirectory,
-    country_names_for,
-    directory_for,
     organisation_profile,
 )
 from matcher.usecases.screening import dismiss_flag
@@ -639,20 +638,26 @@ def read_nav(html: str) -> str:
     return nav.group(0) if nav else ""
 
 
+def propose_with_new_member(found: Services, org_id: str, name: str) -> ProposalRecord:
+    """Store a Brazilian NGO named ``name``, rebuild the index and propose the seed's Brazil
+    initiative with that NGO included."""
+    ngo = Organisation(id=org_id, name=name, kind="ngo", country="BR")
+    found.catalog.create_organisation(
+        ngo, [Capability(org_id, "local_presence", strength=1.0)], actor="test"
+    )
+    found.holder.refresh(force=True)
+    body = seed_initiative()
+    body["constraints"]["include"] = [org_id]
+    return propose(found, body, 0)
+
+
 # ---- safety and accessibility --------------------------------------------------------------
 
 
 def test_an_organisation_named_like_a_script_is_shown_as_text(
     found: Services, reviewer: FlaskClient
 ) -> None:
-    evil = Organisation(id="evil-ngo", name="<script>alert(1)</script>", kind="ngo", country="BR")
-    found.catalog.create_organisation(
-        evil, [Capability("evil-ngo", "local_presence", strength=1.0)], actor="test"
-    )
-    found.holder.refresh(force=True)
-    body = seed_initiative()
-    body["constraints"]["include"] = ["evil-ngo"]
-    proposal = propose(found, body, 0)
+    proposal = propose_with_new_member(found, "evil-ngo", "<script>alert(1)</script>")
     assert "evil-ngo" in proposal.members
     html = reviewer.get(f"/proposals/{proposal.id}").text
     assert "<script>" not in html
@@ -822,21 +827,20 @@ def test_the_organisation_page_shows_its_record_in_words(
 
 
 def test_closest_collaborators_come_first_by_shared_partnerships(found: Services) -> None:
-    snapshot = found.holder.snapshot
-    assert snapshot is not None
-    directory = directory_for(snapshot.dataset)
-    profile = organisation_profile(directory, found.catalog, "unicef")
+    dataset = found.repository.load_dataset()
+    profile = organisation_profile(
+        found.repository.neighbourhood("unicef"), found.catalog, "unicef"
+    )
     shared = [c.shared for c in profile.collaborators]
     assert shared == sorted(shared, reverse=True)
+    joined = {m.partnership_id for m in dataset.memberships if m.org_id == "unicef"}
     by_hand = {
-        m.org_id
-        for p in directory.memberships["unicef"]
-        for m in directory.members[p.partnership_id]
-        if m.org_id != "unicef"
+        m.org_id for m in dataset.memberships if m.partnership_id in joined and m.org_id != "unicef"
     }
     assert {c.id for c in profile.collaborators} <= by_hand and len(profile.collaborators) == min(
         10, len(by_hand)
     )
+    assert profile.partnership_count == len(joined)
     years = [int(y) for y, _ in profile.partnerships_by_year if y.isdigit()]
     assert years == sorted(years, reverse=True)
 
@@ -869,14 +873,7 @@ def test_an_unknown_country_in_the_search_is_said_in_words(reviewer: FlaskClient
 def test_the_queue_and_a_proposal_export_as_csv_with_spreadsheet_safe_cells(
     found: Services, reviewer: FlaskClient
 ) -> None:
-    evil = Organisation(id="formula-ngo", name="=HYPERLINK(1)", kind="ngo", country="BR")
-    found.catalog.create_organisation(
-        evil, [Capability("formula-ngo", "local_presence", strength=1.0)], actor="test"
-    )
-    found.holder.refresh(force=True)
-    body = seed_initiative()
-    body["constraints"]["include"] = ["formula-ngo"]
-    proposal = propose(found, body, 0)
+    proposal = propose_with_new_member(found, "formula-ngo", "=HYPERLINK(1)")
     other = propose(found, seed_initiative("i50-child-labour-india"), 0)
     response = reviewer.get("/proposals.csv?status=proposed&country=Brazil")
     assert response.mimetype == "text/csv"
@@ -1061,7 +1058,7 @@ def test_target_countries_are_read_from_names(
 def test_a_region_stands_for_its_countries(taxonomies: Any) -> None:
     form = form_from_body({"lead": "unicef", "countries": []})
     form.values["countries"] = "Afrique de l'Ouest"
-    body = build_body(form, taxonomies, countries=country_names_for(taxonomies))
+    body = build_body(form, taxonomies, countries=CountryNames(taxonomies.countries))
     assert body is not None and {"SN", "ML", "GH", "NG"} <= set(body["countries"])
 
 
@@ -1135,7 +1132,7 @@ def test_a_lead_two_organisations_share_is_asked_for_by_id(taxonomies: Any) -> N
         Organisation("a-two", "ACME", "ngo"),
         Organisation("b", "Bright Future Foundation (BFF)", "foundation"),
     ]
-    directory = OrganisationDirectory(Dataset.build(organisations=orgs, taxonomies=taxonomies))
+    directory = OrganisationDirectory({org.id: org for org in orgs})
     with pytest.raises(ValidationError, match=r"Several organisations are called “acme”.*a-one"):
         directory.resolve("acme")
     assert directory.resolve("a-two") == "a-two"

@@ -2,15 +2,15 @@
 organisation's whole record (what it offers and why we think so, its flags, its
 partnerships year by year, who it works with, the proposals it appeared in).
 
-Everything here reads: the served :class:`~matcher.domain.dataset.Dataset` (the data the
-engine recommends from) and the catalog (proposals, decisions, audit trail).
+Names are looked up in the served organisations (what the engine recommends from); one
+organisation's record is read from the database (its neighbourhood: capabilities, flags,
+partnerships and their members), with the catalog's proposals, decisions and audit trail.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ from matcher.domain.countries import country_name
 from matcher.domain.country_names import CountryNames, fold
 from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import NotFoundError, ValidationError
-from matcher.domain.model import Capability, Flag, Membership, Organisation, Partnership
+from matcher.domain.model import Membership, Organisation, Partnership
 from matcher.domain.taxonomy import Taxonomies
 from matcher.storage.catalog import (
     OrganisationFilter,
@@ -33,8 +33,6 @@ from matcher.storage.repository import AuditEntry
 
 __all__ = [
     "OrganisationDirectory",
-    "directory_for",
-    "country_names_for",
     "place_name",
     "CapabilityLine",
     "FlagLine",
@@ -67,37 +65,24 @@ _ACRONYM = re.compile(r"\(([^()]{2,20})\)\s*$")
 
 
 class OrganisationDirectory:
-    """One dataset's organisations indexed for the pages: by name (any letter case, aliases
-    and the acronym in brackets too) and with their capabilities, flags and memberships.
+    """The served organisations indexed by name (any letter case, aliases and the acronym in
+    brackets too), for the forms that name an organisation.
 
-    Build it once per dataset (:func:`directory_for`); lookups are then dictionary reads.
+    Build it once per served index; lookups are then dictionary reads.
 
     Examples
     --------
-    >>> from matcher.formats.taxonomy_io import load_taxonomies
     >>> orgs = [Organisation("unicef", "United Nations Children's Fund (UNICEF)", "un_entity")]
-    >>> directory = OrganisationDirectory(Dataset.build(organisations=orgs,
-    ...                                                 taxonomies=load_taxonomies()))
+    >>> directory = OrganisationDirectory({org.id: org for org in orgs})
     >>> [directory.resolve(t) for t in ("unicef", "UNICEF", "united nations children's fund")]
     ['unicef', 'unicef', 'unicef']
     """
 
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-        self.memberships: dict[str, list[Membership]] = defaultdict(list)
-        self.members: dict[str, list[Membership]] = defaultdict(list)
-        for m in dataset.memberships:
-            self.memberships[m.org_id].append(m)
-            self.members[m.partnership_id].append(m)
-        self.capabilities: dict[str, list[Capability]] = defaultdict(list)
-        for c in dataset.capabilities:
-            self.capabilities[c.org_id].append(c)
-        self.flags: dict[str, list[Flag]] = defaultdict(list)
-        for f in dataset.flags:
-            self.flags[f.org_id].append(f)
+    def __init__(self, organisations: Mapping[str, Organisation]) -> None:
+        self.organisations = organisations
         self._names: dict[str, set[str]] = defaultdict(set)
         self._keys: list[tuple[str, str]] = []  # (the name as matched, id), for suggest()
-        for org in dataset.organisations.values():
+        for org in organisations.values():
             key = _key(org.name)
             self._keys.append((key, org.id))
             self._names[key].add(org.id)
@@ -118,10 +103,10 @@ class OrganisationDirectory:
         wanted = text.strip()
         if not wanted:
             return []
-        if wanted in self.dataset.organisations:
+        if wanted in self.organisations:
             return [wanted]
         lowered = wanted.lower()
-        if lowered in self.dataset.organisations:
+        if lowered in self.organisations:
             return [lowered]
         return sorted(self._names.get(_key(wanted), ()))
 
@@ -137,7 +122,7 @@ class OrganisationDirectory:
         found = self.matches(text)
         if len(found) == 1:
             return found[0]
-        organisations = self.dataset.organisations
+        organisations = self.organisations
         if found:
             listed = "; ".join(f"{organisations[i].name} (id {i})" for i in found[:5])
             raise ValidationError(
@@ -163,12 +148,12 @@ class OrganisationDirectory:
         if not words:
             return []
         found = [org_id for key, org_id in self._keys if all(w in key for w in words)]
-        return sorted(found, key=lambda i: len(self.dataset.organisations[i].name))[:limit]
+        return sorted(found, key=lambda i: len(self.organisations[i].name))[:limit]
 
     def unique_name(self, org_id: str) -> str:
         """The organisation's name when it names only this organisation, else its id: what
         a form shows so that sending it back gives the same organisation."""
-        org = self.dataset.organisations.get(org_id)
+        org = self.organisations.get(org_id)
         if org is not None and self.matches(org.name) == [org_id]:
             return org.name
         return org_id
@@ -178,33 +163,6 @@ def _key(text: str) -> str:
     """How names are compared: lower case, accents and extra spaces dropped."""
     folded = text.lower() if text.isascii() else fold(text).replace("’", "'")
     return " ".join(folded.split())
-
-
-_LOCK = threading.Lock()
-_DIRECTORIES: list[tuple[Dataset, OrganisationDirectory]] = []
-_COUNTRY_NAMES: list[tuple[object, CountryNames]] = []
-
-
-def directory_for(dataset: Dataset) -> OrganisationDirectory:
-    """The directory of ``dataset``, built on first use and kept while it is served."""
-    with _LOCK:
-        if _DIRECTORIES and _DIRECTORIES[0][0] is dataset:
-            return _DIRECTORIES[0][1]
-    directory = OrganisationDirectory(dataset)
-    with _LOCK:
-        _DIRECTORIES[:] = [(dataset, directory)]
-    return directory
-
-
-def country_names_for(taxonomies: Taxonomies) -> CountryNames:
-    """The country-name reader of ``taxonomies``' country table (built once)."""
-    with _LOCK:
-        if _COUNTRY_NAMES and _COUNTRY_NAMES[0][0] is taxonomies.countries:
-            return _COUNTRY_NAMES[0][1]
-    names = CountryNames(taxonomies.countries)
-    with _LOCK:
-        _COUNTRY_NAMES[:] = [(taxonomies.countries, names)]
-    return names
 
 
 # ---- one organisation's record ---------------------------------------------------------------
@@ -307,14 +265,18 @@ def _label(vocabulary: Mapping[str, object], code: str) -> str:
 
 
 def _partnership_line(
-    directory: OrganisationDirectory, partnership: Partnership, org_id: str
+    neighbourhood: Dataset,
+    partnership: Partnership,
+    members: Iterable[Membership],
+    org_id: str,
 ) -> PartnershipLine:
-    taxonomies = directory.dataset.taxonomies
-    organisations = directory.dataset.organisations
-    own = next((m for m in directory.members[partnership.id] if m.org_id == org_id), None)
+    taxonomies = neighbourhood.taxonomies
+    organisations = neighbourhood.organisations
+    members = sorted(members, key=lambda m: m.org_id)
+    own = next((m for m in members if m.org_id == org_id), None)
     co_members = tuple(
         CoMember(m.org_id, organisations[m.org_id].name, _label(taxonomies.roles, m.role.value))
-        for m in sorted(directory.members[partnership.id], key=lambda m: m.org_id)
+        for m in members
         if m.org_id != org_id
     )
     return PartnershipLine(
@@ -335,19 +297,20 @@ def _partnership_line(
 
 
 def organisation_profile(
-    directory: OrganisationDirectory,
+    neighbourhood: Dataset,
     catalog: SqlCatalog,
     org_id: str,
     *,
     collaborators: int = 10,
     proposals: int = 50,
 ) -> OrganisationProfile:
-    """The whole record of one organisation of the served data.
+    """The whole record of one organisation.
 
     Parameters
     ----------
-    directory : OrganisationDirectory
-        The served dataset's directory.
+    neighbourhood : Dataset
+        The organisation with its capabilities, flags, partnerships and their members
+        (:meth:`~matcher.storage.sql.SqlRepository.neighbourhood` reads it).
     catalog : SqlCatalog
         Where proposals, their decisions and the audit trail are kept.
     org_id : str
@@ -358,9 +321,9 @@ def organisation_profile(
     Raises
     ------
     NotFoundError
-        If the served data has no such organisation.
+        If ``neighbourhood`` does not hold the organisation.
     """
-    dataset = directory.dataset
+    dataset = neighbourhood
     org = dataset.organisations.get(org_id)
     if org is None:
         raise NotFoundError(f"Organisation {org_id!r} not found")
@@ -375,7 +338,10 @@ def organisation_profile(
             c.unit,
             c.source,
         )
-        for c in sorted(directory.capabilities[org_id], key=lambda c: (-c.strength, c.capability))
+        for c in sorted(
+            (c for c in dataset.capabilities if c.org_id == org_id),
+            key=lambda c: (-c.strength, c.capability),
+        )
     )
     flags = tuple(
         FlagLine(
@@ -388,15 +354,23 @@ def organisation_profile(
             dismissed_by=f.dismissed_by,
             dismissed_on=f.dismissed_on,
         )
-        for f in sorted(directory.flags[org_id], key=lambda f: f.date or dt.date.min, reverse=True)
+        for f in sorted(
+            (f for f in dataset.flags if f.org_id == org_id),
+            key=lambda f: f.date or dt.date.min,
+            reverse=True,
+        )
     )
     history = tuple(
         catalog.list_audit(entity_type="organisation", entity_id=org_id, limit=50).items
     )
 
+    members: dict[str, list[Membership]] = defaultdict(list)
+    for m in dataset.memberships:
+        members[m.partnership_id].append(m)
     lines = [
-        _partnership_line(directory, dataset.partnerships[m.partnership_id], org_id)
-        for m in directory.memberships[org_id]
+        _partnership_line(dataset, dataset.partnerships[pid], members[pid], org_id)
+        for pid in sorted(members)
+        if any(m.org_id == org_id for m in members[pid])
     ]
     by_year: dict[str, list[PartnershipLine]] = defaultdict(list)
     for line in sorted(lines, key=lambda p: (-(p.start_year or 0), p.name)):
@@ -464,6 +438,7 @@ class SearchResult:
 def search_organisations(
     catalog: SqlCatalog,
     taxonomies: Taxonomies,
+    countries: CountryNames,
     *,
     text: str = "",
     kind: str = "",
@@ -475,14 +450,15 @@ def search_organisations(
 ) -> SearchResult:
     """Organisations whose name contains ``text`` and that match every filter given.
 
-    ``country`` is an ISO code, a country's name or demonym, or a region (English or French:
-    "Brazil", "brésilien", "West Africa"); ``capability`` also matches more specific
-    capabilities. A filter that names nothing known is left out and said in ``problems``.
+    ``country`` (read by ``countries``) is an ISO code, a country's name or demonym, or a
+    region (English or French: "Brazil", "brésilien", "West Africa"); ``capability`` also
+    matches more specific capabilities. A filter that names nothing known is left out and
+    said in ``problems``.
     """
     problems: list[str] = []
     codes: tuple[str, ...] = ()
     if country.strip():
-        codes = country_names_for(taxonomies).lookup(country)
+        codes = countries.lookup(country)
         if not codes:
             problems.append(
                 f"“{country.strip()}” is not a country or region we know: showing every "

@@ -16,7 +16,6 @@ from matcher.domain.exceptions import NotFoundError
 from matcher.formats.spreadsheet import spreadsheet_safe
 from matcher.storage.catalog import ProposalRecord
 from matcher.usecases.organisations import (
-    directory_for,
     organisation_profile,
     place_name,
     search_organisations,
@@ -26,6 +25,7 @@ from service.pages.views import (
     _labeller,
     _snapshot,
     bp,
+    country_names,
     error_page,
     page,
     queue_filters,
@@ -45,7 +45,9 @@ def organisation(org_id: str) -> Response:
     if snapshot is None:
         return error_page(503, "The recommendation index is being built; try again shortly.")
     try:
-        profile = organisation_profile(directory_for(snapshot.dataset), services().catalog, org_id)
+        profile = organisation_profile(
+            services().repository.neighbourhood(org_id), services().catalog, org_id
+        )
     except NotFoundError:
         return error_page(404, f"No organisation has the id “{org_id}” in the served data.")
     return page("organisation.html", profile=profile, data_version=snapshot.data_version)
@@ -67,6 +69,7 @@ def organisations() -> Response:
     result = search_organisations(
         services().catalog,
         taxonomies,
+        country_names(),
         text=filters["q"],
         kind=filters["kind"],
         country=filters["country"],

@@ -36,6 +36,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import ServiceUnavailable as HTTPServiceUnavailable
 from werkzeug.wrappers import Response
 
+from matcher.domain.country_names import CountryNames
 from matcher.domain.exceptions import NotFoundError, PartnerMatchError, ValidationError
 from matcher.engine.intake import ACCEPT_AT, Suggestion
 from matcher.storage.catalog import DECISIONS, ConflictError, ProposalRecord, StaleVersionError
@@ -43,8 +44,7 @@ from matcher.storage.sql import StorageError
 from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
 from matcher.usecases.editing import check_initiative
 from matcher.usecases.organisations import (
-    country_names_for,
-    directory_for,
+    OrganisationDirectory,
     organisation_profile,
     place_name,
 )
@@ -309,6 +309,25 @@ def _snapshot() -> Snapshot | None:
     return holder.snapshot
 
 
+def organisation_directory(snapshot: Snapshot) -> OrganisationDirectory:
+    """The served organisations by name, built once per served index."""
+    memo = services().memo
+    kept = memo.get("organisations")
+    if kept is not None and kept[0] is snapshot:
+        return kept[1]  # type: ignore[no-any-return]
+    directory = OrganisationDirectory(snapshot.dataset.organisations)
+    memo["organisations"] = (snapshot, directory)
+    return directory
+
+
+def country_names() -> CountryNames:
+    """The reader of country names, demonyms and regions (English and French)."""
+    memo = services().memo
+    if "countries" not in memo:
+        memo["countries"] = CountryNames(services().taxonomies.countries)
+    return memo["countries"]  # type: ignore[no-any-return]
+
+
 def _labeller(snapshot: Snapshot | None) -> Labeller:
     if snapshot is None:
         return Labeller({}, services().taxonomies)
@@ -340,11 +359,11 @@ def queue_filters(
     query = dict(filters)
     snapshot = services().holder.snapshot
     if filters["lead"] and snapshot is not None:
-        found = directory_for(snapshot.dataset).matches(filters["lead"])
+        found = organisation_directory(snapshot).matches(filters["lead"])
         if len(found) == 1:
             query["lead"] = found[0]
     if filters["country"]:
-        codes = country_names_for(services().taxonomies).lookup(filters["country"])
+        codes = country_names().lookup(filters["country"])
         if len(codes) == 1:
             query["country"] = codes[0]
         else:
@@ -485,11 +504,13 @@ def _proposal_page(
                         "members": [labeller.org(str(m["id"])) for m in other["members"]],
                     }
                 )
-    lead_profile = None
-    if snapshot is not None and str(body.get("lead")) in snapshot.dataset.organisations:
+    lead = str(body.get("lead") or "")
+    try:
         lead_profile = organisation_profile(
-            directory_for(snapshot.dataset), catalog, str(body["lead"]), proposals=20
+            services().repository.neighbourhood(lead), catalog, lead, proposals=20
         )
+    except NotFoundError:
+        lead_profile = None
     view = coalition_view(
         coalition,
         key=f"p{record.id}",
@@ -714,7 +735,7 @@ def _lead_suggestions(snapshot: Snapshot | None) -> list[tuple[str, str]]:
         snapshot.dataset.organisations.values(),
         key=lambda o: (o.kind.value != "un_entity", o.name),
     )
-    directory = directory_for(snapshot.dataset)
+    directory = organisation_directory(snapshot)
     suggestions = [(directory.unique_name(o.id), o.id) for o in best]
     _LEADS[:] = [(snapshot, suggestions)]
     return suggestions
@@ -760,7 +781,7 @@ def _demos(snapshot: Snapshot | None) -> list[StartingPoint]:
 def _lead_name(snapshot: Snapshot | None) -> Callable[[str], str] | None:
     if snapshot is None:
         return None
-    return directory_for(snapshot.dataset).unique_name
+    return organisation_directory(snapshot).unique_name
 
 
 def _recommend_page(
@@ -831,8 +852,8 @@ def _recommend(form: InitiativeForm) -> tuple[dict[str, Any] | None, dict[str, A
     body = build_body(
         form,
         taxonomies,
-        organisations=directory_for(snapshot.dataset) if snapshot else None,
-        countries=country_names_for(taxonomies),
+        organisations=organisation_directory(snapshot) if snapshot else None,
+        countries=country_names(),
     )
     if body is None or snapshot is None:
         return body, None
