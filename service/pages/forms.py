@@ -289,26 +289,26 @@ def _organisations(
     return found
 
 
+#: Pydantic's error types in plain words: the sentence, and the bound it names (from ``ctx``).
+_PLAIN: dict[str, tuple[str, str]] = {
+    "string_too_long": ("Shorten it to at most {:,} characters", "max_length"),
+    "too_long": ("Give at most {:,}", "max_length"),
+    "greater_than": ("Enter a number above {}", "gt"),
+    "greater_than_equal": ("Enter {} or more", "ge"),
+    "less_than_equal": ("Enter {} or less", "le"),
+    "less_than": ("Enter a number below {}", "lt"),
+    "string_pattern_mismatch": ("Use only letters, digits, '-', '_' and '.', without spaces", ""),
+    "missing": ("Fill this in", ""),
+}
+
+
 def _plain(problem: Mapping[str, Any]) -> str:
     """A validation problem of the API's schema in plain words."""
     kind, ctx = str(problem.get("type", "")), problem.get("ctx") or {}
-    if kind == "string_too_long":
-        return f"Shorten it to at most {ctx.get('max_length', 0):,} characters"
-    if kind == "too_long":
-        return f"Give at most {ctx.get('max_length', 0):,}"
-    if kind == "greater_than":
-        return f"Enter a number above {ctx.get('gt')}"
-    if kind == "greater_than_equal":
-        return f"Enter {ctx.get('ge')} or more"
-    if kind == "less_than_equal":
-        return f"Enter {ctx.get('le')} or less"
-    if kind == "less_than":
-        return f"Enter a number below {ctx.get('lt')}"
-    if kind == "string_pattern_mismatch":
-        return "Use only letters, digits, '-', '_' and '.', without spaces"
-    if kind == "missing":
-        return "Fill this in"
-    return str(problem.get("msg", "This value is not valid"))
+    if kind not in _PLAIN:
+        return str(problem.get("msg", "This value is not valid"))
+    sentence, bound = _PLAIN[kind]
+    return sentence.format(ctx.get(bound, 0)) if bound else sentence
 
 
 def build_body(

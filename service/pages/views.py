@@ -868,6 +868,19 @@ def _recommend(form: InitiativeForm) -> tuple[dict[str, Any] | None, dict[str, A
     return body, result
 
 
+def _recommended(
+    form: InitiativeForm,
+) -> tuple[dict[str, Any], dict[str, Any]] | Response:
+    """:func:`_recommend`'s ``(body, result)``, or the form again with what went wrong (its
+    fields to fix, or the index not built yet)."""
+    body, result = _recommend(form)
+    if form.errors or body is None:
+        return _recommend_page(form, 422, message="Some fields need attention: see below.")
+    if result is None:
+        return _recommend_page(form, 503, message=_NOT_READY)
+    return body, result
+
+
 _NOT_READY = "The recommendation index is being built; try again in a few seconds."
 
 
@@ -897,11 +910,10 @@ def recommend() -> Response:
         return _recommend_page(
             form, message=f"Need {len(form.need_rows)} added below: fill it in, then ask."
         )
-    body, result = _recommend(form)
-    if form.errors:
-        return _recommend_page(form, 422, message="Some fields need attention: see below.")
-    if result is None:
-        return _recommend_page(form, 503, message=_NOT_READY)
+    answered = _recommended(form)
+    if isinstance(answered, Response):
+        return answered
+    body, result = answered
     return _recommend_page(form, result=result, body=body)
 
 
@@ -987,11 +999,10 @@ def relax() -> Response:
     if body is None:
         return error_page(400, "This relaxation lacks its request or its change: ask again.")
     form = form_from_body(body, lead_name=_lead_name(_snapshot()))
-    checked, result = _recommend(form)
-    if form.errors:
-        return _recommend_page(form, 422, message="Some fields need attention: see below.")
-    if result is None:
-        return _recommend_page(form, 503, message=_NOT_READY)
+    answered = _recommended(form)
+    if isinstance(answered, Response):
+        return answered
+    checked, result = answered
     description = str(request.form.get("description", "")).strip()[:200]
     return _recommend_page(
         form,
@@ -1040,11 +1051,10 @@ def propose() -> Response:
         return error_page(400, "The proposal form lacks its initiative: ask again.")
     stored_id = request.form.get("initiative_id", "").strip()
     form = form_from_body(raw, stored_id)
-    body, result = _recommend(form)
-    if form.errors or body is None:
-        return _recommend_page(form, 422, message="Some fields need attention: see below.")
-    if result is None:
-        return _recommend_page(form, 503, message=_NOT_READY)
+    answered = _recommended(form)
+    if isinstance(answered, Response):
+        return answered
+    body, result = answered
     wanted = frozenset(m for m in request.form.get("members", "").split(",") if m)
     chosen = next((c for c in result["coalitions"] if _member_ids(c) == wanted), None)
     if chosen is None:
