@@ -448,9 +448,17 @@ def profile_of(index: Index, *, half_life: float = 2.0) -> HistoryProfile:
 
 
 def _embedding(incidence: sp.csr_matrix, *, multi_counts: FloatArray, dim: int = 32) -> FloatArray:
-    """Unit-length organisation vectors from a truncated SVD of the normalised incidence."""
-    from scipy.sparse.linalg import svds
+    """Unit-length organisation vectors from a truncated SVD of the normalised incidence.
 
+    The rows of :math:`U_k \\Sigma_k` for :math:`D_o^{-1/2} X D_p^{-1/2} = U \\Sigma V^\\top`,
+    normalised. Deterministic, so that an evaluation gives the same figures run after run:
+    from the eigen-decomposition of the smaller Gram matrix (LAPACK, one thread) when a side
+    has at most :data:`_DENSE_EMBEDDING_LIMIT` rows, else a randomized SVD with a fixed seed
+    (one BLAS thread). ARPACK (``svds``), used before, moved the vectors by about 1e-4 from
+    call to call, and the learned model's rankings with them. Singular values tied with the
+    first one left out are left out too: the basis of a group of equal singular values is
+    arbitrary, and only a group kept whole gives the same cosines whatever basis is chosen.
+    """
     n, m = incidence.shape
     if min(n, m) <= dim + 1 or incidence.nnz == 0:
         return np.zeros((n, 0))
@@ -458,12 +466,32 @@ def _embedding(incidence: sp.csr_matrix, *, multi_counts: FloatArray, dim: int =
     left = sp.diags(1.0 / np.sqrt(np.maximum(multi_counts, 1.0)))
     right = sp.diags(1.0 / np.sqrt(np.maximum(sizes, 1.0)))
     normalised = (left @ incidence @ right).tocsr()
-    rng = np.random.default_rng(0)
-    u, sigma, _ = svds(normalised, k=dim, v0=rng.random(min(n, m)))
-    vectors = u * sigma[None, :]
+    with threadpool_limits(limits=1, user_api="blas"):
+        if min(n, m) <= _DENSE_EMBEDDING_LIMIT:
+            if m <= n:  # A^T A = V S^2 V^T, and U S = A V
+                values, basis = np.linalg.eigh((normalised.T @ normalised).toarray())
+                order = np.argsort(-values, kind="stable")[: dim + 1]
+                vectors = np.asarray(normalised @ basis[:, order])
+            else:  # A A^T = U S^2 U^T
+                values, basis = np.linalg.eigh((normalised @ normalised.T).toarray())
+                order = np.argsort(-values, kind="stable")[: dim + 1]
+                vectors = basis[:, order] * np.sqrt(np.maximum(values[order], 0.0))[None, :]
+            sigma = np.sqrt(np.maximum(values[order], 0.0))
+        else:
+            from sklearn.utils.extmath import randomized_svd  # type: ignore[import-untyped]
+
+            u, sigma, _ = randomized_svd(normalised, dim + 1, n_iter=7, random_state=0)
+            vectors = u * sigma[None, :]
+    kept = sigma[:dim] > sigma[dim] * (1.0 + 1e-9) + 1e-12
+    vectors = vectors[:, :dim][:, kept]
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     result: FloatArray = np.where(norms > 0, vectors / np.maximum(norms, 1e-12), 0.0)
     return result
+
+
+#: Up to this many organisations or team partnerships (the smaller side), the graph
+#: embedding comes from a dense eigen-decomposition (exact); above, from a randomized SVD.
+_DENSE_EMBEDDING_LIMIT = 3000
 
 
 def _percentile(values: FloatArray) -> FloatArray:
