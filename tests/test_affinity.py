@@ -167,13 +167,24 @@ def test_history_before_keeps_organisations_and_drops_later_partnerships(
 def test_fitted_model_puts_club_members_first(taxonomies: Taxonomies) -> None:
     dataset = clustered(taxonomies)
     model = small_model().fit(history_before(dataset, 2004))
-    assert model.training_["folds"] == [2003]
+    # few positives: the older pseudo test year 2002 joins 2003 (2001 has no history before it)
+    assert model.training_["folds"] == [2003, 2002]
     assert model.training_["positives"] > 0
     index = build_index(history_before(dataset, 2004), IndexConfig(reference_year=2004))
     ranker = model.ranker(index)
     positions, _ = ranker.rank(AffinityQuery("c2m0", ("c2m1", "c2m2"), frozenset({"environment"})))
     top = {index.org_ids[int(p)] for p in positions[:2]}
     assert top == {"c2m3", "c2m4"}
+
+
+def test_older_pseudo_years_join_only_while_positives_are_few(taxonomies: Taxonomies) -> None:
+    history = history_before(clustered(taxonomies), 2004)
+    few = small_model().fit(history).training_
+    enough = small_model(min_positives=1).fit(history).training_
+    capped = small_model(max_folds=1).fit(history).training_
+    assert few["folds"] == [2003, 2002] and few["positives"] < 1000
+    assert enough["folds"] == capped["folds"] == [2003]
+    assert enough["positives"] == capped["positives"] < few["positives"]
 
 
 def test_fit_never_reads_partnerships_after_the_history(taxonomies: Taxonomies) -> None:

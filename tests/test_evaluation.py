@@ -232,7 +232,7 @@ def test_a_learned_model_is_trained_on_history_only(taxonomies: Taxonomies) -> N
     summary, details = run_evaluation(
         dataset, split_year=2004, seed=0, resamples=50, affinity=model
     )
-    assert details["training"]["folds"] == [2003]
+    assert details["training"]["folds"] == [2003, 2002]  # few positives: two pseudo years
     assert summary["completion"]["method"]["recall@10"]["value"] >= max(
         summary["completion"]["baselines"][b]["recall@10"]["value"] for b in ("random",)
     )
