@@ -296,9 +296,7 @@ def test_a_directory_s_own_term_is_found_by_its_french_label(tmp_path: Path) -> 
     assert dataset.taxonomies.themes["mangroves"].attributes["label_fr"] == (
         "Restauration des mangroves"
     )
-    draft = ConceptNoteIntake(dataset.taxonomies, dataset.organisations).draft(
-        FRENCH_MANGROVE_NOTE
-    )
+    draft = ConceptNoteIntake(dataset.taxonomies, dataset.organisations).draft(FRENCH_MANGROVE_NOTE)
     found = [s for s in draft.suggestions if s.field == "themes" and s.value == "mangroves"]
     assert [(s.phrase, s.method, s.confidence) for s in found] == [
         ("restauration des mangroves", "label", 0.9)

@@ -120,9 +120,7 @@ def _terms(rows: Iterable[Mapping[str, Any]], vocabulary: str) -> list[Term]:
             parent=row["parent"],
             description=row["description"],
             source=row["source"],
-            attributes={
-                key: row[key] for key in ("sdg", "label_fr") if row.get(key)
-            },
+            attributes={key: row[key] for key in ("sdg", "label_fr") if row.get(key)},
         )
         for row in rows
         if row["vocabulary"] == vocabulary
