@@ -161,8 +161,7 @@ def test_extensions_flags_and_conflicts_round_trip_through_the_database_unchange
         "code,label,parent,description,source,label_fr\nfunding.eu,EU grants,funding,,,\n"
     )
     assert (one / "taxonomy/themes.csv").read_text() == (
-        "code,label,parent,sdg,description,source,label_fr\n"
-        "h2020-sc1,Health (H2020),health,3,,,\n"
+        "code,label,parent,sdg,description,source,label_fr\nh2020-sc1,Health (H2020),health,3,,,\n"
     )
     assert (one / "conflicts.csv").read_text() == "org_a,org_b,reason\nikea,la-up,a lawsuit\n"
 
