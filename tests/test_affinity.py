@@ -327,3 +327,28 @@ def test_the_held_out_weight_of_the_words_is_added_to_the_log_odds(
     model.text_weight_ = 2.0
     after = model.decision(rows)
     assert np.allclose(after - before, 2.0 * rows[:, FEATURES.index("text_relative")])
+
+
+@pytest.mark.parametrize("shape", [(300, 120), (1500, 1200)])
+def test_the_graph_embedding_is_the_same_call_after_call(shape: tuple[int, int]) -> None:
+    """Exact (eigen-decomposition) below the dense limit, seeded randomized SVD above: the
+    same vectors every call, and below the limit the cosines of the full SVD's rows."""
+    import scipy.sparse as sp
+
+    from matcher.engine.affinity import _embedding
+
+    incidence = sp.random(*shape, density=0.01, random_state=3, format="csr")
+    incidence.data[:] = 1.0
+    counts = np.asarray(incidence.sum(axis=1)).ravel()
+    first = _embedding(incidence, multi_counts=counts)
+    assert np.array_equal(first, _embedding(incidence, multi_counts=counts))
+    assert 0 < first.shape[1] <= 32
+    if shape[1] <= 1000:
+        sizes = np.asarray(incidence.sum(axis=0)).ravel()
+        dense = incidence.toarray() / np.sqrt(np.maximum(counts, 1))[:, None]
+        dense = dense / np.sqrt(np.maximum(sizes, 1))[None, :]
+        u, sigma, _ = np.linalg.svd(dense, full_matrices=False)
+        rows = u[:, : first.shape[1]] * sigma[: first.shape[1]]
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        rows = np.where(norms > 1e-9, rows / np.maximum(norms, 1e-12), 0.0)  # 0: no partner
+        assert np.allclose(first @ first.T, rows @ rows.T, atol=1e-8)

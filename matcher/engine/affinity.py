@@ -507,6 +507,9 @@ def _embedding(incidence: sp.csr_matrix, *, multi_counts: FloatArray, dim: int =
     left = sp.diags(1.0 / np.sqrt(np.maximum(multi_counts, 1.0)))
     right = sp.diags(1.0 / np.sqrt(np.maximum(sizes, 1.0)))
     normalised = (left @ incidence @ right).tocsr()
+    # imported before the limit: a library loaded inside it would escape it
+    from sklearn.utils.extmath import randomized_svd  # type: ignore[import-untyped]
+
     with threadpool_limits(limits=1, user_api="blas"):
         if min(n, m) <= _DENSE_EMBEDDING_LIMIT:
             if m <= n:  # A^T A = V S^2 V^T, and U S = A V
@@ -519,8 +522,6 @@ def _embedding(incidence: sp.csr_matrix, *, multi_counts: FloatArray, dim: int =
                 vectors = basis[:, order] * np.sqrt(np.maximum(values[order], 0.0))[None, :]
             sigma = np.sqrt(np.maximum(values[order], 0.0))
         else:
-            from sklearn.utils.extmath import randomized_svd  # type: ignore[import-untyped]
-
             u, sigma, _ = randomized_svd(normalised, dim + 1, n_iter=7, random_state=0)
             vectors = u * sigma[None, :]
     kept = sigma[:dim] > sigma[dim] * (1.0 + 1e-9) + 1e-12
@@ -532,7 +533,7 @@ def _embedding(incidence: sp.csr_matrix, *, multi_counts: FloatArray, dim: int =
 
 #: Up to this many organisations or team partnerships (the smaller side), the graph
 #: embedding comes from a dense eigen-decomposition (exact); above, from a randomized SVD.
-_DENSE_EMBEDDING_LIMIT = 3000
+_DENSE_EMBEDDING_LIMIT = 1000
 
 
 def _percentile(values: FloatArray) -> FloatArray:
