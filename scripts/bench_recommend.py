@@ -3,10 +3,10 @@
 For each size it prints: the time to read the directory and to build the index, the index's
 memory (its arrays and matrices) and the process's peak RSS; the latency p50/p95/p99 of
 `recommend` over varied initiatives, wall-clock and CPU time (the CPU time of a request is
-what it costs without the waits a shared machine adds); the same pipeline with networkx's personalised PageRank
-(`tol` = 1e-6 / N, fair at any size) and Adamic-Adar in place of ours, on a sample of the same
-initiatives, and the ratio of medians; and the quality of the default solver: the mean ratio
-of its objective to the MILP optimum on the same candidate pools.
+what it costs without the waits a shared machine adds); the same pipeline with networkx's
+personalised PageRank (`tol` = 1e-6 / N, fair at any size) and Adamic-Adar in place of ours,
+on a sample of the same initiatives, and the ratio of medians; and the quality of the default
+solver: the mean ratio of its objective to the MILP optimum on the same candidate pools.
 
 With ``--text use`` (or ``tfidf``) the index also embeds the organisations' words (the time,
 how many texts were embedded and the embeddings' memory are printed) and every request gets

@@ -17,6 +17,7 @@ from matcher.domain.dataset import Dataset
 from matcher.engine.index import IndexConfig, build_index
 from matcher.engine.intake import ConceptNoteIntake
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig
+from matcher.usecases.decisions import History
 from matcher.usecases.drafting import make_intake
 
 __all__ = ["Snapshot", "EngineHolder"]
@@ -40,7 +41,9 @@ class EngineHolder:
     Parameters
     ----------
     load : callable
-        Returns ``(data_version, dataset)`` read in one consistent snapshot of the database.
+        Returns the :class:`~matcher.usecases.decisions.History` to build from: the data
+        version and the dataset read in one consistent snapshot of the database, with the
+        reviewers' decisions (approved coalitions as partnerships, rejections).
     current_version : callable
         The database's data version now (cheap).
     index_config : IndexConfig, optional
@@ -54,7 +57,7 @@ class EngineHolder:
 
     def __init__(
         self,
-        load: Callable[[], tuple[int, Dataset]],
+        load: Callable[[], History],
         current_version: Callable[[], int],
         *,
         config: EngineConfig | None = None,
@@ -83,13 +86,14 @@ class EngineHolder:
     def build(self) -> Snapshot:
         """Build a snapshot from the database now and serve it."""
         started = time.perf_counter()
-        version, dataset = self._load()
+        history = self._load()
+        version, dataset = history.data_version, history.dataset
         previous = self._snapshot
         text = previous.engine.index_.text if previous is not None else None
         index = build_index(
             dataset, self._index_config, text_cache=text.cache if text is not None else None
         )
-        engine = CoalitionRecommender(config=self._config).fit(index)
+        engine = CoalitionRecommender(config=self._config).fit(index, rejections=history.rejections)
         snapshot = Snapshot(version, engine, dataset, time.perf_counter() - started)
         with self._lock:
             current = self._snapshot

@@ -1,17 +1,20 @@
-"""The solvers' inner loops and the walks' neighbour draw, compiled by numba.
+"""The engine's inner loops, compiled by numba: search, objective terms, walks, paths.
 
 The solvers (:mod:`matcher.engine.solvers`) evaluate marginal gains and scores over pools of
 about 200 candidates and 5 to 12 columns thousands of times per request; as numpy calls each
 evaluation was a dozen calls of a few microseconds on tiny arrays, most of a request's time.
-Here each is one compiled loop. The functions take plain arrays (a pool's columns: needs,
-then wanted activity types; per-candidate attributes; weights packed by
-:class:`PackedProblem`) so that numba compiles one specialisation of each, cached on disk
-(``cache=True``): :func:`warm_up`, called when a recommender is fitted, loads or compiles them
-all, so no request pays for it.
+Here each is one compiled loop: greedy and local search (:func:`greedy_fill`,
+:func:`local_search`), marginal gains, the redundancy change and f(S) (:class:`PackedProblem`),
+the objective's terms (:func:`objective_parts`, behind
+:func:`matcher.engine.objective.evaluate`), the walks' neighbour draw (:func:`walk_edges`),
+introduction paths (:func:`warmest_path`), dense blocks of sparse matrices
+(:func:`submatrix`) and the holders of a need in a group (:func:`in_group`).
 
-The arithmetic is the objective's (:mod:`matcher.engine.objective`), term by term; the
-solvers still report :func:`matcher.engine.objective.score`, so what a broker reads never
-depends on these loops.
+The functions take plain arrays of fixed types, so that numba compiles one specialisation of
+each, cached on disk (``cache=True``): :func:`warm_up`, called when a recommender is fitted,
+loads or compiles them all, so no request pays for it. They all live in this one module
+because numba's disk cache is invalidated when a function's own file changes, not when a
+function it calls in another file does.
 
 Examples
 --------
@@ -27,30 +30,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from matcher.engine.objective import (
-    N_REGIONS,
-    N_SECTORS,
-    Problem,
-    evaluate,
-    harmonic_number,
-    redundant_flags,
-    sole_best_mask,
-)
+if TYPE_CHECKING:
+    from matcher.engine.objective import Problem
 
 __all__ = [
+    "N_SECTORS",
+    "N_REGIONS",
     "PackedProblem",
     "State",
     "in_group",
     "greedy_fill",
     "local_search",
+    "objective_parts",
     "pack_rules",
+    "redundant_flags",
+    "sole_best_mask",
+    "harmonic_number",
     "submatrix",
     "walk_edges",
     "warmest_path",
@@ -60,6 +62,10 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+
+#: Sectors and M49 regions counted by the diversity terms (:mod:`matcher.engine.objective`).
+N_SECTORS = 5
+N_REGIONS = 5
 
 #: Tolerance of "holds the best value" and "brings more" (as in the objective).
 _TIE = 1e-12
@@ -260,6 +266,170 @@ class PackedProblem:
         chosen = np.asarray(members, dtype=np.int64)
         flags = redundant_flags(self.columns, self.base, self.exempt, chosen)
         return [int(m) for m, flag in zip(chosen.tolist(), flags.tolist(), strict=True) if flag]
+
+
+@numba.njit(cache=True)
+def harmonic_number(count: int) -> float:
+    """:math:`H(n)`, compiled (see :func:`matcher.engine.objective.harmonic`)."""
+    total = 0.0
+    for k in range(1, count + 1):
+        total += 1.0 / k
+    return total
+
+
+@numba.njit(cache=True)
+def sole_best_mask(columns: FloatArray, baseline: FloatArray, members: IntArray) -> BoolArray:
+    """Compiled :func:`matcher.engine.objective.sole_best`: the (members, columns) mask of
+    where each member alone holds the coalition's best value, above ``baseline`` (ties within
+    1e-12 share)."""
+    count = members.size
+    width = columns.shape[1]
+    sole = np.zeros((count, width), dtype=np.bool_)
+    if count == 0:
+        return sole
+    for j in range(width):
+        best = columns[members[0], j]
+        for r in range(1, count):
+            if columns[members[r], j] > best:
+                best = columns[members[r], j]
+        if not best > baseline[j] + 1e-12:
+            continue
+        holder, holders = -1, 0
+        for r in range(count):
+            if columns[members[r], j] >= best - 1e-12:
+                holder = r
+                holders += 1
+        if holders == 1:
+            sole[holder, j] = True
+    return sole
+
+
+@numba.njit(cache=True)
+def redundant_flags(
+    columns: FloatArray, baseline: FloatArray, exempt: BoolArray, members: IntArray
+) -> BoolArray:
+    """Compiled :func:`matcher.engine.objective.redundant_members`: per member, whether it
+    is redundant."""
+    flags = np.zeros(members.size, dtype=np.bool_)
+    if columns.shape[1] == 0:
+        return flags
+    sole = sole_best_mask(columns, baseline, members)
+    for r in range(members.size):
+        if exempt[members[r]]:
+            continue
+        needed = False
+        for j in range(columns.shape[1]):
+            if sole[r, j]:
+                needed = True
+                break
+        flags[r] = not needed
+    return flags
+
+
+@numba.njit(cache=True)
+def objective_parts(
+    cover: FloatArray,
+    need_weights: FloatArray,
+    activity: FloatArray,
+    columns: FloatArray,
+    baseline: FloatArray,
+    sector: IntArray,
+    base_sectors: IntArray,
+    region: IntArray,
+    base_regions: IntArray,
+    local: BoolArray,
+    resources: BoolArray,
+    base_resources: BoolArray,
+    per_member: FloatArray,
+    ties: FloatArray,
+    exempt: BoolArray,
+    weights: FloatArray,
+    wants_local: bool,
+    has_mission: bool,
+    has_rejected: bool,
+    max_size: float,
+    members: IntArray,
+) -> FloatArray:
+    """The weighted terms of :func:`matcher.engine.objective.evaluate`, in the order of its
+    ``_PART_ORDER`` (``per_member`` rows: fit,
+    alignment, mission, proximity, novelty, record, yellow, rejected)."""
+    parts = np.zeros(17)
+    needs = cover.shape[1]
+    total_weight = 0.0
+    for j in range(needs):
+        total_weight += need_weights[j]
+    if needs and total_weight > 0:
+        covered = 0.0
+        for j in range(needs):
+            best = baseline[j]
+            for m in members:
+                if cover[m, j] > best:
+                    best = cover[m, j]
+            covered += need_weights[j] * best
+        parts[0] = weights[0] * (covered / total_weight)
+    wanted = activity.shape[1]
+    if wanted:
+        experienced = 0.0
+        for a in range(wanted):
+            best = baseline[needs + a]
+            for m in members:
+                if activity[m, a] > best:
+                    best = activity[m, a]
+            experienced += best
+        parts[1] = weights[1] * (experienced / wanted)
+    sectors = base_sectors.copy()
+    regions = base_regions.copy()
+    for m in members:
+        sectors[sector[m]] += 1
+        if region[m] >= 0:
+            regions[region[m]] += 1
+    diversity = 0.0
+    for s in sectors:
+        diversity += harmonic_number(s)
+    parts[2] = weights[2] * diversity / sectors.size
+    balance = 0.0
+    for g in regions:
+        balance += harmonic_number(g)
+    parts[3] = weights[3] * balance / regions.size
+    if wants_local:
+        for m in members:
+            if local[m]:
+                parts[4] = weights[4]
+                break
+    sums = np.zeros(per_member.shape[0])
+    for row in range(per_member.shape[0]):
+        for m in members:
+            sums[row] += per_member[row, m]
+    parts[5] = weights[5] * sums[0] / max_size
+    if base_resources.size:
+        brought = 0
+        for r in range(base_resources.size):
+            held = base_resources[r]
+            for m in members:
+                held = held or resources[m, r]
+            if held:
+                brought += 1
+        parts[6] = weights[6] * (brought / base_resources.size)
+    parts[7] = weights[7] * sums[1] / max_size
+    if has_mission:
+        parts[8] = weights[8] * sums[2] / max_size
+    parts[9] = weights[9] * sums[3] / max_size
+    pairs = 0.0
+    if members.size > 1:
+        for a in members:
+            for b in members:
+                pairs += ties[a, b]
+        pairs /= 2
+    parts[10] = weights[10] * pairs / max_size
+    parts[11] = weights[11] * sums[4] / max_size
+    parts[12] = weights[12] * sums[5] / max_size
+    parts[13] = -weights[13] * members.size
+    parts[14] = -weights[14] * sums[6]
+    if weights[15] != 0:
+        parts[15] = -weights[15] * redundant_flags(columns, baseline, exempt, members).sum()
+    if has_rejected:
+        parts[16] = -weights[16] * sums[7]
+    return parts
 
 
 @numba.njit(cache=True)
@@ -601,6 +771,8 @@ def warm_up(cumulative: FloatArray, walks: sp.csr_matrix, *matrices: sp.csr_matr
     edge weights and matrix and the index's sparse matrices a request reads (their array
     types select what is compiled).
     """
+    from matcher.engine.objective import Problem, evaluate
+
     toy = Problem.toy(cover=[[1.0, 0.0], [0.0, 0.8], [0.5, 0.5]], need_weights=[1, 1])
     packed = PackedProblem.of(toy)
     state = packed.state([0])

@@ -57,6 +57,9 @@ up to the score exactly):
     coalition's best value of some need or wanted activity type, above the lead's own, costs
     one unit. With no needs and no activity types, nobody is redundant. Its weight is 0 when
     complementarity is ``off`` or ``strict`` (then a hard rule of the solvers instead).
+``rejected`` (the Partnerships Office's decisions feed the engine)
+    :math:`-\sum_{i \in S} x_i`, :math:`x_i = 1` for a member a reviewer rejected before in
+    a coalition for the same lead (0 for everyone when the request set-up has no decisions).
 
 Coverage terms, diversity terms and the mix term are monotone submodular; the per-member terms
 are modular; ``cohesion`` is supermodular (pairs); ``redundancy`` is never positive, so bounds
@@ -75,11 +78,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
-import numba
 import numpy as np
 import numpy.typing as npt
+
+# N_SECTORS, N_REGIONS: sectors and M49 regions counted by the diversity terms
+from matcher.engine.compiled import N_REGIONS, N_SECTORS, objective_parts, redundant_flags
 
 __all__ = [
     "Weights",
@@ -90,6 +95,8 @@ __all__ = [
     "harmonic",
     "sole_best",
     "redundant_members",
+    "N_SECTORS",
+    "N_REGIONS",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -103,6 +110,8 @@ class Weights:
 
     Need coverage weighs most: a coalition exists to cover the initiative's needs. The size
     cost is per member: a partner must add at least that much to be worth the coordination.
+    ``rejected`` is what each member a reviewer rejected before for the same lead costs
+    (twice a yellow flag; 0 ignores the reviewers' rejections).
     """
 
     need_coverage: float = 4.0
@@ -121,14 +130,11 @@ class Weights:
     size_cost: float = 0.5
     flag_penalty: float = 0.5
     redundancy: float = 0.5
+    rejected: float = 1.0
 
 
 #: The terms, in the order ``score_parts`` lists them.
 TERMS: tuple[str, ...] = tuple(f.name for f in fields(Weights))
-
-#: Sectors and M49 regions counted by the diversity terms.
-N_SECTORS = 5
-N_REGIONS = 5
 
 
 def harmonic(count: int | IntArray) -> FloatArray:
@@ -180,6 +186,7 @@ class Problem:
     weights: Weights = field(default_factory=Weights)
     exempt: BoolArray | None = None  # (n,) required members: never counted redundant
     mission: FloatArray | None = None  # (n,) c_i; None when the request has no words
+    rejected: FloatArray | None = None  # (n,) x_i, 1 if rejected before for this lead
 
     @property
     def size(self) -> int:
@@ -200,6 +207,8 @@ class Problem:
         )
         if self.mission is not None:
             result = result + w.mission_fit * self.mission / m
+        if self.rejected is not None:
+            result = result - w.rejected * self.rejected
         return result
 
     @classmethod
@@ -280,7 +289,8 @@ def redundant_members(problem: Problem, members: Sequence[int]) -> list[int]:
 def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
     """The weighted value of every term for the coalition ``members`` (pool positions).
 
-    The terms are summed by one compiled loop (:func:`_parts`): the explanations evaluate
+    The terms are summed by one compiled loop
+    (:func:`matcher.engine.compiled.objective_parts`): the explanations evaluate
     every coalition once per member, so a dozen numpy calls per evaluation added up.
 
     Returns
@@ -292,7 +302,7 @@ def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
     p = problem
     n = p.size
     mission = p.mission
-    parts = _parts(
+    parts = objective_parts(
         np.ascontiguousarray(p.cover, dtype=np.float64),
         np.ascontiguousarray(p.need_weights, dtype=np.float64),
         np.ascontiguousarray(p.activity, dtype=np.float64),
@@ -315,6 +325,7 @@ def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
                     p.novel,
                     p.record,
                     p.yellow,
+                    p.rejected if p.rejected is not None else np.zeros(n),
                 ]
             ),
             dtype=np.float64,
@@ -324,10 +335,12 @@ def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
         _weight_vector(p.weights),
         p.wants_local,
         mission is not None,
+        p.rejected is not None,
         float(p.max_size),
         np.asarray(members, dtype=np.int64).reshape(-1),
     )
-    return {term: value + 0.0 for term, value in zip(TERMS, parts.tolist(), strict=True)}
+    values = dict(zip(_PART_ORDER, parts.tolist(), strict=True))
+    return {term: values[term] + 0.0 for term in TERMS}
 
 
 def score(problem: Problem, members: Sequence[int]) -> float:
@@ -359,165 +372,30 @@ def _exempt(problem: Problem) -> BoolArray:
     return exempt
 
 
+#: The terms in the order the compiled loop computes them (by position: the compiled loop
+#: cannot look names up); :func:`evaluate` returns them by name in the order of :data:`TERMS`.
+_PART_ORDER: tuple[str, ...] = (
+    "need_coverage",
+    "activity_coverage",
+    "sector_diversity",
+    "geographic_balance",
+    "local_partner",
+    "geographic_fit",
+    "resource_mix",
+    "interest_alignment",
+    "mission_fit",
+    "trust",
+    "cohesion",
+    "novelty",
+    "track_record",
+    "size_cost",
+    "flag_penalty",
+    "redundancy",
+    "rejected",
+)
+
+
 @functools.lru_cache(maxsize=64)
 def _weight_vector(weights: Weights) -> FloatArray:
-    """The weights in the order of :data:`TERMS`."""
-    return np.asarray(astuple(weights), dtype=np.float64)
-
-
-@numba.njit(cache=True)
-def harmonic_number(count: int) -> float:
-    """:math:`H(n)`, compiled (see :func:`harmonic`)."""
-    total = 0.0
-    for k in range(1, count + 1):
-        total += 1.0 / k
-    return total
-
-
-@numba.njit(cache=True)
-def sole_best_mask(columns: FloatArray, baseline: FloatArray, members: IntArray) -> BoolArray:
-    """Compiled :func:`sole_best`: the (members, columns) mask of where each member alone
-    holds the coalition's best value, above ``baseline`` (ties within 1e-12 share)."""
-    count = members.size
-    width = columns.shape[1]
-    sole = np.zeros((count, width), dtype=np.bool_)
-    if count == 0:
-        return sole
-    for j in range(width):
-        best = columns[members[0], j]
-        for r in range(1, count):
-            if columns[members[r], j] > best:
-                best = columns[members[r], j]
-        if not best > baseline[j] + 1e-12:
-            continue
-        holder, holders = -1, 0
-        for r in range(count):
-            if columns[members[r], j] >= best - 1e-12:
-                holder = r
-                holders += 1
-        if holders == 1:
-            sole[holder, j] = True
-    return sole
-
-
-@numba.njit(cache=True)
-def redundant_flags(
-    columns: FloatArray, baseline: FloatArray, exempt: BoolArray, members: IntArray
-) -> BoolArray:
-    """Compiled :func:`redundant_members`: per member, whether it is redundant."""
-    flags = np.zeros(members.size, dtype=np.bool_)
-    if columns.shape[1] == 0:
-        return flags
-    sole = sole_best_mask(columns, baseline, members)
-    for r in range(members.size):
-        if exempt[members[r]]:
-            continue
-        needed = False
-        for j in range(columns.shape[1]):
-            if sole[r, j]:
-                needed = True
-                break
-        flags[r] = not needed
-    return flags
-
-
-@numba.njit(cache=True)
-def _parts(
-    cover: FloatArray,
-    need_weights: FloatArray,
-    activity: FloatArray,
-    columns: FloatArray,
-    baseline: FloatArray,
-    sector: IntArray,
-    base_sectors: IntArray,
-    region: IntArray,
-    base_regions: IntArray,
-    local: BoolArray,
-    resources: BoolArray,
-    base_resources: BoolArray,
-    per_member: FloatArray,
-    ties: FloatArray,
-    exempt: BoolArray,
-    weights: FloatArray,
-    wants_local: bool,
-    has_mission: bool,
-    max_size: float,
-    members: IntArray,
-) -> FloatArray:
-    """The weighted terms, in the order of :data:`TERMS` (``per_member`` rows: fit,
-    alignment, mission, proximity, novelty, record, yellow)."""
-    parts = np.zeros(16)
-    needs = cover.shape[1]
-    total_weight = 0.0
-    for j in range(needs):
-        total_weight += need_weights[j]
-    if needs and total_weight > 0:
-        covered = 0.0
-        for j in range(needs):
-            best = baseline[j]
-            for m in members:
-                if cover[m, j] > best:
-                    best = cover[m, j]
-            covered += need_weights[j] * best
-        parts[0] = weights[0] * (covered / total_weight)
-    wanted = activity.shape[1]
-    if wanted:
-        experienced = 0.0
-        for a in range(wanted):
-            best = baseline[needs + a]
-            for m in members:
-                if activity[m, a] > best:
-                    best = activity[m, a]
-            experienced += best
-        parts[1] = weights[1] * (experienced / wanted)
-    sectors = base_sectors.copy()
-    regions = base_regions.copy()
-    for m in members:
-        sectors[sector[m]] += 1
-        if region[m] >= 0:
-            regions[region[m]] += 1
-    diversity = 0.0
-    for s in sectors:
-        diversity += harmonic_number(s)
-    parts[2] = weights[2] * diversity / sectors.size
-    balance = 0.0
-    for g in regions:
-        balance += harmonic_number(g)
-    parts[3] = weights[3] * balance / regions.size
-    if wants_local:
-        for m in members:
-            if local[m]:
-                parts[4] = weights[4]
-                break
-    sums = np.zeros(per_member.shape[0])
-    for row in range(per_member.shape[0]):
-        for m in members:
-            sums[row] += per_member[row, m]
-    parts[5] = weights[5] * sums[0] / max_size
-    if base_resources.size:
-        brought = 0
-        for r in range(base_resources.size):
-            held = base_resources[r]
-            for m in members:
-                held = held or resources[m, r]
-            if held:
-                brought += 1
-        parts[6] = weights[6] * (brought / base_resources.size)
-    parts[7] = weights[7] * sums[1] / max_size
-    if has_mission:
-        parts[8] = weights[8] * sums[2] / max_size
-    parts[9] = weights[9] * sums[3] / max_size
-    pairs = 0.0
-    if members.size > 1:
-        for a in members:
-            for b in members:
-                pairs += ties[a, b]
-        pairs /= 2
-    parts[10] = weights[10] * pairs / max_size
-    parts[11] = weights[11] * sums[4] / max_size
-    parts[12] = weights[12] * sums[5] / max_size
-    parts[13] = -weights[13] * members.size
-    parts[14] = -weights[14] * sums[6]
-    if weights[15] != 0:
-        parts[15] = -weights[15] * redundant_flags(columns, baseline, exempt, members).sum()
-    return parts
+    """The weights in the order of :data:`_PART_ORDER`."""
+    return np.asarray([getattr(weights, term) for term in _PART_ORDER], dtype=np.float64)
