@@ -9,8 +9,8 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher.engine.compiled import PackedProblem, submatrix, walk_edges
-from matcher.engine.objective import Problem, redundant_members, score
+from matcher.engine.compiled import submatrix, walk_edges
+from matcher.engine.objective import Problem, pack_problem, redundant_members, score
 from matcher.engine.solvers import Rules
 from tests.test_solver_properties import problems
 
@@ -23,7 +23,7 @@ def test_gains_are_score_differences_and_scores_are_the_objectives(
     problem, _ = case
     rng = np.random.default_rng(seed)
     members = sorted(rng.choice(problem.size, size=int(rng.integers(0, 3)), replace=False))
-    packed = PackedProblem.of(problem)
+    packed = pack_problem(problem)
     assert packed.score(members) == pytest.approx(score(problem, members), abs=1e-9)
     assert packed.redundant(members) == redundant_members(problem, members)
     others = np.asarray([i for i in range(problem.size) if i not in members], dtype=np.int64)

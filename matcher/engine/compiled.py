@@ -18,8 +18,8 @@ function it calls in another file does.
 
 Examples
 --------
->>> from matcher.engine.objective import Problem
->>> packed = PackedProblem.of(Problem.toy(cover=[[1.0, 0.0], [0.0, 0.8]], need_weights=[1, 1]))
+>>> from matcher.engine.objective import Problem, pack_problem
+>>> packed = pack_problem(Problem.toy(cover=[[1.0, 0.0], [0.0, 0.8]], need_weights=[1, 1]))
 >>> state = packed.state([0])
 >>> # what member 1 adds to {0}: need coverage 4 × 0.8 / 2, size -0.5, sector diversity 1 / 2 / 5
 >>> packed.gains(state, np.array([1]), np.array([0]), True).round(3).tolist()
@@ -30,15 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-
-if TYPE_CHECKING:
-    from matcher.engine.objective import Problem
 
 __all__ = [
     "N_SECTORS",
@@ -81,7 +78,8 @@ kinds brought, and each candidate's summed ties to the members."""
 
 @dataclass(frozen=True, slots=True)
 class PackedProblem:
-    """A :class:`~matcher.engine.objective.Problem` as the compiled loops take it.
+    """A :class:`~matcher.engine.objective.Problem` as the compiled loops take it
+    (:func:`~matcher.engine.objective.pack_problem` makes one).
 
     ``columns`` holds each candidate's value of every need, then of every wanted activity
     type; ``column_weights`` what a unit of each is worth in the score (need coverage weight
@@ -105,53 +103,6 @@ class PackedProblem:
     ties: FloatArray  # (n, n), symmetric
     exempt: BoolArray
     weights: FloatArray  # (7,) see _SECTOR ... _WANTS_LOCAL
-
-    @classmethod
-    def of(cls, problem: Problem) -> PackedProblem:
-        """Pack ``problem`` (one copy of its columns; the rest shared or converted)."""
-        w = problem.weights
-        n, needs = problem.cover.shape
-        activities = problem.activity.shape[1]
-        total = float(problem.need_weights.sum()) if needs else 0.0
-        share = problem.need_weights / total if total > 0 else np.zeros(needs)
-        column_weights = np.concatenate(
-            [w.need_coverage * share, np.full(activities, w.activity_coverage / max(activities, 1))]
-        )
-        resources = problem.base_resources.size
-        weights = np.array(
-            [
-                w.sector_diversity / N_SECTORS,
-                w.geographic_balance / N_REGIONS,
-                w.local_partner,
-                w.resource_mix / resources if resources else 0.0,
-                w.cohesion / problem.max_size,
-                w.redundancy,
-                1.0 if problem.wants_local else 0.0,
-            ]
-        )
-        return cls(
-            columns=np.ascontiguousarray(np.hstack([problem.cover, problem.activity]), np.float64),
-            column_weights=column_weights.astype(np.float64),
-            cover_weights=np.concatenate([problem.need_weights, np.ones(activities)]).astype(
-                np.float64
-            ),
-            base=np.concatenate([problem.base_cover, problem.base_activity]).astype(np.float64),
-            modular=np.ascontiguousarray(problem.modular(), np.float64),
-            sector=np.ascontiguousarray(problem.sector, np.int64),
-            base_sectors=np.ascontiguousarray(problem.base_sector_counts, np.int64),
-            region=np.ascontiguousarray(problem.region, np.int64),
-            base_regions=np.ascontiguousarray(problem.base_region_counts, np.int64),
-            local=np.ascontiguousarray(problem.local, np.bool_),
-            resources=np.ascontiguousarray(problem.resources.reshape(n, resources), np.bool_),
-            base_resources=np.ascontiguousarray(problem.base_resources, np.bool_),
-            ties=np.ascontiguousarray(problem.ties, np.float64),
-            exempt=(
-                np.ascontiguousarray(problem.exempt, np.bool_)
-                if problem.exempt is not None
-                else np.zeros(n, dtype=np.bool_)
-            ),
-            weights=weights,
-        )
 
     def arrays(self) -> ProblemArrays:
         """The arrays in the order the compiled search takes them."""
@@ -771,10 +722,32 @@ def warm_up(cumulative: FloatArray, walks: sp.csr_matrix, *matrices: sp.csr_matr
     edge weights and matrix and the index's sparse matrices a request reads (their array
     types select what is compiled).
     """
-    from matcher.engine.objective import Problem, evaluate
-
-    toy = Problem.toy(cover=[[1.0, 0.0], [0.0, 0.8], [0.5, 0.5]], need_weights=[1, 1])
-    packed = PackedProblem.of(toy)
+    n = 3
+    columns = np.array([[1.0, 0.0], [0.0, 0.8], [0.5, 0.5]])
+    sector = np.zeros(n, dtype=np.int64)
+    region = np.full(n, -1, dtype=np.int64)
+    local = np.zeros(n, dtype=np.bool_)
+    resources = np.zeros((n, 1), dtype=np.bool_)
+    ties = np.zeros((n, n))
+    exempt = np.zeros(n, dtype=np.bool_)
+    counts = np.zeros(N_SECTORS, dtype=np.int64)
+    packed = PackedProblem(
+        columns=columns,
+        column_weights=np.ones(2),
+        cover_weights=np.ones(2),
+        base=np.zeros(2),
+        modular=np.zeros(n),
+        sector=sector,
+        base_sectors=counts,
+        region=region,
+        base_regions=counts,
+        local=local,
+        resources=resources,
+        base_resources=np.zeros(1, dtype=np.bool_),
+        ties=ties,
+        exempt=exempt,
+        weights=np.ones(7),
+    )
     state = packed.state([0])
     packed.add(state, 1)
     members = np.array([0, 1], dtype=np.int64)
@@ -782,7 +755,29 @@ def warm_up(cumulative: FloatArray, walks: sp.csr_matrix, *matrices: sp.csr_matr
     packed.redundancy_delta(state, np.array([2], dtype=np.int64), members)
     packed.score([0, 1])
     packed.redundant([0, 1])
-    evaluate(toy, [0, 1])
+    objective_parts(
+        columns[:, :1].copy(),
+        np.ones(1),
+        columns[:, 1:].copy(),
+        columns,
+        np.zeros(2),
+        sector,
+        counts,
+        region,
+        counts,
+        local,
+        resources,
+        np.zeros(1, dtype=np.bool_),
+        np.zeros((8, n)),
+        ties,
+        exempt,
+        np.ones(17),
+        True,
+        True,
+        True,
+        3.0,
+        members,
+    )
     nothing = np.zeros(0, dtype=np.int64)
     walk_edges(cumulative, np.asarray(walks.indptr), nothing, np.zeros(0))
     warmest_path(
@@ -790,7 +785,7 @@ def warm_up(cumulative: FloatArray, walks: sp.csr_matrix, *matrices: sp.csr_matr
     )
     in_group(nothing, np.zeros(0), nothing, 0)
     rules = pack_rules(
-        toy.size,
+        n,
         min_size=1,
         max_size=2,
         forced=(),
@@ -798,10 +793,10 @@ def warm_up(cumulative: FloatArray, walks: sp.csr_matrix, *matrices: sp.csr_matr
         cuts=((frozenset({0}), 1),),
         required_sectors=frozenset({0}),
         required_kinds=frozenset({0}),
-        kind=np.zeros(toy.size, dtype=np.int64),
+        kind=np.zeros(n, dtype=np.int64),
         require_local=False,
     )
-    found, _ = greedy_fill(packed.arrays(), rules, np.zeros(toy.size), nothing)
+    found, _ = greedy_fill(packed.arrays(), rules, np.zeros(n), nothing)
     local_search(packed.arrays(), rules, found, 20, 12)
     for matrix in matrices:
         submatrix(

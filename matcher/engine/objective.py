@@ -84,7 +84,13 @@ import numpy as np
 import numpy.typing as npt
 
 # N_SECTORS, N_REGIONS: sectors and M49 regions counted by the diversity terms
-from matcher.engine.compiled import N_REGIONS, N_SECTORS, objective_parts, redundant_flags
+from matcher.engine.compiled import (
+    N_REGIONS,
+    N_SECTORS,
+    PackedProblem,
+    objective_parts,
+    redundant_flags,
+)
 
 __all__ = [
     "Weights",
@@ -97,6 +103,7 @@ __all__ = [
     "redundant_members",
     "N_SECTORS",
     "N_REGIONS",
+    "pack_problem",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -346,6 +353,60 @@ def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
 def score(problem: Problem, members: Sequence[int]) -> float:
     """:math:`f(S)`: the sum of :func:`evaluate`'s parts."""
     return float(sum(evaluate(problem, members).values()))
+
+
+def pack_problem(problem: Problem) -> PackedProblem:
+    """``problem`` as the compiled loops of :mod:`matcher.engine.compiled` take it: one copy
+    of its columns (needs, then wanted activity types), its weights per unit.
+
+    >>> packed = pack_problem(Problem.toy(cover=[[1.0, 0.0], [0.0, 0.8]], need_weights=[1, 1]))
+    >>> packed.columns.shape, round(packed.score([0, 1]), 6) == round(score(Problem.toy(
+    ...     cover=[[1.0, 0.0], [0.0, 0.8]], need_weights=[1, 1]), [0, 1]), 6)
+    ((2, 2), True)
+    """
+    w = problem.weights
+    n, needs = problem.cover.shape
+    activities = problem.activity.shape[1]
+    total = float(problem.need_weights.sum()) if needs else 0.0
+    share = problem.need_weights / total if total > 0 else np.zeros(needs)
+    column_weights = np.concatenate(
+        [w.need_coverage * share, np.full(activities, w.activity_coverage / max(activities, 1))]
+    )
+    resources = problem.base_resources.size
+    weights = np.array(
+        [
+            w.sector_diversity / N_SECTORS,
+            w.geographic_balance / N_REGIONS,
+            w.local_partner,
+            w.resource_mix / resources if resources else 0.0,
+            w.cohesion / problem.max_size,
+            w.redundancy,
+            1.0 if problem.wants_local else 0.0,
+        ]
+    )
+    return PackedProblem(
+        columns=np.ascontiguousarray(np.hstack([problem.cover, problem.activity]), np.float64),
+        column_weights=column_weights.astype(np.float64),
+        cover_weights=np.concatenate([problem.need_weights, np.ones(activities)]).astype(
+            np.float64
+        ),
+        base=np.concatenate([problem.base_cover, problem.base_activity]).astype(np.float64),
+        modular=np.ascontiguousarray(problem.modular(), np.float64),
+        sector=np.ascontiguousarray(problem.sector, np.int64),
+        base_sectors=np.ascontiguousarray(problem.base_sector_counts, np.int64),
+        region=np.ascontiguousarray(problem.region, np.int64),
+        base_regions=np.ascontiguousarray(problem.base_region_counts, np.int64),
+        local=np.ascontiguousarray(problem.local, np.bool_),
+        resources=np.ascontiguousarray(problem.resources.reshape(n, resources), np.bool_),
+        base_resources=np.ascontiguousarray(problem.base_resources, np.bool_),
+        ties=np.ascontiguousarray(problem.ties, np.float64),
+        exempt=(
+            np.ascontiguousarray(problem.exempt, np.bool_)
+            if problem.exempt is not None
+            else np.zeros(n, dtype=np.bool_)
+        ),
+        weights=weights,
+    )
 
 
 def _columns(problem: Problem) -> FloatArray:

@@ -36,7 +36,14 @@ from matcher.engine.compiled import (
     local_search,
     pack_rules,
 )
-from matcher.engine.objective import N_REGIONS, N_SECTORS, Problem, redundant_members, score
+from matcher.engine.objective import (
+    N_REGIONS,
+    N_SECTORS,
+    Problem,
+    pack_problem,
+    redundant_members,
+    score,
+)
 
 __all__ = ["Rules", "Solution", "greedy", "milp", "solve", "top_k", "InfeasibleError"]
 
@@ -162,7 +169,7 @@ class _Search:
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        self.packed = PackedProblem.of(problem)
+        self.packed = pack_problem(problem)
         self.caps = _cohesion_caps(problem)
         self._scores: dict[tuple[int, ...], float] = {}
         self._redundant: dict[tuple[tuple[int, ...], tuple[int, ...]], list[int]] = {}
