@@ -83,10 +83,9 @@ class Explainer:
         """The id, name, kind and country of the organisation at index ``position``."""
         index = self.index
         org_id = index.org_ids[position]
-        organisation = index.dataset.organisations.get(org_id)
         return Identity(
             org_id,
-            organisation.name if organisation is not None else org_id,
+            index.records.names[position],
             KINDS[int(index.kind[position])].value,
             index.country[position],
         )
@@ -271,7 +270,9 @@ class Explainer:
         found = text_index.closest_partnership(position, text_index.encode_query(text))
         if found is None or found[1] <= 0:
             return []
-        partnership = self.index.dataset.partnerships[found[0]]
+        partnership = self.index.records.partnership(found[0])
+        if partnership is None:
+            return []
         where = ", ".join(
             str(part)
             for part in (partnership.start_year, "/".join(sorted(partnership.countries)))

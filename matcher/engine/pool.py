@@ -334,9 +334,14 @@ class Gates:
 
     def __init__(self, index: Index, policy: ScreeningPolicy) -> None:
         self.index = index
-        active_of = {index.org_ids[i]: int(index.active[i]) for i in np.flatnonzero(index.active)}
+        active_of = {
+            index.org_ids[i]: int(index.active[i]) for i in np.flatnonzero(index.active).tolist()
+        }
         self.screening: dict[str, Screening] = screen_all(
-            index.dataset.organisations.values(), index.flags_of, active_of, policy
+            index.records.screenable(policy, index.active),
+            index.flags_of,
+            active_of,
+            policy,
         )
         self._screened_out = {
             index.position[org_id]: Exclusion(
