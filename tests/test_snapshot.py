@@ -122,6 +122,10 @@ def test_an_opened_snapshot_holds_the_same_records_as_the_built_index(
         k: dict(v) for k, v in built.capability_sources.items()
     }
     assert (opened.collaboration != built.collaboration).nnz == 0
+    walk = CoalitionRecommender().fit(built).graph_
+    assert opened.walk_graph is not None
+    for name in ("cumulative", "row_start", "row_total", "degree"):
+        assert np.array_equal(getattr(opened.walk_graph, name), getattr(walk, name))
     assert opened.flags_of and opened.conflicts_of  # the generator makes some of each
     # each organisation's identity as explanations give it
     for i in range(0, built.size, 37):
@@ -206,6 +210,18 @@ def test_an_existing_snapshot_is_not_overwritten_unless_asked(
     write_snapshot(index, tmp_path / "snap", data_version=2, replace=True)
     assert read_manifest(tmp_path / "snap")["data_version"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["snap"]
+
+
+def test_replacing_never_removes_a_folder_that_is_not_a_snapshot(
+    seed: Dataset, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "organisations.csv").write_text("id,name,kind\n")
+    with pytest.raises(SnapshotError, match="not an index snapshot"):
+        write_snapshot(build_index(seed), data, replace=True)
+    assert [p.name for p in data.iterdir()] == ["organisations.csv"]
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]
 
 
 def test_a_snapshot_of_another_format_version_is_refused_with_the_reason(

@@ -63,6 +63,7 @@ from matcher.domain.model import (
 )
 from matcher.domain.taxonomy import Taxonomies
 from matcher.engine.directory import Directory, build_directory
+from matcher.engine.proximity import WalkGraph
 from matcher.engine.text import EmbeddingCache, TextIndex, build_text_index, make_encoder
 
 __all__ = [
@@ -212,6 +213,9 @@ class Index:
     records: Directory = field(repr=False, compare=False)
     source: Dataset | None = field(default=None, repr=False, compare=False)
     text: TextIndex | None = field(default=None, repr=False, compare=False)
+    #: The collaboration matrix prepared for walks, when a snapshot holds it (memory-mapped);
+    #: ``None``: the recommender prepares it from ``collaboration`` when fitted.
+    walk_graph: WalkGraph | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:

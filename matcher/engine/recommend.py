@@ -263,7 +263,11 @@ class CoalitionRecommender:
         likelihood of joining; without it :meth:`complete` ranks by the objective's gain."""
         config = self.config
         self.index_ = index
-        self.graph_ = WalkGraph.from_matrix(index.collaboration)
+        self.graph_ = (
+            index.walk_graph
+            if index.walk_graph is not None
+            else WalkGraph.from_matrix(index.collaboration)
+        )
         self.affinity_ = affinity.ranker(index, self.graph_) if affinity is not None else None
         self.gates_ = Gates(index, config.screening)
         self.screening_ = self.gates_.screening

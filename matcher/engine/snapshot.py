@@ -79,6 +79,7 @@ from matcher.engine.directory import (
     StringColumn,
 )
 from matcher.engine.index import INFERENCE_RULES, Evidence, Index
+from matcher.engine.proximity import WalkGraph
 from matcher.engine.text import EmbeddingCache, ProfileSearch, TextIndex, make_encoder
 
 __all__ = [
@@ -226,6 +227,16 @@ def _index_arrays(index: Index) -> tuple[Arrays, dict[str, Any]]:
     arrays.update(_groups("by_country", index.by_country))
     arrays.update(_groups("by_sector", index.by_sector))
     arrays.update(_groups("by_kind", index.by_kind))
+    walk = (
+        index.walk_graph
+        if index.walk_graph is not None
+        else WalkGraph.from_matrix(index.collaboration)
+    )
+    for name in ("cumulative", "row_start", "row_total", "degree"):
+        arrays[f"walk.{name}"] = getattr(walk, name)
+    part, meta = _sparse("walk.matrix", walk.matrix)
+    arrays.update(part)
+    matrices["walk.matrix"] = meta
     arrays.update(_evidence_arrays(index))
     arrays.update(_sources_arrays(index))
     for name, column in index.records.columns.items():
@@ -343,7 +354,8 @@ def write_snapshot(
         The data version the index was built from (the database's; ``None`` for a directory).
     replace : bool
         Replace an existing snapshot at ``path`` (two renames: the old one is moved aside,
-        then removed); otherwise an existing ``path`` is an error.
+        then removed); otherwise an existing ``path`` is an error. A folder at ``path`` that
+        is not a snapshot is never replaced.
     extra : mapping, optional
         More facts for the manifest (e.g. where the data came from, the build time).
 
@@ -355,8 +367,8 @@ def write_snapshot(
     Raises
     ------
     SnapshotError
-        ``path`` exists (without ``replace``) or its parent does not, or writing failed;
-        nothing is left at ``path`` then, nor any temporary folder.
+        ``path`` exists (without ``replace``, or is not a snapshot) or its parent does not, or
+        writing failed; nothing is left at ``path`` then, nor any temporary folder.
 
     Notes
     -----
@@ -367,6 +379,8 @@ def write_snapshot(
     target = Path(path)
     if target.exists() and not replace:
         raise SnapshotError(f"{target} already exists; remove it or choose another path")
+    if target.exists():
+        read_manifest(target)  # replace a snapshot, never a folder of anything else
     if not target.parent.is_dir():
         raise SnapshotError(f"{target.parent} is not a folder")
     started = time.perf_counter()
@@ -712,57 +726,67 @@ def open_snapshot(path: Path | str, *, verify: bool = False) -> OpenedSnapshot:
             if name.startswith("records.")
         },
     )
-    capability_codes = tuple(facts["capability_codes"])
-    country_codes = tuple(facts["country_codes"])
-    matrices = facts["matrices"]
-    by_country = _grouped_arrays(arrays, "by_country")
-    index = Index(
-        org_ids=ids,
-        position=position,
-        capability_codes=capability_codes,
-        capability_position=MappingProxyType({c: j for j, c in enumerate(capability_codes)}),
-        capability=_matrix(arrays, "capability", matrices["capability"]),
-        capability_rows=_matrix(arrays, "capability_rows", matrices["capability_rows"]),
-        capability_sources=_SourcesMap(arrays, capability_codes, position, ids),
-        inferred=arrays["inferred"],
-        evidence=_EvidenceMap(arrays, capability_codes, records.partnership_ids),
-        theme_codes=tuple(facts["theme_codes"]),
-        theme=_matrix(arrays, "theme", matrices["theme"]),
-        theme_by_column=_matrix(arrays, "theme_by_column", matrices["theme_by_column"]),
-        theme_sdg=_matrix(arrays, "theme_sdg", matrices["theme_sdg"]),
-        activity=arrays["activity"],
-        collaboration=_matrix(arrays, "collaboration", matrices["collaboration"]),
-        kind=arrays["kind"],
-        sector=arrays["sector"],
-        country=CodedColumn(arrays["country_id"], country_codes),
-        country_id=arrays["country_id"],
-        country_lookup=MappingProxyType({c: k for k, c in enumerate(country_codes)}),
-        by_country=MappingProxyType(dict(zip(facts["by_country"], by_country, strict=True))),
-        by_sector=tuple(_grouped_arrays(arrays, "by_sector")),
-        by_kind=tuple(_grouped_arrays(arrays, "by_kind")),
-        region=CodedColumn(arrays["region.ids"], facts["region_codes"]),
-        region_id=arrays["region_id"],
-        ldc=arrays["ldc"],
-        large=arrays["large"],
-        resources=arrays["resources"],
-        resource_codes=tuple(facts["resource_codes"]),
-        motivations=arrays["motivations"],
-        motivation_codes=tuple(facts["motivation_codes"]),
-        worst_flag=arrays["worst_flag"],
-        flags_of=records.flags_of(),
-        conflicts_of=records.conflicts_of(),
-        partnerships=arrays["partnerships"],
-        led=arrays["led"],
-        active=arrays["active"],
-        max_active=arrays["max_active"],
-        record=arrays["record"],
-        last_year=arrays["last_year"],
-        reference_year=int(facts["reference_year"]),
-        taxonomies=taxonomies,
-        records=records,
-        source=None,
-        text=_text_index(folder, arrays, manifest["text"]) if manifest.get("text") else None,
-    )
+    try:
+        capability_codes = tuple(facts["capability_codes"])
+        country_codes = tuple(facts["country_codes"])
+        matrices = facts["matrices"]
+        by_country = _grouped_arrays(arrays, "by_country")
+        index = Index(
+            org_ids=ids,
+            position=position,
+            capability_codes=capability_codes,
+            capability_position=MappingProxyType({c: j for j, c in enumerate(capability_codes)}),
+            capability=_matrix(arrays, "capability", matrices["capability"]),
+            capability_rows=_matrix(arrays, "capability_rows", matrices["capability_rows"]),
+            capability_sources=_SourcesMap(arrays, capability_codes, position, ids),
+            inferred=arrays["inferred"],
+            evidence=_EvidenceMap(arrays, capability_codes, records.partnership_ids),
+            theme_codes=tuple(facts["theme_codes"]),
+            theme=_matrix(arrays, "theme", matrices["theme"]),
+            theme_by_column=_matrix(arrays, "theme_by_column", matrices["theme_by_column"]),
+            theme_sdg=_matrix(arrays, "theme_sdg", matrices["theme_sdg"]),
+            activity=arrays["activity"],
+            collaboration=_matrix(arrays, "collaboration", matrices["collaboration"]),
+            kind=arrays["kind"],
+            sector=arrays["sector"],
+            country=CodedColumn(arrays["country_id"], country_codes),
+            country_id=arrays["country_id"],
+            country_lookup=MappingProxyType({c: k for k, c in enumerate(country_codes)}),
+            by_country=MappingProxyType(dict(zip(facts["by_country"], by_country, strict=True))),
+            by_sector=tuple(_grouped_arrays(arrays, "by_sector")),
+            by_kind=tuple(_grouped_arrays(arrays, "by_kind")),
+            region=CodedColumn(arrays["region.ids"], facts["region_codes"]),
+            region_id=arrays["region_id"],
+            ldc=arrays["ldc"],
+            large=arrays["large"],
+            resources=arrays["resources"],
+            resource_codes=tuple(facts["resource_codes"]),
+            motivations=arrays["motivations"],
+            motivation_codes=tuple(facts["motivation_codes"]),
+            worst_flag=arrays["worst_flag"],
+            flags_of=records.flags_of(),
+            conflicts_of=records.conflicts_of(),
+            partnerships=arrays["partnerships"],
+            led=arrays["led"],
+            active=arrays["active"],
+            max_active=arrays["max_active"],
+            record=arrays["record"],
+            last_year=arrays["last_year"],
+            reference_year=int(facts["reference_year"]),
+            taxonomies=taxonomies,
+            records=records,
+            source=None,
+            text=_text_index(folder, arrays, manifest["text"]) if manifest.get("text") else None,
+            walk_graph=WalkGraph(
+                matrix=_matrix(arrays, "walk.matrix", matrices["walk.matrix"]),
+                cumulative=arrays["walk.cumulative"],
+                row_start=arrays["walk.row_start"],
+                row_total=arrays["walk.row_total"],
+                degree=arrays["walk.degree"],
+            ),
+        )
+    except KeyError as err:
+        raise SnapshotError(f"{folder}: {err} is missing from the snapshot (damaged)") from err
     return OpenedSnapshot(index, manifest, folder)
 
 
