@@ -234,9 +234,14 @@ def _index_arrays(index: Index) -> tuple[Arrays, dict[str, Any]]:
     )
     for name in ("cumulative", "row_start", "row_total", "degree"):
         arrays[f"walk.{name}"] = getattr(walk, name)
-    part, meta = _sparse("walk.matrix", walk.matrix)
-    arrays.update(part)
-    matrices["walk.matrix"] = meta
+    same = all(
+        np.array_equal(getattr(walk.matrix, part), getattr(index.collaboration, part))
+        for part in ("indptr", "indices", "data")
+    )
+    if not same:  # the walk graph's matrix is the collaboration matrix but for its order
+        part, meta = _sparse("walk.matrix", walk.matrix)
+        arrays.update(part)
+        matrices["walk.matrix"] = meta
     arrays.update(_evidence_arrays(index))
     arrays.update(_sources_arrays(index))
     for name, column in index.records.columns.items():
@@ -731,6 +736,7 @@ def open_snapshot(path: Path | str, *, verify: bool = False) -> OpenedSnapshot:
         country_codes = tuple(facts["country_codes"])
         matrices = facts["matrices"]
         by_country = _grouped_arrays(arrays, "by_country")
+        collaboration = _matrix(arrays, "collaboration", matrices["collaboration"])
         index = Index(
             org_ids=ids,
             position=position,
@@ -746,7 +752,7 @@ def open_snapshot(path: Path | str, *, verify: bool = False) -> OpenedSnapshot:
             theme_by_column=_matrix(arrays, "theme_by_column", matrices["theme_by_column"]),
             theme_sdg=_matrix(arrays, "theme_sdg", matrices["theme_sdg"]),
             activity=arrays["activity"],
-            collaboration=_matrix(arrays, "collaboration", matrices["collaboration"]),
+            collaboration=collaboration,
             kind=arrays["kind"],
             sector=arrays["sector"],
             country=CodedColumn(arrays["country_id"], country_codes),
@@ -778,7 +784,11 @@ def open_snapshot(path: Path | str, *, verify: bool = False) -> OpenedSnapshot:
             source=None,
             text=_text_index(folder, arrays, manifest["text"]) if manifest.get("text") else None,
             walk_graph=WalkGraph(
-                matrix=_matrix(arrays, "walk.matrix", matrices["walk.matrix"]),
+                matrix=(
+                    _matrix(arrays, "walk.matrix", matrices["walk.matrix"])
+                    if "walk.matrix" in matrices
+                    else collaboration
+                ),
                 cumulative=arrays["walk.cumulative"],
                 row_start=arrays["walk.row_start"],
                 row_total=arrays["walk.row_total"],
