@@ -122,7 +122,13 @@ def test_an_opened_snapshot_holds_the_same_records_as_the_built_index(
         k: dict(v) for k, v in built.capability_sources.items()
     }
     assert (opened.collaboration != built.collaboration).nnz == 0
-    walk = CoalitionRecommender().fit(built).graph_
+    fitted = CoalitionRecommender().fit(built)
+    walk = fitted.graph_
+    # screening sees only the organisations it may report on, and finds the same
+    screening = CoalitionRecommender().fit(opened).screening_
+    assert screening == fitted.screening_
+    assert any(s.excluded for s in screening.values())
+    assert any("stale verification" in " ".join(s.reasons) for s in screening.values())
     assert opened.walk_graph is not None
     for name in ("cumulative", "row_start", "row_total", "degree"):
         assert np.array_equal(getattr(opened.walk_graph, name), getattr(walk, name))
