@@ -224,7 +224,7 @@ def test_replacing_never_removes_a_folder_that_is_not_a_snapshot(
     data = tmp_path / "data"
     data.mkdir()
     (data / "organisations.csv").write_text("id,name,kind\n")
-    with pytest.raises(SnapshotError, match="not an index snapshot"):
+    with pytest.raises(SnapshotError, match="is not replaced: .* is not an index snapshot"):
         write_snapshot(build_index(seed), data, replace=True)
     assert [p.name for p in data.iterdir()] == ["organisations.csv"]
     assert [p.name for p in tmp_path.iterdir()] == ["data"]

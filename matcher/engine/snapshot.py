@@ -384,8 +384,11 @@ def write_snapshot(
     target = Path(path)
     if target.exists() and not replace:
         raise SnapshotError(f"{target} already exists; remove it or choose another path")
-    if target.exists():
-        read_manifest(target)  # replace a snapshot, never a folder of anything else
+    if target.exists():  # replace a snapshot, never a folder of anything else
+        try:
+            read_manifest(target)
+        except SnapshotError as err:
+            raise SnapshotError(f"{target} is not replaced: {err}") from err
     if not target.parent.is_dir():
         raise SnapshotError(f"{target.parent} is not a folder")
     started = time.perf_counter()
