@@ -4,6 +4,7 @@ switches every worker to a new snapshot."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import mmap
 import threading
@@ -20,6 +21,7 @@ from matcher.domain.exceptions import SnapshotError
 from matcher.domain.model import Initiative
 from matcher.engine.index import Index, IndexConfig, build_index
 from matcher.engine.recommend import CoalitionRecommender
+from matcher.engine.text import ProfileSearch
 from matcher.engine.snapshot import (
     FORMAT_VERSION,
     SnapshotStore,
@@ -104,6 +106,24 @@ def test_a_generated_snapshot_gives_exactly_the_same_coalitions_and_scores(
     got = _answers(CoalitionRecommender().fit(opened), requests)
     assert got == expected
     assert sum(len(answer["coalitions"]) for answer in got) >= 24
+
+
+def test_the_hnsw_graph_of_text_profiles_is_read_back_and_finds_the_same_neighbours(
+    generated: tuple[Path, Dataset], tmp_path: Path
+) -> None:
+    built = build_index(generated[1], IndexConfig(text_encoder="tfidf"))
+    assert built.text is not None
+    graph = ProfileSearch(built.text.embeddings, exact_limit=10)  # force the HNSW graph
+    assert graph.method == "hnsw"
+    built = dataclasses.replace(built, text=dataclasses.replace(built.text, search=graph))
+    opened = _round_trip(built, tmp_path / "hnsw")
+    assert opened.text is not None and opened.text.search.method == "hnsw"
+    assert _mapped(opened.text.embeddings)
+    for words in ("education for girls in rural schools", "clean water and sanitation"):
+        query = built.text.encode_query(words)
+        expected, got = built.text.nearest(query, 20), opened.text.nearest(query, 20)
+        assert got[0].tolist() == expected[0].tolist()
+        assert np.allclose(got[1], expected[1])
 
 
 def test_an_opened_snapshot_holds_the_same_records_as_the_built_index(
