@@ -21,7 +21,6 @@ from matcher.domain.exceptions import SnapshotError
 from matcher.domain.model import Initiative
 from matcher.engine.index import Index, IndexConfig, build_index
 from matcher.engine.recommend import CoalitionRecommender
-from matcher.engine.text import ProfileSearch
 from matcher.engine.snapshot import (
     FORMAT_VERSION,
     SnapshotStore,
@@ -30,6 +29,7 @@ from matcher.engine.snapshot import (
     verify_snapshot,
     write_snapshot,
 )
+from matcher.engine.text import ProfileSearch
 from matcher.formats.datadir import read_data_directory
 from matcher.formats.generate import generate_directory
 from matcher.formats.initiative_files import read_initiatives
