@@ -135,14 +135,13 @@ class StringColumn(Sequence[str]):
     def __getitem__(self, i: int | slice) -> str | list[str]:
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
-        n = len(self)
         k = int(i)
         if k < 0:
-            k += n
-        if not 0 <= k < n:
-            raise IndexError(f"string {i} out of range ({n})")
-        start, end = int(self.offsets[k]), int(self.offsets[k + 1])
-        return self.data[start:end].tobytes().decode("utf-8")
+            k += len(self.offsets) - 1
+        bounds = self.offsets[k : k + 2].tolist() if k >= 0 else ()
+        if len(bounds) != 2:
+            raise IndexError(f"string {i} out of range ({len(self)})")
+        return self.data[bounds[0] : bounds[1]].tobytes().decode("utf-8")
 
     def __iter__(self) -> Iterator[str]:
         text = bytes(self.data)
@@ -316,6 +315,19 @@ class GroupedMapping(Mapping[str, tuple[_V, ...]], Generic[_V]):
         self.indptr = indptr
         self.rows = rows
         self._make = make
+        self._owners: dict[str, tuple[int, int]] | None = None
+
+    def _spans(self) -> dict[str, tuple[int, int]]:
+        """The records' span of each organisation that has some (made on first use: the
+        owners are few, flags and conflicts being rare, so a lookup of the many without any
+        is one ``dict`` miss rather than an id lookup)."""
+        if self._owners is None:
+            indptr = self.indptr.tolist()
+            self._owners = {
+                self._keys[i]: (indptr[i], indptr[i + 1])
+                for i in np.flatnonzero(np.diff(self.indptr)).tolist()
+            }
+        return self._owners
 
     @staticmethod
     def layout(owners: IntArray, n: int) -> tuple[IntArray, IntArray]:
@@ -329,20 +341,17 @@ class GroupedMapping(Mapping[str, tuple[_V, ...]], Generic[_V]):
         return indptr, order
 
     def __getitem__(self, key: str) -> tuple[_V, ...]:
-        i = self._position.get(key) if isinstance(key, str) else None
-        if i is None:
-            raise KeyError(key)
-        start, end = int(self.indptr[i]), int(self.indptr[i + 1])
-        if start == end:
-            raise KeyError(key)
-        return tuple(self._make(int(r)) for r in self.rows[start:end])
+        start, end = self._spans()[key]
+        return tuple(self._make(r) for r in self.rows[start:end].tolist())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._spans()
 
     def __iter__(self) -> Iterator[str]:
-        for i in np.flatnonzero(np.diff(self.indptr)).tolist():
-            yield self._keys[i]
+        return iter(self._spans())
 
     def __len__(self) -> int:
-        return int(np.count_nonzero(np.diff(self.indptr)))
+        return len(self._spans())
 
 
 class PartnershipLabel(NamedTuple):

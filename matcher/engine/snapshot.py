@@ -559,10 +559,20 @@ class _EvidenceMap(Mapping[int, tuple[Evidence, ...]]):
         self._pid_rows = arrays["evidence.partnerships.rows"]
         self._codes = codes
         self._pids = pids
+        self._cache: dict[int, tuple[Evidence, ...]] = {}
 
     def __getitem__(self, i: int) -> tuple[Evidence, ...]:
         if not isinstance(i, int | np.integer) or not 0 <= i < len(self._indptr) - 1:
             raise KeyError(i)
+        i = int(i)
+        found = self._cache.get(i)
+        if found is None:
+            if len(self._cache) >= 4096:  # a bounded memo of the last organisations explained
+                self._cache.clear()
+            found = self._cache[i] = self._decoded(i)
+        return found
+
+    def _decoded(self, i: int) -> tuple[Evidence, ...]:
         start, end = int(self._indptr[i]), int(self._indptr[i + 1])
         if start == end:
             raise KeyError(i)
