@@ -138,7 +138,7 @@ class StringColumn(Sequence[str]):
         k = int(i)
         if k < 0:
             k += len(self.offsets) - 1
-        bounds = self.offsets[k : k + 2].tolist() if k >= 0 else ()
+        bounds: list[int] = self.offsets[k : k + 2].tolist() if k >= 0 else []
         if len(bounds) != 2:
             raise IndexError(f"string {i} out of range ({len(self)})")
         return self.data[bounds[0] : bounds[1]].tobytes().decode("utf-8")
