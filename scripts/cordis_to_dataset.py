@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from matcher.domain.exceptions import DataDirectoryError
 from matcher.formats.cordis import convert_cordis_directory
+from scripts._writing import parse, write_and_report
 
 __all__ = ["main"]
 
@@ -34,25 +33,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the conversion; return the exit code (0 done, 1 failed, 2 bad usage)."""
-    try:
-        args = _parser().parse_args(None if argv is None else list(argv))
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 2
-    started = time.perf_counter()
-    try:
-        counts = convert_cordis_directory(args.src, args.out)
-    except DataDirectoryError as err:
-        print(f"error: {'; '.join(err.problems)}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    elapsed = time.perf_counter() - started
-    width = max(len(name) for name in counts)
-    for name, count in counts.items():
-        print(f"{name:<{width}}  {count:>8,}")
-    print(f"wrote {args.out} in {elapsed:.1f} s")
-    return 0
+    args = parse(_parser(), argv)
+    if isinstance(args, int):
+        return args
+    return write_and_report(lambda: convert_cordis_directory(args.src, args.out), args.out)
 
 
 if __name__ == "__main__":

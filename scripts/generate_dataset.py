@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from matcher.formats.generate import generate_directory
+from scripts._writing import parse, write_and_report
 
 __all__ = ["main"]
 
@@ -33,29 +33,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Generate the directory; return the exit code (0 done, 1 failed, 2 bad usage)."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 2
+    args = parse(_parser(), argv)
+    if isinstance(args, int):
+        return args
     if args.orgs < 1:
         print(f"error: --orgs must be at least 1, got {args.orgs}", file=sys.stderr)
         return 2
     if args.seed < 0:
         print(f"error: --seed must be non-negative, got {args.seed}", file=sys.stderr)
         return 2
-    started = time.perf_counter()
-    try:
-        counts = generate_directory(args.orgs, args.out, seed=args.seed, progress=True)
-    except OSError as err:
-        print(f"error: cannot write {args.out}: {err}", file=sys.stderr)
-        return 1
-    elapsed = time.perf_counter() - started
-    width = max(len(name) for name in counts)
-    for name, count in counts.items():
-        print(f"{name:<{width}}  {count:>10,}")
-    print(f"wrote {args.out} in {elapsed:.1f} s")
-    return 0
+    return write_and_report(
+        lambda: generate_directory(args.orgs, args.out, seed=args.seed, progress=True),
+        args.out,
+        failure=f"cannot write {args.out}: ",
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +18,7 @@ from matcher.engine.text import make_encoder
 from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.storage.catalog import SqlCatalog
 from matcher.storage.sql import SqlRepository, make_engine, migrate
+from matcher.usecases.decisions import load_history
 from service import docs, pages
 from service.api import (
     audit,
@@ -47,7 +49,7 @@ UPLOAD_ENDPOINT = "imports.import_zip"
 #: Static files, the only answers a cache may keep.
 CACHEABLE_ENDPOINTS = frozenset({"pages.static", "docs.static", "docs.asset"})
 #: Blueprints whose writes change the data the recommendation index is built from.
-DATA_BLUEPRINTS = frozenset({"organisations", "partnerships", "imports"})
+DATA_BLUEPRINTS = frozenset({"organisations", "partnerships", "imports", "proposals"})
 #: The API's blueprints, in the order they are registered.
 API_MODULES = (
     health,
@@ -109,7 +111,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     repository = SqlRepository(engine, taxonomies)
     catalog = SqlCatalog(engine, taxonomies)
     holder = EngineHolder(
-        repository.load_snapshot,
+        functools.partial(load_history, repository, catalog),
         catalog.data_version,
         config=app.config.get("ENGINE_CONFIG") or EngineConfig(),
         index_config=IndexConfig(text_encoder=_text_encoder(app.config["TEXT_ENCODER"])),

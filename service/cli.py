@@ -10,13 +10,14 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 from tqdm import tqdm
 
+from matcher.domain.dataset import RECORD_KINDS
 from matcher.domain.exceptions import DataDirectoryError, PartnerMatchError, ValidationError
 from matcher.domain.model import Initiative
 from matcher.engine.evaluation import render_text, run_evaluation
@@ -26,8 +27,10 @@ from matcher.formats.generate import generate_directory
 from matcher.formats.iati import IatiXmlError, convert_iati, iati_sources
 from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.integrity.sanctions import DEFAULT_THRESHOLD, parse_consolidated_list
+from matcher.storage.catalog import SqlCatalog
 from matcher.storage.repository import ImportReport
 from matcher.storage.sql import SqlRepository, open_repository
+from matcher.usecases.decisions import load_history
 from matcher.usecases.directories import export_directory, import_directory, load_dataset
 from matcher.usecases.drafting import draft_note
 from matcher.usecases.indexing import build_index_snapshot, snapshot_recommender
@@ -60,6 +63,13 @@ def _db_option(function: Any) -> Any:
 def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+def _echo_written(counts: Mapping[str, int], out: Path) -> None:
+    """The rows written per file of a data directory, then where it is."""
+    for name, count in counts.items():
+        click.echo(f"  {name.replace('_', ' '):<34}{count:>8}")
+    click.echo(f"wrote {out}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,19 +114,7 @@ def _embedding_bar() -> Callable[[int, int], None]:
 
 def _print_summary(directory: Path | str, summary: dict[str, Any]) -> None:
     click.echo(f"{directory}: valid")
-    counts = {
-        key: summary[key]
-        for key in (
-            "organisations",
-            "capabilities",
-            "partnerships",
-            "memberships",
-            "flags",
-            "conflicts",
-            "countries",
-            "capability_codes_used",
-        )
-    }
+    counts = {key: summary[key] for key in (*RECORD_KINDS, "countries", "capability_codes_used")}
     for key, value in counts.items():
         click.echo(f"  {key.replace('_', ' '):<22}{value:>8}")
     for key in ("by_kind", "by_sector", "by_outcome"):
@@ -240,11 +238,14 @@ def recommend_command(
         initiative = Initiative.from_mapping(body)
         if snapshot_path is not None:
             result = snapshot_recommender(snapshot_path).recommend(initiative)
-        else:
+        elif data_dir is not None:
             taxonomies = load_taxonomies()
-            repository = None if data_dir is not None else _repository(database_url)
-            dataset = load_dataset(taxonomies, data_dir=data_dir, repository=repository)
-            result = recommend(dataset, initiative)
+            result = recommend(load_dataset(taxonomies, data_dir=data_dir), initiative)
+        else:  # the database: with the reviewers' decisions, as the service recommends
+            taxonomies = load_taxonomies()
+            repository = _repository(database_url)
+            history = load_history(repository, SqlCatalog(repository.engine, taxonomies))
+            result = recommend(history.dataset, initiative, rejections=history.rejections)
     except DataDirectoryError as err:
         for problem in err.problems:
             click.echo(problem, err=True)
@@ -688,9 +689,7 @@ def generate_command(orgs: int, out: Path, seed: int) -> None:
         counts = generate_directory(orgs, out, seed=seed, progress=True)
     except OSError as err:
         _fail(str(err))
-    for name, count in counts.items():
-        click.echo(f"  {name:<22}{count:>10}")
-    click.echo(f"wrote {out}")
+    _echo_written(counts, out)
 
 
 @cli.command("cordis")
@@ -704,9 +703,7 @@ def cordis_command(src: Path, out: Path) -> None:
         _fail("; ".join(err.problems))
     except OSError as err:
         _fail(str(err))
-    for name, count in counts.items():
-        click.echo(f"  {name:<34}{count:>8}")
-    click.echo(f"wrote {out}")
+    _echo_written(counts, out)
 
 
 @cli.command("iati")
@@ -754,9 +751,7 @@ def iati_command(
             )
     except (IatiXmlError, OSError) as err:
         _fail(str(err))
-    for name, count in report.counts().items():
-        click.echo(f"  {name.replace('_', ' '):<34}{count:>8}")
-    click.echo(f"wrote {out}")
+    _echo_written(report.counts(), out)
 
 
 @cli.group("keys")

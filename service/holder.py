@@ -22,9 +22,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from matcher.domain.dataset import Dataset
 from matcher.domain.model import Organisation
 from matcher.domain.taxonomy import Taxonomies
 from matcher.engine.index import Index, IndexConfig, build_index
@@ -32,7 +31,9 @@ from matcher.engine.intake import ConceptNoteIntake
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig
 from matcher.engine.snapshot import SnapshotStore, open_snapshot
 from matcher.engine.text import EmbeddingCache
+from matcher.usecases.decisions import History
 from matcher.usecases.drafting import make_intake
+from matcher.usecases.indexing import rejections_from_json, rejections_to_json
 
 __all__ = ["Records", "Snapshot", "EngineHolder"]
 
@@ -66,7 +67,9 @@ class EngineHolder:
     Parameters
     ----------
     load : callable
-        Returns ``(data_version, dataset)`` read in one consistent snapshot of the database.
+        Returns the :class:`~matcher.usecases.decisions.History` to build from: the data
+        version and the dataset read in one consistent snapshot of the database, with the
+        reviewers' decisions (approved coalitions as partnerships, rejections).
     current_version : callable
         The database's data version now (cheap).
     index_config : IndexConfig, optional
@@ -83,7 +86,7 @@ class EngineHolder:
 
     def __init__(
         self,
-        load: Callable[[], tuple[int, Dataset]],
+        load: Callable[[], History],
         current_version: Callable[[], int],
         *,
         config: EngineConfig | None = None,
@@ -105,6 +108,7 @@ class EngineHolder:
         self._last_poll = 0.0
         self._store = SnapshotStore(snapshot_dir) if snapshot_dir is not None else None
         self._text_cache: EmbeddingCache | None = None
+        self._history: History | None = None
         self._watcher: threading.Thread | None = None
         self.last_error: str | None = None
 
@@ -113,25 +117,32 @@ class EngineHolder:
         """The snapshot served now (``None`` until the first build finished)."""
         return self._snapshot
 
-    def _build_index(self) -> tuple[int, Index]:
-        """Read the database and build its index (embedding only texts not seen before)."""
-        version, dataset = self._load()
-        index = build_index(dataset, self._index_config, text_cache=self._text_cache)
+    def _build_index(self) -> tuple[int, Index, dict[str, Any]]:
+        """Read the database and build its index (embedding only texts not seen before);
+        the reviewers' rejections go into the snapshot's manifest, so that every worker
+        fits on the same ones."""
+        history = self._load()
+        self._history = history
+        index = build_index(history.dataset, self._index_config, text_cache=self._text_cache)
         self._text_cache = index.text.cache if index.text is not None else None
-        return version, index
+        return history.data_version, index, {"rejections": rejections_to_json(history.rejections)}
 
     def build(self) -> Snapshot:
         """Build (or, with a snapshot folder, open) the index of the data now and serve it."""
         started = time.perf_counter()
         records: Records
         if self._store is None:
-            version, index = self._build_index()
+            version, index, _ = self._build_index()
+            rejections = self._history.rejections if self._history is not None else ()
             records = index.dataset
         else:
             version, path = self._store.ensure(self._current_version(), self._build_index)
-            index = open_snapshot(path).index
+            opened = open_snapshot(path)
+            index = opened.index
+            rejections = rejections_from_json(opened.manifest.get("rejections", ()))
             records = index.records
-        engine = CoalitionRecommender(config=self._config).fit(index)
+        self._history = None
+        engine = CoalitionRecommender(config=self._config).fit(index, rejections=rejections)
         snapshot = Snapshot(version, engine, records, time.perf_counter() - started)
         with self._lock:
             current = self._snapshot

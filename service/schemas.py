@@ -352,6 +352,22 @@ class CoalitionMemberOut(BaseModel):
     path_to_lead: list[str]
     flags: list[FlagOut]
     evidence: list[str]
+    reasons: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Why this member, in English sentences built from the evidence: what it covers "
+            "and from where (taxonomy labels, the report's §), the past partnerships that "
+            "show it (name, countries, year), who introduces it, and an earlier rejection "
+            "for the same lead. Absent from proposals stored before it existed."
+        ),
+        examples=[
+            [
+                "Itau covers funding fully through social investment (§49).",
+                "United Nations Children's Fund (UNICEF) worked with Itau in \"Improving "
+                'education in Brazil (UNICEF, Itau, CENPEC)" (Brazil, 1994).',
+            ]
+        ],
+    )
 
 
 class GapOut(BaseModel):

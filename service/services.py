@@ -6,7 +6,8 @@ The factory (:func:`service.app.create_app`) fills it in; blueprints read it thr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Flask, current_app
 
@@ -30,6 +31,9 @@ class Services:
     catalog: SqlCatalog
     holder: EngineHolder
     key_secret: bytes
+    #: What the handlers build once and keep: per served index (``(snapshot, value)``) or
+    #: for the life of the app; one entry per name.
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 def install_services(app: Flask, found: Services) -> None:

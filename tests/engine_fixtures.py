@@ -3,8 +3,32 @@
 from __future__ import annotations
 
 from matcher.domain.dataset import Dataset
-from matcher.domain.model import Capability, Conflict, Flag, Membership, Organisation, Partnership
+from matcher.domain.model import (
+    Capability,
+    Conflict,
+    Flag,
+    Initiative,
+    Membership,
+    Organisation,
+    Partnership,
+)
 from matcher.domain.taxonomy import Taxonomies
+
+#: What :func:`complementary_dataset`'s lead needs: its three companies cover one each.
+THREE_NEEDS = [{"capability": "funding"}, {"capability": "training"}, {"capability": "media_reach"}]
+
+
+def ask(**fields: object) -> Initiative:
+    """An initiative of ``lead`` for :data:`THREE_NEEDS`, one coalition of 1 to 4 members,
+    with ``fields`` replacing any of that."""
+    body: dict[str, object] = {
+        "lead": "lead",
+        "needs": THREE_NEEDS,
+        "count": 1,
+        "constraints": {"min_size": 1, "max_size": 4},
+    }
+    body.update(fields)
+    return Initiative.from_mapping(body)
 
 
 def complementary_dataset(taxonomies: Taxonomies, **extra: object) -> Dataset:

@@ -12,7 +12,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +19,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
 
-from matcher.storage.sql import make_engine
-from tests.storage_fixtures import POSTGRES_URL
+from tests.storage_fixtures import POSTGRES_URL, postgres_schema
 
 CLI = [sys.executable, "-m", "service.cli"]
 SECRET = "e2e-secret"
@@ -33,22 +29,8 @@ SECRET = "e2e-secret"
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL whose connections use a fresh schema, dropped afterwards."""
-    admin = make_engine(POSTGRES_URL)
-    schema = f"pm_e2e_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as err:
-        admin.dispose()
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {err.orig}")
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    try:
+    with postgres_schema("pm_e2e") as schema:
         yield f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def free_port() -> int:

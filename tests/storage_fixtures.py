@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,12 @@ def sqlite_engine(tmp_path: Path) -> Engine:
     return engine
 
 
-@pytest.fixture
-def postgres_engine() -> Iterator[Engine]:
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """A fresh schema on the test server, dropped afterwards; the test fails in CI and is
+    skipped elsewhere when the server cannot be reached."""
     admin = make_engine(POSTGRES_URL)
-    schema = f"pm_test_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         with admin.begin() as connection:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -44,12 +47,20 @@ def postgres_engine() -> Iterator[Engine]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    migrate(engine)
     try:
-        yield engine
+        yield schema
     finally:
-        engine.dispose()
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_engine() -> Iterator[Engine]:
+    with postgres_schema("pm_test") as schema:
+        engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+        migrate(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()

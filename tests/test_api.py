@@ -263,6 +263,40 @@ def test_partnerships_round_trip_and_check_their_members(
     assert client.delete("/v1/partnerships/new-pact", headers=admin).status_code == 204
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "where", "words"),
+    [
+        (
+            "/v1/organisations",
+            ORG | {"capabilities": [{"capability": "training"}, {"capability": "training"}]},
+            "capabilities.1.capability",
+            "Capability 'training' is listed twice",
+        ),
+        (
+            "/v1/partnerships",
+            {
+                "id": "twice",
+                "name": "Twice",
+                "start_year": 2025,
+                "members": [{"org_id": "itau"}, {"org_id": "unicef"}, {"org_id": "itau"}],
+            },
+            "members.2.org_id",
+            "Organisation 'itau' is listed twice",
+        ),
+    ],
+)
+def test_a_body_listing_a_capability_or_member_twice_is_refused_naming_the_second(
+    client: FlaskClient,
+    keys: dict[str, str],
+    path: str,
+    body: dict[str, Any],
+    where: str,
+    words: str,
+) -> None:
+    problem = problem_of(client.post(path, json=body, headers=bearer(keys["admin"])), 422)
+    assert problem["errors"] == [{"path": where, "message": words}]
+
+
 def _zip(folder: Path, changes: dict[str, str] | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -36,6 +36,27 @@ def _report(*args: str | Path) -> Result:
     return CliRunner().invoke(cli, ["report", *map(str, args)])
 
 
+def _dask_report_like(local: Path, out: Path, *cluster: str) -> Result:
+    """The seed report on the Dask engine (``cluster``: its options) into ``out``, checked
+    byte-identical in its CSV files to the local pool's report ``local``."""
+    result = _report(
+        SEED_INITIATIVES,
+        "--data",
+        SEED_DIR,
+        "--out",
+        out,
+        "--engine",
+        "dask",
+        *cluster,
+        "--max-load",
+        "1",
+    )
+    assert result.exit_code == 0, result.output
+    for name in CSV_FILES:
+        assert (out / name).read_bytes() == (local / name).read_bytes(), name
+    return result
+
+
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as stream:
         return list(csv.DictReader(stream))
@@ -383,23 +404,8 @@ def test_dask_gives_byte_identical_reports_to_the_local_pool(
 ) -> None:
     _, local = seed_report
     out = tmp_path / "dask"
-    result = _report(
-        SEED_INITIATIVES,
-        "--data",
-        SEED_DIR,
-        "--out",
-        out,
-        "--engine",
-        "dask",
-        "--workers",
-        "2",
-        "--max-load",
-        "1",
-    )
-    assert result.exit_code == 0, result.output
+    result = _dask_report_like(local, out, "--workers", "2")
     assert "dask engine: 2 worker(s) ready" in result.stdout
-    for name in CSV_FILES:
-        assert (out / name).read_bytes() == (local / name).read_bytes(), name
     assert _tree(out) == _tree(local)  # pages and pictures too
 
 
@@ -423,23 +429,7 @@ def test_an_existing_dask_cluster_is_used_by_address_and_keeps_malloc_trim_unset
             local_directory=str(tmp_path / "scratch"),
         ) as cluster,
     ):
-        out = tmp_path / "dask"
-        result = _report(
-            SEED_INITIATIVES,
-            "--data",
-            SEED_DIR,
-            "--out",
-            out,
-            "--engine",
-            "dask",
-            "--scheduler",
-            cluster.scheduler_address,
-            "--max-load",
-            "1",
-        )
-        assert result.exit_code == 0, result.output
-        for name in CSV_FILES:
-            assert (out / name).read_bytes() == (local / name).read_bytes(), name
+        _dask_report_like(local, tmp_path / "dask", "--scheduler", cluster.scheduler_address)
     # The engine's own cluster starts its workers without MALLOC_TRIM_THRESHOLD_, even when
     # this process has it (as an earlier nanny with Dask's defaults would have left it).
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")

@@ -8,6 +8,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from matcher.domain.model import Initiative
+from matcher.engine.recommend import coalition_dict
+from matcher.formats.taxonomy_io import load_taxonomies
+from matcher.storage.catalog import SqlCatalog
+from matcher.storage.sql import open_repository
+from matcher.usecases.recommending import recommend
 from service.cli import cli, main
 from tests.test_datadir import VALID, write
 
@@ -189,7 +195,7 @@ def test_generate_writes_a_directory_that_imports(
     out = tmp_path / "generated"
     result = runner.invoke(cli, ["generate", "--orgs", "150", "--out", str(out), "--seed", "3"])
     assert result.exit_code == 0, result.output
-    assert "  organisations                150" in result.stdout
+    assert "  organisations" + " " * 26 + "150" in result.stdout
     assert runner.invoke(cli, ["import", str(out), "--db", db]).exit_code == 0
 
 
@@ -302,3 +308,40 @@ def test_evaluate_of_a_missing_directory_fails_with_one_line(
     )
     assert result.exit_code == 1
     assert "not a directory" in result.stderr
+
+
+def test_recommend_from_the_database_tells_the_reviewers_decisions(
+    runner: CliRunner, db: str
+) -> None:
+    assert runner.invoke(cli, ["import", str(SEED_DIR), "--db", db]).exit_code == 0
+    initiative_file = SEED_DIR / "initiatives" / "i49-edu-quality-brazil.json"
+    body = json.loads(initiative_file.read_text(encoding="utf-8"))
+    taxonomies = load_taxonomies()
+    repository = open_repository(db, taxonomies)
+    catalog = SqlCatalog(repository.engine, taxonomies)
+    catalog.save_initiative(body["id"], body, create=True, actor="test")
+    initiative = Initiative.from_mapping({**body, "count": 1})
+    coalition = recommend(repository.load_dataset(), initiative).coalitions[0]
+    proposal = catalog.create_proposal(body["id"], coalition_dict(coalition), actor="test")
+    catalog.decide(
+        proposal.id,
+        reviewer="reviewer:r",
+        decision="reject",
+        reason_code="capacity",
+        comment="",
+        expected_version=None,
+    )
+    repository.engine.dispose()
+    result = runner.invoke(
+        cli,
+        ["recommend", str(initiative_file), "--db", db, "--count", "3", "--format", "text"],
+    )
+    assert result.exit_code == 0, result.output
+    note = f": capacity (proposal {proposal.id})."
+    told = [line.strip() for line in result.stdout.splitlines() if note in line]
+    assert told and all(line.startswith("Rejected for this lead on") for line in told)
+    # the same directory without the database's decisions says nothing of it
+    plain = runner.invoke(
+        cli, ["recommend", str(initiative_file), "--data", str(SEED_DIR), "--format", "text"]
+    )
+    assert plain.exit_code == 0 and "Rejected for this lead" not in plain.stdout

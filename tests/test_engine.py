@@ -8,38 +8,26 @@ import pytest
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import NotFoundError, UnknownCodeError, ValidationError
-from matcher.domain.model import Initiative
 from matcher.domain.taxonomy import Taxonomies
 from matcher.engine.index import build_index
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig, NotFittedError
 from tests.engine_fixtures import (
+    THREE_NEEDS,
     Capability,
     Conflict,
     Flag,
     Membership,
     Organisation,
     Partnership,
+    ask,
     complementary_dataset,
 )
-
-THREE_NEEDS = [{"capability": "funding"}, {"capability": "training"}, {"capability": "media_reach"}]
 
 
 def recommender(dataset: Dataset, **config: object) -> CoalitionRecommender:
     return CoalitionRecommender(config=EngineConfig(**config)).fit(  # type: ignore[arg-type]
         build_index(dataset)
     )
-
-
-def ask(**fields: object) -> Initiative:
-    body: dict[str, object] = {
-        "lead": "lead",
-        "needs": THREE_NEEDS,
-        "count": 1,
-        "constraints": {"min_size": 1, "max_size": 4},
-    }
-    body.update(fields)
-    return Initiative.from_mapping(body)
 
 
 def ids(result: object, rank: int = 0) -> list[str]:

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import datetime as dt
+import io
+import json
 import re
 from collections.abc import Iterator
+from html import unescape
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from matcher.domain.model import Capability, Organisation
+from matcher.domain.country_names import CountryNames
+from matcher.domain.exceptions import ValidationError
+from matcher.domain.model import Capability, Flag, Organisation
+from matcher.storage.catalog import ProposalRecord
+from matcher.usecases.organisations import (
+    OrganisationDirectory,
+    organisation_profile,
+)
+from matcher.usecases.screening import dismiss_flag
 from service.pages.coalition import HEAT_SCALE
 from service.pages.forms import InitiativeForm, build_body, field_for_path, form_from_body
 from service.pages.render import HEAT_COLOURS, contrast_ratio, heat_bucket, score_bars, text_colour
+from service.pages.views import relaxed
 from service.schemas import RecommendationIn
 from service.services import Services, services
 from tests.pages_support import (
@@ -30,6 +44,8 @@ from tests.pages_support import (
     store_initiative,
 )
 
+#: How the form shows the lead unicef: by its name, which names no other organisation.
+UNICEF = "United Nations Children's Fund (UNICEF)"
 CSS = Path(__file__).resolve().parent.parent / "service" / "pages" / "static" / "pages.css"
 
 
@@ -407,7 +423,7 @@ def test_the_coalition_page_shows_the_members_picture_matrix_and_score(
     assert len(values) == len(record.coalition["score_parts"])
     assert sum(values) == pytest.approx(record.score)
     # members' facts, activity types, alternatives, audit
-    assert "Private sector" in html and "BR" in html
+    assert "Private sector" in html and "Brazil" in html  # country names, not codes
     assert "Activity types covered" in html and "covered by" in html
     assert "Alternative coalitions" in html and "Alternative 2" in html
     assert "Audit trail" in html and "Propose" in html
@@ -562,7 +578,7 @@ def test_proposing_from_a_stored_initiative_reuses_it(found: Services, broker: F
     page = broker.get(f"/recommend?initiative={body['id']}").text
     assert 'value="i49-edu-quality-brazil"' in page
     form = read_page(page).form_with("lead")
-    assert form["lead"] == ["unicef"] and form["themes"] == body["themes"]
+    assert form["lead"] == [UNICEF] and form["themes"] == body["themes"]
     assert form["need-1-capability"] == [body["needs"][1]["capability"]]
     results = broker.post("/recommend", data=form)  # sent as it was filled in
     assert results.status_code == 200, results.text
@@ -622,20 +638,26 @@ def read_nav(html: str) -> str:
     return nav.group(0) if nav else ""
 
 
+def propose_with_new_member(found: Services, org_id: str, name: str) -> ProposalRecord:
+    """Store a Brazilian NGO named ``name``, rebuild the index and propose the seed's Brazil
+    initiative with that NGO included."""
+    ngo = Organisation(id=org_id, name=name, kind="ngo", country="BR")
+    found.catalog.create_organisation(
+        ngo, [Capability(org_id, "local_presence", strength=1.0)], actor="test"
+    )
+    found.holder.refresh(force=True)
+    body = seed_initiative()
+    body["constraints"]["include"] = [org_id]
+    return propose(found, body, 0)
+
+
 # ---- safety and accessibility --------------------------------------------------------------
 
 
 def test_an_organisation_named_like_a_script_is_shown_as_text(
     found: Services, reviewer: FlaskClient
 ) -> None:
-    evil = Organisation(id="evil-ngo", name="<script>alert(1)</script>", kind="ngo", country="BR")
-    found.catalog.create_organisation(
-        evil, [Capability("evil-ngo", "local_presence", strength=1.0)], actor="test"
-    )
-    found.holder.refresh(force=True)
-    body = seed_initiative()
-    body["constraints"]["include"] = ["evil-ngo"]
-    proposal = propose(found, body, 0)
+    proposal = propose_with_new_member(found, "evil-ngo", "<script>alert(1)</script>")
     assert "evil-ngo" in proposal.members
     html = reviewer.get(f"/proposals/{proposal.id}").text
     assert "<script>" not in html
@@ -692,6 +714,10 @@ def pages_to_check(app: Any, found: Services, keys: dict[str, str]) -> list[tupl
         ("broker results", results.text),
         ("broker form with errors", invalid.text),
         ("error", admin.get("/proposals/4242").text),
+        ("organisation", admin.get("/organisations/unicef").text),
+        ("organisation search", admin.get("/organisations?q=un&country=Brazil").text),
+        ("alternative", admin.get(f"/proposals/{proposal}/alternatives/2").text),
+        ("demo", admin.get("/recommend?demo=i55-small-enterprise-angola").text),
     ]
 
 
@@ -719,7 +745,7 @@ def test_a_pasted_concept_note_fills_in_the_request_form(broker: FlaskClient) ->
     response = broker.post("/recommend/draft", data={"csrf_token": csrf_token(page), "note": note})
     assert response.status_code == 200, response.text
     form = read_page(response.text).form_with("lead")
-    assert form["lead"] == ["unicef"]
+    assert form["lead"] == [UNICEF]
     assert form["countries"] == ["IN"]
     assert sorted(form["themes"]) == ["child_labour", "education", "population_women"]
     assert form["activity_types"] == ["advocacy"]
@@ -734,3 +760,425 @@ def test_an_empty_concept_note_is_refused_with_a_message(broker: FlaskClient) ->
     response = broker.post("/recommend/draft", data={"csrf_token": csrf_token(page), "note": " "})
     assert response.status_code == 422
     assert "Paste a concept note first." in response.text
+
+
+# ---- organisations one click away, the reviewer's tools, the broker's form (issue 19) ------
+
+
+def text_of(html: str) -> str:
+    """A page's words without tags, spaces collapsed."""
+    words = " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+    return re.sub(r" ([,.;:)])", r"\1", words)
+
+
+def test_the_organisation_page_shows_its_record_in_words(
+    found: Services, reviewer: FlaskClient
+) -> None:
+    dataset = found.repository.load_dataset()
+    flag = Flag(
+        "itau",
+        "labour_rights",
+        "yellow",
+        note="Press report",
+        date=dt.date(2026, 3, 2),
+        source="press",
+    )
+    found.repository.import_dataset(
+        dataclasses.replace(dataset, flags=(*dataset.flags, flag)), actor="test"
+    )
+    dismiss_flag(found.repository, "itau", "press", by="Rita", reason="wrong company")
+    found.holder.refresh(force=True)
+    proposal = propose(found, seed_initiative(), 0)
+    found.catalog.decide(
+        proposal.id,
+        reviewer="reviewer:Ron",
+        decision="reject",
+        reason_code="conflict_of_interest",
+        comment="Too close",
+        expected_version=1,
+    )
+    html = reviewer.get("/organisations/itau").text
+    words = text_of(html)
+    assert "Company · Private sector · Brazil" in words  # labels, not codes
+    assert "labour_rights" not in words and "scaled_up" not in words  # codes stay out
+    for heading in (
+        "Facts",
+        "Capabilities and their evidence",
+        "Integrity flags and their history",
+        "Partnerships by year",
+        "Closest collaborators",
+        "Recommendations and proposals it appeared in",
+    ):
+        assert f">{heading}</h2>" in html
+    assert "Yellow" in words and "Press report; dismissed: wrong company" in words
+    assert "Dismissed by Rita" in words and "Dismiss flag" in words  # the flag's history
+    # partnerships by year, each with its co-members linked
+    assert "<h3" in html and "Improving education in Brazil (UNICEF, Itau, CENPEC)" in words
+    assert 'href="/organisations/cenpec"' in html and 'href="/organisations/unicef"' in html
+    assert "as funder" in words
+    # the proposal it appeared in, and the decision
+    assert f"Proposal {proposal.id}" in words and "as a member" in words
+    assert "Reject by reviewer:Ron" in words and "Conflict of interest" in words
+    unicef = text_of(reviewer.get("/organisations/unicef").text)
+    assert "XM-DAC-41122" in unicef  # identifiers
+    assert "Teaching materials, strength 1.00 Evidence: §49" in unicef  # capability, evidence
+    assert "as the lead" in unicef
+    assert reviewer.get("/organisations/nobody").status_code == 404
+
+
+def test_closest_collaborators_come_first_by_shared_partnerships(found: Services) -> None:
+    dataset = found.repository.load_dataset()
+    profile = organisation_profile(
+        found.repository.neighbourhood("unicef"), found.catalog, "unicef"
+    )
+    shared = [c.shared for c in profile.collaborators]
+    assert shared == sorted(shared, reverse=True)
+    joined = {m.partnership_id for m in dataset.memberships if m.org_id == "unicef"}
+    by_hand = {
+        m.org_id for m in dataset.memberships if m.partnership_id in joined and m.org_id != "unicef"
+    }
+    assert {c.id for c in profile.collaborators} <= by_hand and len(profile.collaborators) == min(
+        10, len(by_hand)
+    )
+    assert profile.partnership_count == len(joined)
+    years = [int(y) for y, _ in profile.partnerships_by_year if y.isdigit()]
+    assert years == sorted(years, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected", "absent"),
+    [
+        ("q=fund", {"unicef", "unfip"}, {"itau", "undp"}),
+        ("country=Brazil", {"itau", "cenpec"}, {"unicef"}),
+        ("country=br%C3%A9silien", {"itau", "cenpec"}, {"unicef"}),
+        ("kind=company&country=BR", {"itau"}, {"cenpec"}),
+        ("theme=education&kind=un_entity", {"unicef"}, {"itau"}),
+        ("capability=funding", {"itau"}, {"cenpec"}),
+    ],
+)
+def test_the_organisation_search_filters_by_name_kind_country_theme_and_capability(
+    reviewer: FlaskClient, query: str, expected: set[str], absent: set[str]
+) -> None:
+    html = reviewer.get(f"/organisations?{query}").text
+    shown = set(re.findall(r'href="/organisations/([^"]+)"', html))
+    assert expected <= shown, shown
+    assert not absent & shown
+
+
+def test_an_unknown_country_in_the_search_is_said_in_words(reviewer: FlaskClient) -> None:
+    html = reviewer.get("/organisations?country=Atlantis").text
+    assert "“Atlantis” is not a country or region we know" in text_of(html)
+
+
+def test_the_queue_and_a_proposal_export_as_csv_with_spreadsheet_safe_cells(
+    found: Services, reviewer: FlaskClient
+) -> None:
+    proposal = propose_with_new_member(found, "formula-ngo", "=HYPERLINK(1)")
+    other = propose(found, seed_initiative("i50-child-labour-india"), 0)
+    response = reviewer.get("/proposals.csv?status=proposed&country=Brazil")
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["proposal"] for r in rows] == [str(proposal.id)]  # India's is filtered out
+    assert rows[0]["lead name"] == "United Nations Children's Fund (UNICEF)"
+    assert rows[0]["member names"] == "CENPEC; =HYPERLINK(1); Itau"  # a cell that runs nothing
+    assert other.id not in [int(r["proposal"]) for r in rows]
+    response = reviewer.get(f"/proposals/{proposal.id}.csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert sorted(r["member"] for r in rows) == sorted(proposal.members)
+    row = next(r for r in rows if r["member"] == "formula-ngo")
+    assert row["name"] == "'=HYPERLINK(1)" and row["country"] == "Brazil"
+    assert "Local presence" in row["covers"]
+
+
+def test_the_proposal_page_shows_the_leads_record_and_opens_an_alternative(
+    found: Services, reviewer: FlaskClient
+) -> None:
+    earlier = propose(found, seed_initiative(), 1)
+    found.catalog.decide(
+        earlier.id,
+        reviewer="reviewer:Ron",
+        decision="reject",
+        reason_code="capacity",
+        comment="",
+        expected_version=1,
+    )
+    proposal = propose(found, seed_initiative(), 0)
+    html = reviewer.get(f"/proposals/{proposal.id}").text
+    lead_record = html[html.index('id="lead-record"') : html.index('id="decision"')]
+    words = text_of(lead_record)
+    assert f"Proposal {earlier.id}" in words and "Reject by reviewer:Ron: Capacity" in words
+    assert "Improving education in Brazil (UNICEF, Itau, CENPEC)" in words  # past coalition
+    assert f'href="/proposals/{proposal.id}.csv"' in html
+    link = re.search(rf'href="(/proposals/{proposal.id}/alternatives/(\d+))"', html)
+    assert link
+    page = reviewer.get(link.group(1))
+    assert page.status_code == 200
+    assert "Propose it in place of proposal" in page.text
+    assert reviewer.get(f"/proposals/{proposal.id}/alternatives/99").status_code == 404
+
+
+def test_a_reviewer_proposes_an_alternative_in_place_of_a_proposal(
+    found: Services, reviewer: FlaskClient
+) -> None:
+    proposal = propose(found, seed_initiative(), 0)
+    page = reviewer.get(f"/proposals/{proposal.id}/alternatives/2").text
+    form = read_page(page).form_with("members")
+    assert form["version"] == ["1"]
+    refused = reviewer.post(f"/proposals/{proposal.id}/alternatives/2", data=form)
+    assert refused.status_code == 422 and "Choose a reason." in refused.text
+    response = reviewer.post(
+        f"/proposals/{proposal.id}/alternatives/2",
+        data={**form, "reason_code": "missing_capability", "comment": "Needs more reach"},
+    )
+    assert response.status_code == 303
+    created = found.catalog.get_proposal(int(response.headers["Location"].rsplit("/", 1)[1]))
+    assert ",".join(sorted(created.members)) == ",".join(sorted(form["members"][0].split(",")))
+    assert created.initiative_id == proposal.initiative_id and created.status == "proposed"
+    original = found.catalog.get_proposal(proposal.id)
+    assert original.status == "changes_requested"
+    assert original.reviews[-1].reason_code == "missing_capability"
+    assert "Replaced by another coalition" in original.reviews[-1].comment
+    assert "Needs more reach" in original.reviews[-1].comment
+    again = reviewer.post(
+        f"/proposals/{proposal.id}/alternatives/2", data={**form, "reason_code": "other"}
+    )
+    assert again.status_code in (404, 409)  # decided already: nothing changes
+    assert found.catalog.list_proposals(status=None).total == 2
+
+
+def test_a_broker_cannot_replace_a_proposal(found: Services, broker: FlaskClient) -> None:
+    proposal = propose(found, seed_initiative(), 0)
+    page = broker.get(f"/proposals/{proposal.id}/alternatives/2").text
+    assert "Propose it in place of proposal" not in page
+    response = broker.post(
+        f"/proposals/{proposal.id}/alternatives/2",
+        data={
+            "csrf_token": csrf_token(page),
+            "version": "1",
+            "members": "itau",
+            "reason_code": "other",
+        },
+    )
+    assert response.status_code == 403
+    assert found.catalog.get_proposal(proposal.id).status == "proposed"
+
+
+def test_the_print_stylesheet_leaves_out_navigation_forms_and_scroll_boxes() -> None:
+    css = CSS.read_text(encoding="utf-8")
+    printed = css[css.index("@media print") :]
+    for hidden in (".site-header nav", "form", "button", ".noprint", ".toc"):
+        assert hidden in printed.split("display: none")[0]
+    assert ".table-wrap { overflow: visible" in printed
+
+
+def post_form(client: FlaskClient, **fields: Any) -> Any:
+    page = client.get("/recommend").text
+    return client.post("/recommend", data={"csrf_token": csrf_token(page), **fields})
+
+
+def test_every_form_problem_is_shown_at_once_in_plain_words(broker: FlaskClient) -> None:
+    response = post_form(
+        broker,
+        **{
+            **BROKER_FORM,
+            "lead": "Nobody At All",
+            "title": "x" * 600,
+            "countries": "Atlantis, BR",
+            "need-1-weight": "-2",
+            "need-0-quantity": "lots",
+            "min_size": "4",
+            "max_size": "2",
+            "exclude": "no-such-org",
+        },
+    )
+    assert response.status_code == 422
+    summary = text_of(
+        re.search(
+            r'<div class="message message-error" role="alert".*?</div>', response.text, re.S
+        ).group(0)  # type: ignore[union-attr]
+    )
+    for expected in (
+        "Lead entity: No organisation is called “Nobody At All”",
+        "Title: Shorten it to at most 500 characters",
+        "Target countries: “Atlantis” is not a country or region we know",
+        "Need 2: weight: Enter a number above 0",
+        "Need 1: quantity: “lots” is not a number",
+        "Largest coalition: The largest coalition (2) must be at least the smallest (4)",
+        "Exclude: No organisation is called “no-such-org”",
+    ):
+        assert expected in summary, summary
+    assert "String should" not in response.text and "Input should" not in response.text
+
+
+@pytest.mark.parametrize(
+    "lead",
+    [
+        "unicef",
+        "UNICEF",
+        "united nations children's fund (unicef)",
+        "United Nations Children’s Fund",
+    ],
+)
+def test_the_lead_is_found_by_name_in_any_letter_case(broker: FlaskClient, lead: str) -> None:
+    response = post_form(broker, **{**BROKER_FORM, "lead": lead})
+    assert response.status_code == 200, text_of(response.text)[:500]
+    chosen = read_page(response.text).form_with("members")
+    assert json.loads(chosen["initiative"][0])["lead"] == "unicef"
+
+
+def test_the_lead_datalist_offers_names(broker: FlaskClient) -> None:
+    html = broker.get("/recommend").text
+    datalist = re.search(r'<datalist id="organisations">(.*?)</datalist>', html, re.S)
+    assert (
+        datalist
+        and '<option value="United Nations Children&#39;s Fund (UNICEF)">' in datalist.group(1)
+    )
+    assert 'list="organisations"' in html
+
+
+@pytest.mark.parametrize(
+    ("typed", "codes"),
+    [
+        ("Brazil", ["BR"]),
+        ("Brésil, angola", ["AO", "BR"]),
+        ("br ao", ["AO", "BR"]),
+        ("brazilian; Indian", ["BR", "IN"]),
+    ],
+)
+def test_target_countries_are_read_from_names(
+    broker: FlaskClient, typed: str, codes: list[str]
+) -> None:
+    response = post_form(broker, **{**BROKER_FORM, "countries": typed})
+    assert response.status_code == 200, text_of(response.text)[:500]
+    chosen = read_page(response.text).form_with("members")
+    assert sorted(json.loads(chosen["initiative"][0])["countries"]) == codes
+
+
+def test_a_region_stands_for_its_countries(taxonomies: Any) -> None:
+    form = form_from_body({"lead": "unicef", "countries": []})
+    form.values["countries"] = "Afrique de l'Ouest"
+    body = build_body(form, taxonomies, countries=CountryNames(taxonomies.countries))
+    assert body is not None and {"SN", "ML", "GH", "NG"} <= set(body["countries"])
+
+
+def test_adding_a_need_keeps_what_was_typed(broker: FlaskClient) -> None:
+    fields = {
+        **BROKER_FORM,
+        "need-2-capability": "training",
+        "need-2-weight": "0.5",
+        "need_rows": "3",
+        "action": "add_need",
+    }
+    response = post_form(broker, **fields)
+    assert response.status_code == 200
+    form = read_page(response.text).form_with("lead")
+    assert form["need_rows"] == ["4"]
+    assert form["need-3-capability"] == [""]  # the new row
+    assert "need-4-capability" not in form
+    for name in ("title", "countries", "need-0-quantity", "need-1-weight", "need-2-weight"):
+        value = BROKER_FORM.get(name, fields.get(name))
+        assert form[name] == [value], name
+    assert form["themes"] == ["education"] and form["lead"] == ["unicef"]
+    assert "Recommendations" not in response.text  # nothing was asked yet
+    again = broker.post("/recommend", data={**form, "action": "add_need"})
+    assert read_page(again.text).form_with("lead")["need_rows"] == ["5"]
+
+
+def test_a_request_without_coalition_offers_its_verified_relaxations_as_buttons(
+    found: Services, broker: FlaskClient
+) -> None:
+    page = broker.get("/recommend?demo=i55-small-enterprise-angola").text
+    form = read_page(page).form_with("lead")
+    assert form["lead"] == ["United Nations Development Programme (UNDP)"]
+    assert form["countries"] == ["AO"] and form["require_local_partner"] == ["1"]
+    response = broker.post("/recommend", data=form)
+    assert response.status_code == 200
+    assert "No coalition meets every hard constraint" in response.text
+    relax = read_page(response.text).form_with("change")
+    assert json.loads(relax["change"][0]) == [
+        {"path": "constraints.require_local_partner", "value": False}
+    ]
+    assert "Ask again and drop the local-partner requirement" in response.text
+    answer = broker.post("/recommend/relax", data=relax)
+    assert answer.status_code == 200
+    assert "Asked again with this change: drop the local-partner requirement." in answer.text
+    proposable = read_page(answer.text).form_with("members")
+    body = json.loads(proposable["initiative"][0])
+    assert body["constraints"]["require_local_partner"] is False
+    assert "require_local_partner" not in read_page(answer.text).form_with("lead")
+    proposed = broker.post("/recommend/propose", data=proposable)
+    assert proposed.status_code == 303
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        [{"path": "lead", "value": "itau"}],
+        [{"path": "id", "value": "x"}],
+        [{"path": "constraints.a.b", "value": 1}],
+        [],
+        {"path": "constraints.max_size"},
+    ],
+)
+def test_a_relaxation_may_change_only_the_request(change: Any) -> None:
+    with pytest.raises(ValueError):
+        relaxed({"lead": "unicef", "constraints": {}}, change)
+
+
+def test_a_lead_two_organisations_share_is_asked_for_by_id(taxonomies: Any) -> None:
+    orgs = [
+        Organisation("a-one", "Acme", "company"),
+        Organisation("a-two", "ACME", "ngo"),
+        Organisation("b", "Bright Future Foundation (BFF)", "foundation"),
+    ]
+    directory = OrganisationDirectory({org.id: org for org in orgs})
+    with pytest.raises(ValidationError, match=r"Several organisations are called “acme”.*a-one"):
+        directory.resolve("acme")
+    assert directory.resolve("a-two") == "a-two"
+    assert directory.resolve("bff") == directory.resolve("bright future foundation") == "b"
+    with pytest.raises(ValidationError, match="Did you mean “Bright Future Foundation"):
+        directory.resolve("future")
+    assert directory.unique_name("a-one") == "a-one" and directory.unique_name("b") != "b"
+
+
+def test_every_organisation_link_on_the_pages_opens(
+    app: Any, found: Services, keys: dict[str, str]
+) -> None:
+    admin = app.test_client()
+    sign_in(admin, keys["admin"])
+    links: set[str] = set()
+    for _, html in pages_to_check(app, found, keys):
+        links |= set(re.findall(r'href="(/organisations/[^"#]+)"', html))
+    assert len(links) >= 5
+    for link in sorted(links):
+        assert admin.get(link).status_code == 200, link
+
+
+def test_every_table_scrolls_in_a_labelled_focusable_box_or_stacks_on_a_phone(
+    app: Any, found: Services, keys: dict[str, str]
+) -> None:
+    tables = 0
+    for name, html in pages_to_check(app, found, keys):
+        for match in re.finditer(r"<table\b", html):
+            tables += 1
+            box = html[: match.start()].rsplit("<div", 1)[1].split(">", 1)[0]
+            if 'class="stacked"' in box:  # one card a row on a phone: nothing to scroll
+                continue
+            assert 'role="region"' in box and 'tabindex="0"' in box, f"{name}: {box}"
+            assert re.search(r'aria-label="[^"]+"', box), f"{name}: {box}"
+        # a visible caption would scroll away with its table: captions stay outside the box
+        assert not re.search(r"<caption(?! class=\"visually-hidden\")", html), name
+    assert tables >= 10
+
+
+def test_the_queue_finds_the_lead_and_the_country_by_name(
+    found: Services, reviewer: FlaskClient
+) -> None:
+    brazil = propose(found, seed_initiative(), 0)
+    india = propose(found, seed_initiative("i50-child-labour-india"), 0)
+    shown = reviewer.get("/proposals?lead=united+nations+children%27s+fund&country=Inde").text
+    assert f">Proposal {india.id}<" in shown and f">Proposal {brazil.id}<" not in shown
+    assert "India" in text_of(shown) and '<datalist id="organisations">' in shown
+    unknown = reviewer.get("/proposals?country=Atlantis").text
+    assert "“Atlantis” names no single country" in text_of(unknown)

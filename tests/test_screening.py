@@ -28,9 +28,9 @@ from tests.engine_fixtures import (
     Partnership,
     complementary_dataset,
 )
+from tests.engine_fixtures import ask as ask_for_three_needs
 
 TODAY = dt.date(2026, 6, 1)
-THREE_NEEDS = [{"capability": "funding"}, {"capability": "training"}, {"capability": "media_reach"}]
 SANCTIONS_XML = Path(__file__).parent / "data" / "sanctions_test.xml"
 
 
@@ -40,14 +40,7 @@ def engine(dataset: Dataset, policy: ScreeningPolicy | None = None) -> Coalition
 
 
 def ask(**fields: object) -> Initiative:
-    body: dict[str, object] = {
-        "lead": "lead",
-        "needs": THREE_NEEDS,
-        "count": 3,
-        "constraints": {"min_size": 1, "max_size": 4},
-    }
-    body.update(fields)
-    return Initiative.from_mapping(body)
+    return ask_for_three_needs(**{"count": 3, **fields})
 
 
 def members(result: object) -> list[set[str]]:

@@ -5,6 +5,7 @@ switches every worker to a new snapshot."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import mmap
 import threading
@@ -35,6 +36,7 @@ from matcher.formats.generate import generate_directory
 from matcher.formats.initiative_files import read_initiatives
 from matcher.storage.catalog import SqlCatalog
 from matcher.storage.sql import SqlRepository, make_engine, migrate
+from matcher.usecases.decisions import load_history
 from service.cli import cli
 from service.holder import EngineHolder
 
@@ -294,10 +296,10 @@ def test_the_store_builds_each_data_version_once_under_its_lock(
     builds: list[int] = []
     index = build_index(seed)
 
-    def build() -> tuple[int, Index]:
+    def build() -> tuple[int, Index, dict[str, Any]]:
         builds.append(1)
         time.sleep(0.3)  # long enough for the other thread to wait on the lock
-        return 4, index
+        return 4, index, {"note": "first"}
 
     results: list[tuple[int, Path]] = []
     threads = [
@@ -310,9 +312,10 @@ def test_the_store_builds_each_data_version_once_under_its_lock(
     assert len(builds) == 1
     assert [version for version, _ in results] == [4, 4]
     assert store.versions() == [4]
+    assert read_manifest(store.path(4))["note"] == "first"
     # a newer data version builds again; older snapshots beyond `keep` are removed
     for version in (5, 6):
-        store.ensure(version, lambda v=version: (v, index))  # type: ignore[misc]
+        store.ensure(version, lambda v=version: (v, index, {}))  # type: ignore[misc]
     assert store.versions() == [5, 6]
     assert store.ensure(5, build) == (6, store.path(6))  # a newer one serves an older request
     assert len(builds) == 1
@@ -359,7 +362,7 @@ def _database(tmp_path: Path, seed: Dataset) -> tuple[SqlRepository, SqlCatalog]
 
 def _holder(repository: SqlRepository, catalog: SqlCatalog, folder: Path) -> EngineHolder:
     return EngineHolder(
-        repository.load_snapshot,
+        functools.partial(load_history, repository, catalog),
         catalog.data_version,
         background=True,
         poll_seconds=0.1,

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import pycountry
 
-from matcher.domain.countries import CountryTable
+from matcher.domain.countries import CountryTable, normalise_country
+from matcher.domain.exceptions import ValidationError
 
 __all__ = ["DEMONYMS", "REGIONS", "CountryMention", "CountryNames", "fold"]
 
@@ -253,6 +254,8 @@ class CountryNames:
     def __init__(self, countries: CountryTable) -> None:
         self._entries: list[tuple[re.Pattern[str], tuple[str, ...], str, bool]] = []
         names = _country_names()
+        #: whole phrases (folded) -> codes, for :meth:`lookup`
+        self._exact: dict[str, tuple[str, ...]] = {name: (code,) for name, code in names.items()}
         by_length = sorted(names, key=len, reverse=True)
         for name in by_length:
             self._entries.append((_pattern(name, ""), (names[name],), "name", True))
@@ -260,6 +263,7 @@ class CountryNames:
             for demonym in demonyms:
                 ending = _FRENCH_ENDINGS if demonym[:1].islower() else "s?"
                 self._entries.append((_pattern(fold(demonym), ending), (code,), "demonym", False))
+                self._exact.setdefault(fold(demonym), (code,))
         for aliases, (region, subs, left_out, explicit) in REGIONS.items():
             codes = explicit or tuple(
                 sorted(
@@ -272,6 +276,26 @@ class CountryNames:
             )
             for alias in aliases:
                 self._entries.append((_pattern(fold(alias), ""), codes, "region", True))
+                self._exact.setdefault(fold(alias), codes)
+
+    def lookup(self, phrase: str) -> tuple[str, ...]:
+        """The codes one whole phrase stands for, in any letter case: an ISO code, a
+        country's name, a demonym or a region; ``()`` when it names none.
+
+        >>> from matcher.formats.taxonomy_io import load_taxonomies
+        >>> names = CountryNames(load_taxonomies().countries)
+        >>> names.lookup("br"), names.lookup("Brésil"), names.lookup("angolan"), names.lookup("x")
+        (('BR',), ('BR',), ('AO',), ())
+        >>> len(names.lookup("West Africa"))
+        17
+        """
+        folded = " ".join(fold(phrase).split())
+        if re.fullmatch(r"[a-z]{2,3}", folded):
+            try:
+                return (normalise_country(folded.upper(), field=None),)
+            except ValidationError:
+                pass
+        return self._exact.get(folded, ())
 
     def find(self, text: str) -> list[CountryMention]:
         """The places ``text`` names, in order; a longer phrase wins over one inside it

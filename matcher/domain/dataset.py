@@ -12,7 +12,10 @@ from matcher.domain.exceptions import DuplicateIdError, NotFoundError
 from matcher.domain.model import Capability, Conflict, Flag, Membership, Organisation, Partnership
 from matcher.domain.taxonomy import Taxonomies
 
-__all__ = ["Dataset"]
+__all__ = ["RECORD_KINDS", "Dataset"]
+
+#: The kinds of record a dataset holds, one file each in a data directory.
+RECORD_KINDS = tuple("organisations capabilities partnerships memberships flags conflicts".split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +99,15 @@ class Dataset:
         _require(self.organisations, org_id, "Organisation")
         return tuple(c for c in self.capabilities if c.org_id == org_id)
 
+    def counts(self) -> dict[str, int]:
+        """Rows per kind of record (one file each in a data directory), in order."""
+        return {kind: len(getattr(self, kind)) for kind in RECORD_KINDS}
+
     def summary(self) -> dict[str, Any]:
         """Counts a person checks after an import: rows per file and breakdowns."""
         orgs = self.organisations.values()
         return {
-            "organisations": len(self.organisations),
-            "capabilities": len(self.capabilities),
-            "partnerships": len(self.partnerships),
-            "memberships": len(self.memberships),
-            "flags": len(self.flags),
-            "conflicts": len(self.conflicts),
+            **self.counts(),
             "by_kind": dict(Counter(str(org.kind) for org in orgs).most_common()),
             "by_sector": dict(Counter(str(org.sector) for org in orgs).most_common()),
             "countries": len({org.country for org in orgs if org.country}),

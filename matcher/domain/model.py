@@ -275,16 +275,18 @@ def _optional_enum(enum: type[_E], value: object, what: str, field_name: str) ->
     return _enum(enum, value, what, field_name)
 
 
-def _codes(values: Iterable[str] | str | None, what: str, field_name: str) -> frozenset[str]:
-    if values is None:
-        return frozenset()
+def _listed(values: Iterable[str] | str | None, expected: str, field_name: str) -> Iterable[str]:
+    """``values`` as given, or nothing; a lone string is refused (it would iterate by letter)
+    with the message ``expected``, got the string."""
     if isinstance(values, str):
         raise ValidationError(
-            f"{what} must be a list of codes, got the string {values!r}",
-            field=field_name,
-            value=values,
+            f"{expected}, got the string {values!r}", field=field_name, value=values
         )
-    codes = frozenset(values)
+    return () if values is None else values
+
+
+def _codes(values: Iterable[str] | str | None, what: str, field_name: str) -> frozenset[str]:
+    codes = frozenset(_listed(values, f"{what} must be a list of codes", field_name))
     for code in sorted(codes):
         if not isinstance(code, str) or not _CODE_PATTERN.fullmatch(code):
             raise ValidationError(f"{what} code {code!r} is invalid", field=field_name, value=code)
@@ -311,15 +313,8 @@ def _optional_number(value: object, what: str, field_name: str) -> float | None:
 
 
 def _countries(values: Iterable[str] | None, field_name: str) -> frozenset[str]:
-    if values is None:
-        return frozenset()
-    if isinstance(values, str):
-        raise ValidationError(
-            f"{field_name} must be a list of country codes, got the string {values!r}",
-            field=field_name,
-            value=values,
-        )
-    return frozenset(normalise_country(code, field=field_name) for code in values)
+    listed = _listed(values, f"{field_name} must be a list of country codes", field_name)
+    return frozenset(normalise_country(code, field=field_name) for code in listed)
 
 
 def _set(instance: object, name: str, value: object) -> None:
@@ -820,7 +815,8 @@ def _initiative_from_mapping(data: Mapping[str, Any]) -> Initiative:
 
 @dataclass(frozen=True, slots=True)
 class CoalitionMember:
-    """A member of a recommended coalition, with what it adds and why it was chosen."""
+    """A member of a recommended coalition, with what it adds and why it was chosen
+    (``evidence`` line by line, ``reasons`` the same in sentences a reviewer reads)."""
 
     id: str
     covers: Mapping[str, float] = field(default_factory=dict, hash=False)
@@ -832,6 +828,7 @@ class CoalitionMember:
     name: str = ""
     kind: str = ""
     country: str | None = None
+    reasons: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_id(self.id, "Organisation")
@@ -839,6 +836,7 @@ class CoalitionMember:
         _set(self, "path_to_lead", tuple(self.path_to_lead))
         _set(self, "flags", tuple(self.flags))
         _set(self, "evidence", tuple(self.evidence))
+        _set(self, "reasons", tuple(self.reasons))
 
 
 @dataclass(frozen=True, slots=True)

@@ -466,6 +466,19 @@ class Directory:
 
     # -- partnerships ----------------------------------------------------------------------
 
+    def partnerships_of(self, i: int) -> tuple[str, ...]:
+        """The partnerships of the organisation at position ``i``, in the dataset's order of
+        memberships."""
+        c = self.columns
+        start, end = c["membership.by_org.indptr"][i : i + 2].tolist()
+        return tuple(self.partnership_ids[j] for j in c["membership.partnership"][start:end])
+
+    def start_year(self, partnership_id: str) -> int | None:
+        """A partnership's start year (``None`` if unknown, or the partnership is)."""
+        j = self._pid_position.get(partnership_id)
+        year = int(self.columns["partnership.start_year"][j]) if j is not None else 0
+        return year if year > 0 else None
+
     def partnership(self, partnership_id: str) -> PartnershipLabel | None:
         """Name, start year and countries of a partnership (``None`` if unknown)."""
         j = self._pid_position.get(partnership_id)
@@ -595,6 +608,19 @@ def build_directory(
     columns["partnership.start_year"] = np.fromiter(
         (p.start_year or 0 for p in partnerships), np.int32, len(partnerships)
     )
+
+    partnership_row = {p.id: j for j, p in enumerate(partnerships)}
+    member_org = np.fromiter(
+        (position[m.org_id] for m in dataset.memberships), np.int64, len(dataset.memberships)
+    )
+    member_partnership = np.fromiter(
+        (partnership_row[m.partnership_id] for m in dataset.memberships),
+        np.int64,
+        len(dataset.memberships),
+    )
+    indptr, rows = GroupedMapping.layout(member_org, n)
+    columns["membership.by_org.indptr"] = indptr
+    columns["membership.partnership"] = member_partnership[rows]
 
     flags = dataset.flags
     flag_org = np.fromiter((position[f.org_id] for f in flags), np.int64, len(flags))

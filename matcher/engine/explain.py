@@ -7,24 +7,39 @@ covered need (a stated capability with its source, or one inferred from partners
 the rule and the partnerships), and, when the request has words and the index text profiles,
 the member's past partnership most similar to the initiative (name, year, countries, cosine).
 Per coalition: the score and its parts, and each need covered under ``gap_below`` with the
-best eligible partner to fill it.
+best eligible partner to fill it. The same facts, with taxonomy labels, become each member's
+``reasons`` in sentences (:mod:`matcher.engine.reasons`): what it covers and from where, who
+introduces it, and an earlier rejection for the same lead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from matcher.domain.model import ActivityType, Coalition, CoalitionMember, Gap, Initiative
+from matcher.domain.model import (
+    ActivityType,
+    Coalition,
+    CoalitionMember,
+    Gap,
+    Initiative,
+)
 from matcher.domain.taxonomy import MatchCredits, match_credit
 from matcher.engine.index import KINDS, Index
 from matcher.engine.objective import Problem, evaluate
 from matcher.engine.pool import Gates
 from matcher.engine.problem import Formulation, located_factors
 from matcher.engine.proximity import WalkGraph, introduction_paths
+from matcher.engine.reasons import (
+    Introduction,
+    PastPartnership,
+    Rejection,
+    Support,
+    member_reasons,
+)
 from matcher.engine.solvers import Solution
 from matcher.engine.text import initiative_text
 
@@ -90,7 +105,13 @@ class Explainer:
             index.country[position],
         )
 
-    def coalition(self, formulation: Formulation, solution: Solution) -> Coalition:
+    def coalition(
+        self,
+        formulation: Formulation,
+        solution: Solution,
+        *,
+        rejected: Mapping[str, Rejection] | None = None,
+    ) -> Coalition:
         """The explained coalition of ``solution`` (slots of ``formulation.problem``).
 
         Parameters
@@ -98,6 +119,8 @@ class Explainer:
         formulation : Formulation
             What was solved.
         solution : Solution
+        rejected : mapping of str to Rejection, keyword-only
+            The earlier rejections for this lead, by member id: told in the member's reasons.
 
         Returns
         -------
@@ -122,20 +145,40 @@ class Explainer:
             )
             org_id = index.org_ids[position]
             who = self.identity(position)
+            covered = covers(problem, k, formulation.need_codes)
+            path = paths.get(position, ())
             result_members.append(
                 CoalitionMember(
                     id=org_id,
                     name=who.name,
                     kind=who.kind,
                     country=who.country,
-                    covers=covers(problem, k, formulation.need_codes),
+                    covers=covered,
                     activity_types=activity_types,
                     marginal_gain=round(gain, 9),
-                    path_to_lead=tuple(index.org_ids[p] for p in paths.get(position, ())),
+                    path_to_lead=tuple(index.org_ids[p] for p in path),
                     flags=self.gates.findings(org_id),
                     evidence=tuple(
                         self.evidence(position, formulation.need_codes)
                         + self.past_work(position, formulation.initiative)
+                    ),
+                    reasons=tuple(
+                        member_reasons(
+                            who.name,
+                            self.supports(position, covered),
+                            self.introduction(
+                                position,
+                                formulation.lead,
+                                [p for p in positions if p != position],
+                                path,
+                            ),
+                            lead=self.identity(formulation.lead).name,
+                            activities=[
+                                self._label("activity_types", a.value)
+                                for a in sorted(activity_types)
+                            ],
+                            rejection=(rejected or {}).get(org_id),
+                        )
                     ),
                 )
             )
@@ -223,13 +266,9 @@ class Explainer:
             index.capability_codes[c]: float(v) for c, v in zip(row.indices, row.data, strict=True)
         }
         for need in need_codes:
-            best = max(
-                ((self._credit_of(need, code) * strength, code) for code, strength in held.items()),
-                default=(0.0, ""),
-            )
-            if best[0] <= 0:
+            code = self._best_held(need, held)
+            if code is None:
                 continue
-            code = best[1]
             rules = [e for e in index.evidence.get(position, ()) if e.capability == code]
             if rules:  # the strength comes from history, not from a stated capability
                 seen = sorted({p for e in rules for p in e.partnerships})
@@ -246,6 +285,90 @@ class Explainer:
                     + (f" ({source})" if source else "")
                 )
         return reasons
+
+    def supports(self, position: int, covered: Mapping[str, float]) -> list[Support]:
+        """What the organisation at ``position`` covers of each need in ``covered`` (codes
+        to coverage), with labels and where each comes from: the § of the stated
+        capability, or the rules and partnerships (most recent first, two named) of an
+        inferred one.
+
+        Parameters
+        ----------
+        position : int
+            An index position.
+        covered : mapping of str to float
+            Need codes and the coverage the member brings (:func:`covers`).
+
+        Returns
+        -------
+        list of Support
+            In the order of ``covered``.
+        """
+        index = self.index
+        org_id = index.org_ids[position]
+        row = index.capability_rows.getrow(position)
+        held = {
+            index.capability_codes[c]: float(v) for c, v in zip(row.indices, row.data, strict=True)
+        }
+        supports = []
+        for need, value in covered.items():
+            code = self._best_held(need, held)
+            if code is None:
+                continue
+            rules = [e for e in index.evidence.get(position, ()) if e.capability == code]
+            label = self._label("capabilities", need)
+            held_label = self._label("capabilities", code) if code != need else None
+            if rules:
+                ids = sorted({p for e in rules for p in e.partnerships})
+                recent = self._most_recent(ids)
+                supports.append(
+                    Support(
+                        label,
+                        value,
+                        held=held_label,
+                        grounds=tuple(sorted({self._ground(e.rule) for e in rules})),
+                        partnerships=tuple(self._past(p) for p in recent[:2]),
+                        more_partnerships=max(0, len(recent) - 2),
+                    )
+                )
+            else:
+                source = index.capability_sources.get(org_id, {}).get(code, "")
+                supports.append(Support(label, value, held=held_label, source=source))
+        return supports
+
+    def introduction(
+        self, position: int, lead: int, fellows: Sequence[int], path: Sequence[int]
+    ) -> Introduction | None:
+        """Who can introduce the organisation at ``position``: the lead if they worked
+        together, else the first fellow member that did, else the one before it on its
+        introduction ``path`` from the lead; each with their most recent shared partnership.
+        ``None`` when nobody links it.
+
+        Parameters
+        ----------
+        position, lead : int
+            Index positions of the member and the lead.
+        fellows : sequence of int
+            Index positions of the other members.
+        path : sequence of int
+            The member's introduction path, from the lead to it (empty when none).
+        """
+        if position == lead:  # the lead as an implementer (allow_lead_as_implementer)
+            return Introduction(self.identity(lead).name, "lead itself")
+        for other, relation in [(lead, "lead"), *((f, "member") for f in fellows)]:
+            shared = self._shared(other, position)
+            if shared:
+                return Introduction(self.identity(other).name, relation, self._past(shared[0]))
+        if len(path) > 2:
+            introducer = path[-2]
+            shared = self._shared(introducer, position)
+            return Introduction(
+                self.identity(introducer).name,
+                "intermediary",
+                self._past(shared[0]) if shared else None,
+                via=tuple(self.identity(p).name for p in path[1:-2]),
+            )
+        return None
 
     def past_work(self, position: int, initiative: Initiative) -> list[str]:
         """The organisation's past partnership most similar to the initiative's words, as one
@@ -283,6 +406,57 @@ class Explainer:
             + (f" ({where})" if where else "")
             + f", similarity {found[1]:.2f}"
         ]
+
+    def _best_held(self, need: str, held: Mapping[str, float]) -> str | None:
+        """The held code serving ``need`` best (strength × credit), ``None`` if none does."""
+        best = max(
+            ((self._credit_of(need, code) * strength, code) for code, strength in held.items()),
+            default=(0.0, ""),
+        )
+        return best[1] if best[0] > 0 else None
+
+    def _label(self, vocabulary: str, code: str) -> str:
+        """The taxonomy label of ``code`` (the code itself if the vocabulary lacks it)."""
+        terms = getattr(self.index.taxonomies, vocabulary)
+        return terms[code].label if code in terms else code
+
+    def _ground(self, rule: str) -> str:
+        """An inference rule in words: ``role:funder`` → ``its role as funder``."""
+        what, _, code = rule.partition(":")
+        if what == "role":
+            return f"its role as {self._label('roles', code).lower()}"
+        if what == "activity":
+            return f"its part in {self._label('activity_types', code).lower()}"
+        if what == "kind":
+            label = self._label("kinds", code).lower()
+            return f"being {'an' if label[:1] in 'aeiou' else 'a'} {label}"
+        return rule
+
+    def _most_recent(self, partnership_ids: Sequence[str]) -> list[str]:
+        """``partnership_ids`` most recent first (by start year; undated last, then id)."""
+        records = self.index.records
+        return sorted(partnership_ids, key=lambda p: (-(records.start_year(p) or 0), p))
+
+    def _shared(self, a: int, b: int) -> list[str]:
+        """The partnerships the organisations at ``a`` and ``b`` shared, most recent first."""
+        if a == b or self.index.collaboration[a, b] <= 0:
+            return []
+        records = self.index.records
+        common = set(records.partnerships_of(a)) & set(records.partnerships_of(b))
+        return self._most_recent(sorted(common))
+
+    def _past(self, partnership_id: str) -> PastPartnership:
+        """A partnership as :class:`~matcher.engine.reasons.PastPartnership`."""
+        partnership = self.index.records.partnership(partnership_id)
+        assert partnership is not None, partnership_id  # from the index's own memberships
+        countries = self.index.taxonomies.countries
+        return PastPartnership(
+            partnership.name,
+            partnership.start_year,
+            tuple(
+                countries[c].name if c in countries else c for c in sorted(partnership.countries)
+            ),
+        )
 
     def _credit_of(self, need: str, code: str) -> float:
         """:func:`~matcher.domain.taxonomy.match_credit` of ``code`` for ``need``, memoised."""

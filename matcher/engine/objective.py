@@ -57,6 +57,9 @@ up to the score exactly):
     coalition's best value of some need or wanted activity type, above the lead's own, costs
     one unit. With no needs and no activity types, nobody is redundant. Its weight is 0 when
     complementarity is ``off`` or ``strict`` (then a hard rule of the solvers instead).
+``rejected`` (the Partnerships Office's decisions feed the engine)
+    :math:`-\sum_{i \in S} x_i`, :math:`x_i = 1` for a member a reviewer rejected before in
+    a coalition for the same lead (0 for everyone when the request set-up has no decisions).
 
 Coverage terms, diversity terms and the mix term are monotone submodular; the per-member terms
 are modular; ``cohesion`` is supermodular (pairs); ``redundancy`` is never positive, so bounds
@@ -101,6 +104,8 @@ class Weights:
 
     Need coverage weighs most: a coalition exists to cover the initiative's needs. The size
     cost is per member: a partner must add at least that much to be worth the coordination.
+    ``rejected`` is what each member a reviewer rejected before for the same lead costs
+    (twice a yellow flag; 0 ignores the reviewers' rejections).
     """
 
     need_coverage: float = 4.0
@@ -119,6 +124,7 @@ class Weights:
     size_cost: float = 0.5
     flag_penalty: float = 0.5
     redundancy: float = 0.5
+    rejected: float = 1.0
 
 
 #: The terms, in the order ``score_parts`` lists them.
@@ -178,6 +184,7 @@ class Problem:
     weights: Weights = field(default_factory=Weights)
     exempt: BoolArray | None = None  # (n,) required members: never counted redundant
     mission: FloatArray | None = None  # (n,) c_i; None when the request has no words
+    rejected: FloatArray | None = None  # (n,) x_i, 1 if rejected before for this lead
 
     @property
     def size(self) -> int:
@@ -198,6 +205,8 @@ class Problem:
         )
         if self.mission is not None:
             result = result + w.mission_fit * self.mission / m
+        if self.rejected is not None:
+            result = result - w.rejected * self.rejected
         return result
 
     @classmethod
@@ -350,6 +359,10 @@ def evaluate(problem: Problem, members: Sequence[int]) -> dict[str, float]:
     parts["flag_penalty"] = -w.flag_penalty * float(problem.yellow[chosen].sum())
     redundant = len(redundant_members(problem, members)) if w.redundancy else 0
     parts["redundancy"] = -w.redundancy * redundant + 0.0  # + 0.0: never -0.0
+    rejected = problem.rejected
+    parts["rejected"] = (
+        -w.rejected * float(rejected[chosen].sum()) + 0.0 if rejected is not None else 0.0
+    )
     return {term: parts[term] for term in TERMS}
 
 

@@ -87,6 +87,7 @@ def build_problem(
     weights: Weights,
     forced: Sequence[int] = (),
     complementarity: str = "prefer",
+    rejected: Sequence[int] = (),
 ) -> Problem:
     """The objective's inputs for the candidates at ``pool`` (slot ``k``: ``pool[k]``).
 
@@ -114,6 +115,10 @@ def build_problem(
     complementarity : {"prefer", "strict", "off"}, keyword-only
         Only ``prefer`` keeps the weight of the ``redundancy`` term (``strict`` makes it a
         rule of :func:`build_rules`, ``off`` drops it).
+    rejected : sequence of int, keyword-only
+        Index positions of the organisations a reviewer rejected before for this lead: each
+        costs the ``rejected`` weight when it sits in the coalition (a per-candidate
+        adjustment, so the solvers see it through :meth:`Problem.modular`).
 
     Returns
     -------
@@ -184,6 +189,9 @@ def build_problem(
         weights=weights,
         exempt=exempt,
         mission=_mission(index, initiative, pool),
+        rejected=np.isin(pool, np.asarray(rejected, dtype=np.int64)).astype(np.float64)
+        if len(rejected)
+        else None,
     )
 
 

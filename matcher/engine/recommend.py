@@ -29,7 +29,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +66,7 @@ from matcher.engine.proximity import (
     introduction_paths,
     walk_scores,
 )
+from matcher.engine.reasons import Rejection
 from matcher.engine.solvers import InfeasibleError, Rules, Solution, top_k
 from matcher.engine.text import initiative_text
 from matcher.integrity.screening import ScreeningPolicy
@@ -73,6 +74,7 @@ from matcher.integrity.screening import ScreeningPolicy
 __all__ = [
     "EngineConfig",
     "NotFittedError",
+    "Rejection",
     "Recommendation",
     "Completion",
     "coalition_dict",
@@ -205,6 +207,7 @@ def coalition_dict(coalition: Coalition) -> dict[str, Any]:
                     for f in m.flags
                 ],
                 "evidence": list(m.evidence),
+                "reasons": list(m.reasons),
             }
             for m in coalition.members
         ],
@@ -248,15 +251,30 @@ class CoalitionRecommender:
         The hard gates.
     explainer_ : Explainer
         Turns solutions into explained coalitions.
+    rejections_ : dict of str to dict of str to Rejection
+        By lead id, then member id: the latest rejection of a proposal of that lead's in
+        which that member sat (the member costs the ``rejected`` weight for that lead, and
+        its reasons say so).
     """
 
     def __init__(self, *, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
 
-    def fit(self, index: Index, affinity: AffinityModel | None = None) -> CoalitionRecommender:
+    def fit(
+        self,
+        index: Index,
+        affinity: AffinityModel | None = None,
+        *,
+        rejections: Iterable[Rejection] = (),
+    ) -> CoalitionRecommender:
         """Attach an index (built from history) and prepare what no request changes: the
         walk graph, the screening, the holders of every capability code, and the most
         experienced organisations per activity type and per theme.
+
+        ``rejections``, the reviewers' earlier rejections (lead, member, date, reason), lower
+        a rejected member's score for that lead only, by the ``rejected`` weight of
+        :class:`~matcher.engine.objective.Weights`, and are told in its reasons; the latest
+        one per lead and member counts.
 
         ``affinity``, a fitted :class:`~matcher.engine.affinity.AffinityModel` (trained on the same
         history, never on later partnerships), makes :meth:`complete` rank by the learned
@@ -275,7 +293,16 @@ class CoalitionRecommender:
         self.explainer_ = Explainer(
             index, self.graph_, self.gates_, credits=config.credits, gap_below=config.gap_below
         )
+        by_lead: dict[str, dict[str, Rejection]] = {}
+        for rejection in sorted(rejections, key=lambda r: (r.decided_on, r.proposal or 0)):
+            by_lead.setdefault(rejection.lead, {})[rejection.member] = rejection
+        self.rejections_ = by_lead
         return self
+
+    def rejected(self, lead: str) -> Mapping[str, Rejection]:
+        """The members rejected before for ``lead``, with their latest rejection."""
+        self._fitted()
+        return self.rejections_.get(lead, {})
 
     def proximity(self, seeds: Sequence[int]) -> SparseScores:
         """Personalised PageRank from ``seeds`` (index positions) of the organisations the
@@ -370,7 +397,10 @@ class CoalitionRecommender:
         """
         formulation = self.formulate(initiative)
         solutions = self._solve_formulation(formulation, initiative.count)
-        coalitions = tuple(self.explainer_.coalition(formulation, s) for s in solutions)
+        rejected = self.rejected(initiative.lead)
+        coalitions = tuple(
+            self.explainer_.coalition(formulation, s, rejected=rejected) for s in solutions
+        )
         return Recommendation(
             initiative,
             coalitions,
@@ -511,7 +541,8 @@ class CoalitionRecommender:
         mode: str | None = None,
     ) -> Problem:
         """The objective's inputs for ``initiative`` over ``pool``, with this engine's
-        weights and screening penalties."""
+        weights, screening penalties and the lead's earlier rejections."""
+        position = self.index_.position
         return build_problem(
             self.index_,
             initiative,
@@ -523,6 +554,7 @@ class CoalitionRecommender:
             weights=self.config.weights,
             forced=forced,
             complementarity=mode or self.complementarity(initiative),
+            rejected=[position[m] for m in self.rejected(initiative.lead) if m in position],
         )
 
     def _solve(self, problem: Problem, rules: Rules, count: int) -> list[Solution]:

@@ -866,13 +866,16 @@ class SnapshotStore:
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
-    def ensure(self, data_version: int, build: Callable[[], tuple[int, Index]]) -> tuple[int, Path]:
+    def ensure(
+        self, data_version: int, build: Callable[[], tuple[int, Index, Mapping[str, Any]]]
+    ) -> tuple[int, Path]:
         """The newest snapshot of at least ``data_version``, built by ``build`` if missing.
 
         Under the lock: if another process already wrote a snapshot of ``data_version`` or
-        later, it is returned; otherwise ``build()`` gives ``(version, index)`` read in one
-        consistent view of the data (its version may be newer than asked), the snapshot is
-        written and the older ones beyond ``keep`` removed.
+        later, it is returned; otherwise ``build()`` gives ``(version, index, extra)`` read in
+        one consistent view of the data (its version may be newer than asked; ``extra``, more
+        facts for the manifest), the snapshot is written and the older ones beyond ``keep``
+        removed.
         """
         found = self.latest(data_version)
         if found is not None:
@@ -882,14 +885,14 @@ class SnapshotStore:
             if found is not None:
                 return found
             started = time.perf_counter()
-            version, index = build()
+            version, index, extra = build()
             target = self.path(version)
             if not target.exists():
                 write_snapshot(
                     index,
                     target,
                     data_version=version,
-                    extra={"build_seconds": round(time.perf_counter() - started, 3)},
+                    extra={**extra, "build_seconds": round(time.perf_counter() - started, 3)},
                 )
             for old in self.versions()[: -self.keep]:
                 shutil.rmtree(self.path(old), ignore_errors=True)

@@ -916,11 +916,13 @@ class SqlCatalog:
         lead: str | None = None,
         theme: str | None = None,
         country: str | None = None,
+        member: str | None = None,
         sort: str = "-created_at",
         offset: int = 0,
         limit: int = 50,
     ) -> Page[ProposalRecord]:
-        """Proposals filtered by status and by their initiative's lead, theme or country.
+        """Proposals filtered by status, by their initiative's lead, theme or country and by
+        one of their members.
 
         ``sort`` is ``created_at``, ``score`` or ``id``, with ``-`` for descending.
         """
@@ -935,6 +937,8 @@ class SqlCatalog:
             conditions.append(_contains_code(initiatives.c.themes, theme))
         if country:
             conditions.append(_contains_code(initiatives.c.countries, country))
+        if member:
+            conditions.append(_contains_code(proposals.c.members, member))
         condition = and_(True, *conditions)
         columns = {
             "created_at": proposals.c.created_at,
@@ -963,6 +967,32 @@ class SqlCatalog:
             )
             return Page(self._proposals(connection, rows), total, offset, limit)
 
+    def decided_proposals(self) -> list[tuple[ProposalRecord, InitiativeRecord]]:
+        """Every approved or rejected proposal with its reviews, and its initiative, oldest
+        first: what the engine learns from the reviewers' decisions."""
+        proposals, initiatives = tables.coalition_proposals, tables.initiatives
+        with self.engine.connect() as connection:
+            rows = (
+                connection.execute(
+                    select(proposals)
+                    .where(proposals.c.status.in_((DECISIONS["approve"], DECISIONS["reject"])))
+                    .order_by(proposals.c.id)
+                )
+                .mappings()
+                .all()
+            )
+            records = self._proposals(connection, rows)
+            wanted = sorted({r.initiative_id for r in records})
+            found = (
+                connection.execute(select(initiatives).where(initiatives.c.id.in_(wanted)))
+                .mappings()
+                .all()
+                if wanted
+                else []
+            )
+        by_id = {row["id"]: _initiative(row) for row in found}
+        return [(r, by_id[r.initiative_id]) for r in records if r.initiative_id in by_id]
+
     def decide(
         self,
         proposal_id: int,
@@ -976,7 +1006,10 @@ class SqlCatalog:
         """Record a reviewer's decision on a proposal still awaiting one.
 
         The status changes only if the proposal is still ``proposed`` at the version the
-        reviewer saw: of several reviewers deciding at once exactly one succeeds.
+        reviewer saw: of several reviewers deciding at once exactly one succeeds. An
+        approval or a rejection bumps the data version: the next index build learns from it
+        (an approved coalition becomes a partnership of the history, a rejection lowers
+        its members for that lead).
 
         Raises
         ------
@@ -1041,6 +1074,8 @@ class SqlCatalog:
                     {"reason_code": reason_code, "comment": comment, "version": version + 1},
                 ),
             )
+            if decision in ("approve", "reject"):
+                bump_data_version(connection)
         return self.get_proposal(proposal_id)
 
     @staticmethod

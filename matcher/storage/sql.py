@@ -15,6 +15,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Table,
@@ -156,9 +157,44 @@ class SqlRepository:
         table: Table = getattr(tables, name)
         return table
 
-    def _read(self, connection: Connection, name: str) -> list[Row]:
+    def _read(
+        self, connection: Connection, name: str, where: ColumnElement[bool] | None = None
+    ) -> list[Row]:
         table = self._table(name)
-        return [dict(row) for row in connection.execute(select(table)).mappings()]
+        query = select(table) if where is None else select(table).where(where)
+        return [dict(row) for row in connection.execute(query).mappings()]
+
+    def neighbourhood(self, org_id: str) -> Dataset:
+        """One organisation with what its record page shows, read in one transaction: its
+        capabilities and flags, the partnerships it took part in with all their members, and
+        those members (without their own capabilities).
+
+        Raises
+        ------
+        NotFoundError
+        """
+        with self.engine.connect() as connection, connection.begin():
+            memberships = tables.memberships
+            if not self._read(connection, "organisations", tables.organisations.c.id == org_id):
+                raise NotFoundError(f"Organisation {org_id!r} not found")
+            joined = select(memberships.c.partnership_id).where(memberships.c.org_id == org_id)
+            rows = {
+                "partnerships": self._read(
+                    connection, "partnerships", tables.partnerships.c.id.in_(joined)
+                ),
+                "memberships": self._read(
+                    connection, "memberships", memberships.c.partnership_id.in_(joined)
+                ),
+                "capabilities": self._read(
+                    connection, "capabilities", tables.capabilities.c.org_id == org_id
+                ),
+                "flags": self._read(connection, "flags", tables.flags.c.org_id == org_id),
+            }
+            members = {org_id} | {row["org_id"] for row in rows["memberships"]}
+            rows["organisations"] = self._read(
+                connection, "organisations", tables.organisations.c.id.in_(sorted(members))
+            )
+        return rows_to_dataset(rows, self.taxonomies)
 
     def _apply(
         self,

@@ -102,18 +102,7 @@ def export_directory(
     open, not to import back."""
     dataset = repository.load_dataset()
     write_data_directory(dataset, folder, taxonomies, spreadsheet_safe=spreadsheet_safe)
-    summary = dataset.summary()
-    return {
-        key: summary[key]
-        for key in (
-            "organisations",
-            "capabilities",
-            "partnerships",
-            "memberships",
-            "flags",
-            "conflicts",
-        )
-    }
+    return dataset.counts()
 
 
 def load_dataset(

@@ -16,7 +16,7 @@ matcher.domain.exceptions.UnknownCodeError: Unknown capability code 'fundin'
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from matcher.domain.exceptions import UnknownCodeError, ValidationError
@@ -85,17 +85,24 @@ def organisation_from_body(
         **fields,
     )
     capabilities = []
-    seen: set[str] = set()
-    for k, raw in enumerate(body.get("capabilities") or ()):
-        code = raw["capability"]
-        taxonomies.capabilities.check(code, f"capabilities.{k}.capability")
-        if code in seen:
-            raise ValidationError(
-                f"Capability {code!r} is listed twice", field=f"capabilities.{k}", value=code
-            )
-        seen.add(code)
+    for k, raw in _each_once(body.get("capabilities"), "capability", "capabilities", "Capability"):
+        taxonomies.capabilities.check(raw["capability"], f"capabilities.{k}.capability")
         capabilities.append(_build(Capability, f"capabilities.{k}", org_id=org_id, **raw))
     return organisation, capabilities
+
+
+def _each_once(
+    items: Iterable[Mapping[str, Any]] | None, key: str, path: str, noun: str
+) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """``(position, item)`` of a body's list, refusing an item whose ``key`` came before."""
+    seen: set[str] = set()
+    for k, raw in enumerate(items or ()):
+        if raw[key] in seen:
+            raise ValidationError(
+                f"{noun} {raw[key]!r} is listed twice", field=f"{path}.{k}.{key}", value=raw[key]
+            )
+        seen.add(raw[key])
+        yield k, raw
 
 
 def organisation_body(record: OrganisationRecord) -> dict[str, Any]:
@@ -160,17 +167,10 @@ def partnership_from_body(
         description=body.get("description") or "",
         **fields,
     )
-    memberships = []
-    seen: set[str] = set()
-    for k, raw in enumerate(body.get("members") or ()):
-        if raw["org_id"] in seen:
-            raise ValidationError(
-                f"Organisation {raw['org_id']!r} is listed twice",
-                field=f"members.{k}.org_id",
-                value=raw["org_id"],
-            )
-        seen.add(raw["org_id"])
-        memberships.append(_build(Membership, f"members.{k}", partnership_id=partnership_id, **raw))
+    memberships = [
+        _build(Membership, f"members.{k}", partnership_id=partnership_id, **raw)
+        for k, raw in _each_once(body.get("members"), "org_id", "members", "Organisation")
+    ]
     return partnership, memberships
 
 

@@ -17,7 +17,13 @@ from matcher.engine.recommend import CoalitionRecommender, coalition_dict
 from matcher.storage.catalog import ProposalRecord, SqlCatalog
 from matcher.usecases.editing import check_initiative
 
-__all__ = ["check_members", "evaluate_members", "coalition_for", "propose_coalition"]
+__all__ = [
+    "check_members",
+    "evaluate_members",
+    "coalition_for",
+    "propose_coalition",
+    "propose_in_place_of",
+]
 
 
 def _paths(members: Sequence[str], paths: Sequence[str] | None, field: str) -> list[str]:
@@ -174,3 +180,54 @@ def propose_coalition(
     initiative = check_initiative({**record.body, "id": record.id}, engine.index_.taxonomies)
     coalition = coalition_for(engine, initiative, members, paths=paths, field=field)
     return catalog.create_proposal(initiative_id, coalition_dict(coalition), actor=actor)
+
+
+def propose_in_place_of(
+    catalog: SqlCatalog,
+    engine: CoalitionRecommender,
+    proposal_id: int,
+    members: Sequence[str],
+    *,
+    actor: str,
+    expected_version: int | None,
+    reason_code: str = "other",
+    comment: str = "",
+) -> ProposalRecord:
+    """A reviewer's replacement of a proposal by another coalition of its initiative (an
+    alternative the engine recommends today, say): the proposal is sent back with
+    ``request_changes``, its comment naming the coalition that replaces it, and the new
+    coalition is proposed for review in its place.
+
+    The coalition is computed before anything is written, so that a member that cannot sit
+    in it leaves the proposal untouched.
+
+    Raises
+    ------
+    NotFoundError
+        If the proposal or its initiative is unknown.
+    ValidationError
+        If a member cannot sit in the coalition (see :func:`check_members`).
+    StaleVersionError
+        If the proposal was decided or changed since ``expected_version``.
+    """
+    original = catalog.get_proposal(proposal_id)
+    record = catalog.get_initiative(original.initiative_id)
+    initiative = check_initiative({**record.body, "id": record.id}, engine.index_.taxonomies)
+    coalition = coalition_for(engine, initiative, members)
+    if frozenset(m.id for m in coalition.members) == frozenset(original.members):
+        raise ValidationError(
+            "This is the proposed coalition itself: choose a different one",
+            field="members",
+            value=list(members),
+        )
+    names = ", ".join(m.name or m.id for m in coalition.members)
+    note = f"Replaced by another coalition of the same initiative: {names}."
+    catalog.decide(
+        proposal_id,
+        reviewer=actor,
+        decision="request_changes",
+        reason_code=reason_code,
+        comment=f"{note} {comment}".strip(),
+        expected_version=expected_version,
+    )
+    return catalog.create_proposal(original.initiative_id, coalition_dict(coalition), actor=actor)

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from matcher.domain.dataset import Dataset
 from matcher.domain.model import Initiative
 from matcher.engine.index import build_index
+from matcher.engine.reasons import Rejection, needs_sentence, share_sentence, solver_sentence
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig, Recommendation
 
 __all__ = ["recommend", "format_recommendation"]
 
 
 def recommend(
-    dataset: Dataset, initiative: Initiative, config: EngineConfig | None = None
+    dataset: Dataset,
+    initiative: Initiative,
+    config: EngineConfig | None = None,
+    *,
+    rejections: Iterable[Rejection] = (),
 ) -> Recommendation:
-    """Build the index of ``dataset`` and recommend coalitions for ``initiative``."""
-    engine = CoalitionRecommender(config=config).fit(build_index(dataset))
+    """Build the index of ``dataset`` and recommend coalitions for ``initiative`` (with the
+    reviewers' earlier ``rejections``, see :mod:`matcher.usecases.decisions`)."""
+    engine = CoalitionRecommender(config=config).fit(build_index(dataset), rejections=rejections)
     return engine.recommend(initiative)
 
 
 def format_recommendation(result: Recommendation) -> str:
-    """A recommendation as text a broker reads in a terminal: names first, ids in brackets."""
+    """A recommendation as text a broker reads in a terminal: names first, ids in brackets;
+    each coalition's score with its scale (its share of the best possible, the needs it
+    covers) and the solver's answer in words, each member with its reasons."""
     initiative = result.initiative
     lead = result.lead
     lead_text = f"{lead.name} [{lead.id}]" if lead is not None else initiative.lead
@@ -39,9 +49,16 @@ def format_recommendation(result: Recommendation) -> str:
             lines.append("    no relaxation of these constraints gives a coalition")
     for rank, coalition in enumerate(result.coalitions, start=1):
         lines.append("")
+        share = share_sentence(coalition.optimality_gap)
+        covered = len(initiative.needs) - len(coalition.gaps)
         lines.append(
-            f"#{rank}  score {coalition.score:.3f}  ({coalition.solver}, within "
-            f"{coalition.optimality_gap or 0:.1%} of the best possible at most)"
+            f"#{rank}  score {coalition.score:.2f}"
+            + (f", {share}" if share is not None else "")
+            + f"; {needs_sentence(covered, len(initiative.needs))}"
+        )
+        lines.append(
+            f"    {solver_sentence(coalition.solver, coalition.optimality_gap, first=rank == 1)}"
+            f" (solver {coalition.solver})"
         )
         for member in coalition.members:
             covers = ", ".join(f"{need} {value:.2f}" for need, value in member.covers.items())
@@ -53,6 +70,7 @@ def format_recommendation(result: Recommendation) -> str:
                 f"+{member.marginal_gain:.3f}  covers: {covers or '-'}"
             )
             lines.append(f"      via: {path}" + (f"  flags: {flags}" if flags else ""))
+            lines.extend(f"      {reason}" for reason in member.reasons)
         parts = ", ".join(
             f"{term} {value:+.3f}" for term, value in coalition.score_parts.items() if value
         )

@@ -25,6 +25,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from matplotlib.typing import RcKeyType
 
+from matcher.engine.reasons import needs_sentence, share_sentence, solver_sentence
 from service.pictures import SECTOR_COLOURS, coalition_picture, coalition_svg, svg_document
 
 __all__ = [
@@ -91,7 +92,21 @@ def _environment() -> jinja2.Environment:
     environment.filters["short_list"] = short_list
     environment.filters["percent"] = lambda value: f"{100 * float(value):.0f}%"
     environment.filters["number"] = lambda value, digits=3: f"{float(value):.{digits}f}"
+    environment.globals.update(
+        scale=_scale,
+        solver_sentence=lambda c: solver_sentence(
+            str(c["solver"]), c.get("optimality_gap"), first=c["rank"] == 1
+        ),
+    )
     return environment
+
+
+def _scale(coalition: Mapping[str, Any], needs: int) -> str:
+    """A coalition's score with its scale: ``at least 87% of the best possible; covers 3 of
+    4 needs``."""
+    share = share_sentence(coalition.get("optimality_gap"))
+    covered = needs_sentence(needs - len(coalition.get("gaps") or ()), needs)
+    return f"{share}; {covered}" if share else covered
 
 
 def _render(template: str, **context: Any) -> bytes:

@@ -15,6 +15,8 @@ from flask import Flask, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
+from service.pages import lookup  # noqa: F401  (its routes join bp)
+from service.pages.render import score_text, usd
 from service.pages.views import bp
 
 __all__ = ["init_app", "PageSessionInterface"]
@@ -48,4 +50,6 @@ def init_app(app: Flask) -> CSRFProtect:
             csrf.exempt(blueprint)
 
     app.register_blueprint(bp)
+    # one rounding rule and one money format for every page (queue, proposal, broker)
+    app.jinja_env.globals.update(score_text=score_text, usd=usd)
     return csrf

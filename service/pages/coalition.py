@@ -10,11 +10,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app, has_app_context, url_for
 from markupsafe import Markup
 
 from matcher.domain.model import Organisation
 from matcher.domain.taxonomy import Taxonomies
-from service.pages.render import HEAT_COLOURS, Bar, heat_bucket, humanise, score_bars
+from matcher.engine.reasons import (
+    needs_sentence,
+    share_of_best,
+    share_sentence,
+    solver_sentence,
+)
+from service.pages.render import HEAT_COLOURS, Bar, heat_bucket, humanise, score_bars, usd
 from service.pictures import Picture, coalition_picture, coalition_svg, short_label
 
 __all__ = [
@@ -31,6 +38,7 @@ __all__ = [
     "coalition_view",
     "compare",
     "tie_lookup",
+    "organisation_url",
 ]
 
 
@@ -41,6 +49,7 @@ class Label:
     id: str
     name: str
     short: str
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,7 @@ class MemberView:
     marginal_gain: float
     path: tuple[Label, ...]
     evidence: tuple[str, ...]
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +125,24 @@ class CoalitionView:
     gaps: tuple[GapView, ...]
     solver: str
     optimality_gap: float | None
+    share_of_best: float | None = None
+    needs_covered: int = 0
+    needs_total: int = 0
+    solver_text: str = ""
+
+    @property
+    def share_text(self) -> str | None:
+        """``at least 87% of the best possible for this request`` (``None`` without a
+        bound)."""
+        if self.solver == "given":
+            return None
+        text = share_sentence(self.optimality_gap)
+        return f"{text} for this request" if text else None
+
+    @property
+    def needs_text(self) -> str:
+        """``covers 3 of 4 needs``."""
+        return needs_sentence(self.needs_covered, self.needs_total)
 
     @property
     def member_ids(self) -> frozenset[str]:
@@ -136,13 +164,23 @@ TERM_LABELS: Mapping[str, str] = {
     "geographic_fit": "Geographic fit",
     "resource_mix": "Mix of resources and power",
     "interest_alignment": "Convergence of interests",
+    "mission_fit": "Past work like this initiative",
     "trust": "Trust (earlier collaboration)",
     "cohesion": "Cohesion among members",
     "novelty": "Something new (new partners)",
     "track_record": "Track record",
     "size_cost": "Coordination cost (size)",
     "flag_penalty": "Integrity flags",
+    "redundancy": "Members without a skill of their own",
+    "rejected": "Rejected before for this lead",
 }
+
+
+def organisation_url(org_id: str) -> str | None:
+    """The organisation page's address, when the pages serve one (``None`` otherwise)."""
+    if not has_app_context() or "pages.organisation" not in current_app.view_functions:
+        return None
+    return url_for("pages.organisation", org_id=org_id)
 
 
 class Labeller:
@@ -155,11 +193,35 @@ class Labeller:
     def org(self, org_id: str) -> Label:
         found = self.organisations.get(org_id)
         name = found.name if found is not None else org_id
-        return Label(org_id, name, short_label(name))
+        return Label(org_id, name, short_label(name), organisation_url(org_id) if found else None)
 
     def code(self, vocabulary: str, code: str) -> str:
         terms = getattr(self.taxonomies, vocabulary)
         return terms[code].label if code in terms else humanise(code)
+
+    def codes(self, vocabulary: str, codes: Sequence[str]) -> str:
+        """Several codes as their labels, joined: ``Private sector, Civil society``."""
+        return ", ".join(self.code(vocabulary, str(c)) for c in codes)
+
+    def country(self, code: str | None) -> str:
+        """A country's name (``Brazil`` for ``BR``); ``global`` for none."""
+        if not code:
+            return "global"
+        countries = self.taxonomies.countries
+        return countries[code].name if code in countries else code
+
+    def countries(self, codes: Sequence[str]) -> str:
+        """Several countries' names, joined."""
+        return ", ".join(self.country(str(c)) for c in codes)
+
+    def quantity(self, capability: str, value: float) -> str:
+        """A need's quantity with its unit: USD for funding (and what it covers), else a
+        plain count."""
+        vocabulary = self.taxonomies.capabilities
+        money = capability == "funding" or (
+            capability in vocabulary and "funding" in vocabulary.ancestors(capability)
+        )
+        return usd(value) if money else f"{value:,.0f}"
 
 
 def tie_lookup(index: Any | None) -> Callable[[str, str], float]:
@@ -189,8 +251,12 @@ def coalition_view(
     initiative: Mapping[str, Any],
     labeller: Labeller,
     tie_weight: Callable[[str, str], float],
+    first: bool | None = None,
 ) -> CoalitionView:
-    """The view of one coalition (DESIGN.md 5.2's JSON form) of ``initiative``."""
+    """The view of one coalition (DESIGN.md 5.2's JSON form) of ``initiative``.
+
+    ``first`` says whether it is the engine's first coalition for the request (``None``:
+    not known, as for a stored proposal): the solver line says so in words."""
     lead_id = str(initiative["lead"])
     members = list(coalition.get("members") or ())
     member_views = []
@@ -203,8 +269,17 @@ def coalition_view(
                 sector=(
                     labeller.code("sectors", org.sector.value) if org and org.sector else "unknown"
                 ),
-                country=(org.country or "global") if org else "unknown",
-                flags=tuple(m.get("flags") or ()),
+                country=labeller.country(org.country) if org else "unknown",
+                flags=tuple(
+                    {
+                        **f,
+                        "level_label": labeller.code("flag_levels", str(f.get("level") or "")),
+                        "category_label": labeller.code(
+                            "flag_categories", str(f.get("category") or "")
+                        ),
+                    }
+                    for f in m.get("flags") or ()
+                ),
                 covers=tuple(
                     (labeller.code("capabilities", code), float(value))
                     for code, value in (m.get("covers") or {}).items()
@@ -215,6 +290,7 @@ def coalition_view(
                 marginal_gain=float(m.get("marginal_gain") or 0.0),
                 path=tuple(labeller.org(p) for p in m.get("path_to_lead") or ()),
                 evidence=tuple(m.get("evidence") or ()),
+                reasons=tuple(m.get("reasons") or ()),
             )
         )
 
@@ -288,6 +364,10 @@ def coalition_view(
         )
         for g in coalition.get("gaps") or ()
     )
+    total_needs = len(initiative.get("needs") or ())
+    gap_needs = {str(g["need"]) for g in coalition.get("gaps") or ()}
+    solver = str(coalition.get("solver") or "")
+    optimality_gap = coalition.get("optimality_gap")
     return CoalitionView(
         key=key,
         lead=labeller.org(lead_id),
@@ -301,8 +381,14 @@ def coalition_view(
         heat_rows=tuple(heat_rows),
         activities=activities,
         gaps=gaps,
-        solver=str(coalition.get("solver") or ""),
-        optimality_gap=coalition.get("optimality_gap"),
+        solver=solver,
+        optimality_gap=optimality_gap,
+        share_of_best=None if solver == "given" else share_of_best(optimality_gap),
+        needs_covered=sum(
+            1 for n in initiative.get("needs") or () if str(n["capability"]) not in gap_needs
+        ),
+        needs_total=total_needs,
+        solver_text=solver_sentence(solver, optimality_gap, first=first),
     )
 
 

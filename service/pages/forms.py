@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pydantic
 
+from matcher.domain.country_names import CountryNames
 from matcher.domain.exceptions import ValidationError
 from matcher.domain.taxonomy import Taxonomies
 from matcher.usecases.editing import check_initiative
+from matcher.usecases.organisations import OrganisationDirectory
 from service.schemas import RecommendationIn
 
 __all__ = [
@@ -24,8 +26,10 @@ __all__ = [
     "field_label",
 ]
 
-MAX_NEEDS = 30
-#: Empty need rows offered below the filled ones (no JavaScript needed to add one).
+#: The most need rows the form takes (the API's limit).
+MAX_NEEDS = 50
+#: Empty need rows offered below the filled ones on a fresh form; "Add a need" adds one more
+#: (a submit button: no JavaScript needed).
 SPARE_NEEDS = 3
 _NEED = re.compile(r"^need-(\d+)-(capability|weight|quantity)$")
 _LIST_SPLIT = re.compile(r"[\s,;]+")
@@ -37,17 +41,30 @@ class InitiativeForm:
 
     values: dict[str, Any]
     errors: dict[str, list[str]] = field(default_factory=dict)
+    #: how many need rows to show (0: the filled ones and SPARE_NEEDS empty ones)
+    rows: int = 0
 
     def error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, []).append(message)
 
-    @property
-    def need_rows(self) -> list[dict[str, str]]:
+    def add_need_row(self) -> None:
+        """Show one more empty need row than the form showed."""
+        self.rows = min(MAX_NEEDS, max(self.rows, len(self._filled())) + 1)
+
+    def _filled(self) -> list[dict[str, str]]:
         rows = list(self.values.get("needs") or [])
         while rows and not any(rows[-1].values()):
             rows.pop()
-        spare = min(SPARE_NEEDS, MAX_NEEDS - len(rows))
-        return rows + [{"capability": "", "weight": "", "quantity": ""} for _ in range(spare)]
+        return rows
+
+    @property
+    def need_rows(self) -> list[dict[str, str]]:
+        """The need rows to show: every row typed in, then empty ones up to ``rows`` (at
+        least one empty row while fewer than MAX_NEEDS)."""
+        rows = self._filled()
+        wanted = max(self.rows or len(rows) + SPARE_NEEDS, len(rows) + 1)
+        empty = {"capability": "", "weight": "", "quantity": ""}
+        return rows + [dict(empty) for _ in range(min(wanted, MAX_NEEDS) - len(rows))]
 
 
 def form_from_request(form: Mapping[str, Any], getlist: Any) -> InitiativeForm:
@@ -85,10 +102,17 @@ def form_from_request(form: Mapping[str, Any], getlist: Any) -> InitiativeForm:
             "required_kinds": [str(v) for v in getlist("required_kinds")],
             "require_local_partner": bool(form.get("require_local_partner")),
             "allow_lead_as_implementer": bool(form.get("allow_lead_as_implementer")),
-            "needs": [needs[k] for k in sorted(needs)],
+            "needs": [
+                needs.get(k, {"capability": "", "weight": "", "quantity": ""})
+                for k in range(max(needs, default=-1) + 1)
+            ],
         }
     )
-    return InitiativeForm(values)
+    try:
+        rows = min(MAX_NEEDS, max(0, int(str(form.get("need_rows", "0")))))
+    except ValueError:
+        rows = 0
+    return InitiativeForm(values, rows=rows)
 
 
 def _text(value: Any) -> str:
@@ -99,16 +123,23 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def form_from_body(body: Mapping[str, Any], initiative_id: str = "") -> InitiativeForm:
-    """The form filled in from an initiative's JSON form (to start from a stored one)."""
+def form_from_body(
+    body: Mapping[str, Any],
+    initiative_id: str = "",
+    *,
+    lead_name: Callable[[str], str] | None = None,
+) -> InitiativeForm:
+    """The form filled in from an initiative's JSON form (to start from a stored one);
+    ``lead_name`` gives the lead's name to show instead of its id."""
     constraints = body.get("constraints") or {}
+    lead = _text(body.get("lead"))
     return InitiativeForm(
         {
             "id": initiative_id,
             "title": _text(body.get("title")),
             "description": _text(body.get("description")),
             "source": _text(body.get("source")),
-            "lead": _text(body.get("lead")),
+            "lead": lead_name(lead) if lead_name and lead else lead,
             "countries": ", ".join(body.get("countries") or ()),
             "themes": list(body.get("themes") or ()),
             "activity_types": list(body.get("activity_types") or ()),
@@ -191,7 +222,10 @@ def _number(form: InitiativeForm, name: str, raw: str, kind: type) -> Any:
     try:
         return kind(raw)
     except ValueError:
-        form.error(name, "Enter a whole number" if kind is int else "Enter a number")
+        if kind is int:
+            form.error(name, f"“{raw}” is not a whole number: enter one, e.g. 4")
+        else:
+            form.error(name, f"“{raw}” is not a number: enter one, e.g. 0.5")
         return None
 
 
@@ -199,18 +233,116 @@ def _ids(raw: str) -> list[str]:
     return [part for part in _LIST_SPLIT.split(raw) if part]
 
 
-def build_body(form: InitiativeForm, taxonomies: Taxonomies) -> dict[str, Any] | None:
+_PHRASES = re.compile(r"[,;\n]+")
+_CODE = re.compile(r"[A-Za-z]{2,3}")
+
+
+def _countries(form: InitiativeForm, raw: str, names: CountryNames | None) -> list[str]:
+    """Country codes from what was typed: codes, names, demonyms or regions, separated by
+    commas (codes may also be separated by spaces); each phrase not understood is a problem."""
+    if names is None:
+        return [c.upper() for c in _ids(raw)]
+    codes: list[str] = []
+    for phrase in (p.strip() for p in _PHRASES.split(raw)):
+        if not phrase:
+            continue
+        found = names.lookup(phrase)
+        if not found and all(_CODE.fullmatch(t) for t in phrase.split()):
+            looked_up = [names.lookup(t) for t in phrase.split()]
+            if all(looked_up):
+                found = tuple(c for codes_of in looked_up for c in codes_of)
+        if not found:
+            form.error(
+                "countries",
+                f"“{phrase}” is not a country or region we know: write its name (Brazil, "
+                "Brésil), a region (West Africa) or its ISO code (BR), separated by commas.",
+            )
+        codes.extend(c for c in found if c not in codes)
+    return codes
+
+
+def _organisations(
+    form: InitiativeForm, name: str, raw: str, directory: OrganisationDirectory | None
+) -> list[str]:
+    """Organisation ids from names or ids separated by commas (ids may also be separated by
+    spaces); each one not found is a problem."""
+    if directory is None:
+        return _ids(raw)
+    found: list[str] = []
+    for phrase in (p.strip() for p in _PHRASES.split(raw)):
+        if not phrase:
+            continue
+        ids = directory.matches(phrase)
+        if len(ids) > 1:
+            try:
+                directory.resolve(phrase)
+            except ValidationError as err:  # several organisations have this name
+                form.error(name, str(err))
+            continue
+        if not ids:
+            tokens = [directory.matches(t) for t in phrase.split()]
+            if len(tokens) > 1 and all(len(t) == 1 for t in tokens):
+                ids = [t[0] for t in tokens]  # ids separated by spaces
+            else:
+                form.error(name, f"No organisation is called “{phrase}”: check the spelling.")
+        found.extend(i for i in ids if i not in found)
+    return found
+
+
+#: Pydantic's error types in plain words: the sentence, and the bound it names (from ``ctx``).
+_PLAIN: dict[str, tuple[str, str]] = {
+    "string_too_long": ("Shorten it to at most {:,} characters", "max_length"),
+    "too_long": ("Give at most {:,}", "max_length"),
+    "greater_than": ("Enter a number above {}", "gt"),
+    "greater_than_equal": ("Enter {} or more", "ge"),
+    "less_than_equal": ("Enter {} or less", "le"),
+    "less_than": ("Enter a number below {}", "lt"),
+    "string_pattern_mismatch": ("Use only letters, digits, '-', '_' and '.', without spaces", ""),
+    "missing": ("Fill this in", ""),
+}
+
+
+def _plain(problem: Mapping[str, Any]) -> str:
+    """A validation problem of the API's schema in plain words."""
+    kind, ctx = str(problem.get("type", "")), problem.get("ctx") or {}
+    if kind not in _PLAIN:
+        return str(problem.get("msg", "This value is not valid"))
+    sentence, bound = _PLAIN[kind]
+    return sentence.format(ctx.get(bound, 0)) if bound else sentence
+
+
+def build_body(
+    form: InitiativeForm,
+    taxonomies: Taxonomies,
+    *,
+    organisations: OrganisationDirectory | None = None,
+    countries: CountryNames | None = None,
+) -> dict[str, Any] | None:
     """The initiative's JSON form, checked like the API checks it; ``None`` (and
-    ``form.errors`` filled in) when something is wrong."""
+    ``form.errors`` filled in, every problem at once, in plain words) when something is
+    wrong.
+
+    With ``organisations`` the lead and the organisations to include or exclude may be
+    named by name (any letter case) as well as by id; with ``countries`` the target
+    countries by name, demonym or region (English or French) as well as by ISO code.
+    """
     v = form.values
-    if not v.get("lead"):
-        form.error("lead", "Name the lead entity (its id, e.g. unicef)")
+    lead = str(v.get("lead", "")).strip()
+    if not lead:
+        form.error("lead", "Name the lead entity: start typing its name and pick it from the list")
+    elif organisations is not None:
+        try:
+            lead = organisations.resolve(lead)
+        except ValidationError as err:
+            form.error("lead", str(err))
     needs = []
     for k, row in enumerate(v.get("needs") or ()):
         if not row.get("capability"):
             if row.get("weight") or row.get("quantity"):
                 form.error(f"need-{k}-capability", "Choose the capability this row needs")
             continue
+        if row["capability"] not in taxonomies.capabilities:
+            form.error(f"need-{k}-capability", "Choose a capability from the list")
         need: dict[str, Any] = {"capability": row["capability"]}
         weight = _number(form, f"need-{k}-weight", row.get("weight", ""), float)
         if weight is not None:
@@ -220,8 +352,8 @@ def build_body(form: InitiativeForm, taxonomies: Taxonomies) -> dict[str, Any] |
             need["quantity"] = quantity
         needs.append((k, need))
     constraints: dict[str, Any] = {
-        "include": _ids(v.get("include", "")),
-        "exclude": _ids(v.get("exclude", "")),
+        "include": _organisations(form, "include", v.get("include", ""), organisations),
+        "exclude": _organisations(form, "exclude", v.get("exclude", ""), organisations),
         "required_sectors": list(v.get("required_sectors") or ()),
         "required_kinds": list(v.get("required_kinds") or ()),
         "require_local_partner": bool(v.get("require_local_partner")),
@@ -238,9 +370,9 @@ def build_body(form: InitiativeForm, taxonomies: Taxonomies) -> dict[str, Any] |
         "title": v.get("title", ""),
         "description": v.get("description", ""),
         "source": v.get("source", ""),
-        "lead": v.get("lead", ""),
+        "lead": lead,
         "themes": list(v.get("themes") or ()),
-        "countries": [c.upper() for c in _ids(v.get("countries", ""))],
+        "countries": _countries(form, v.get("countries", ""), countries),
         "activity_types": list(v.get("activity_types") or ()),
         "needs": [need for _, need in needs],
         "constraints": constraints,
@@ -248,10 +380,9 @@ def build_body(form: InitiativeForm, taxonomies: Taxonomies) -> dict[str, Any] |
     count = _number(form, "count", v.get("count", ""), int)
     if count is not None:
         body["count"] = count
-    if form.errors:
-        return None
     # the rows the person filled, so an error on needs.1 points at the right row
     row_of = [k for k, _ in needs]
+    checked: dict[str, Any] | None = None
     try:
         checked = RecommendationIn.model_validate(body).model_dump(mode="json", exclude={"id"})
     except pydantic.ValidationError as err:
@@ -259,10 +390,16 @@ def build_body(form: InitiativeForm, taxonomies: Taxonomies) -> dict[str, Any] |
             path = [str(p) for p in problem["loc"]]
             if len(path) >= 2 and path[0] == "needs" and path[1].isdigit():
                 path[1] = str(row_of[int(path[1])])
-            form.error(field_for_path(".".join(path)), problem["msg"])
-        return None
-    if checked["constraints"]["min_size"] > checked["constraints"]["max_size"]:
-        form.error("max_size", "The largest size must be at least the smallest size")
+            name = field_for_path(".".join(path))
+            if name not in form.errors:  # one problem a field: the first found
+                form.error(name, _plain(problem))
+    sizes = constraints.get("min_size", 1), constraints.get("max_size", 5)
+    if sizes[0] > sizes[1] and "max_size" not in form.errors:
+        form.error(
+            "max_size",
+            f"The largest coalition ({sizes[1]}) must be at least the smallest ({sizes[0]})",
+        )
+    if form.errors or checked is None:
         return None
     try:
         check_initiative({**checked, "id": "request"}, taxonomies)

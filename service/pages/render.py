@@ -18,6 +18,8 @@ __all__ = [
     "describe_detail",
     "Bar",
     "score_bars",
+    "score_text",
+    "usd",
 ]
 
 #: The heat-map scale, from "covers nothing" (index 0) to "covers fully" (the last): a
@@ -98,6 +100,32 @@ def humanise(code: str) -> str:
     """
     words = re.sub(r"[._]+", " ", code).strip()
     return words[:1].upper() + words[1:]
+
+
+def score_text(value: float | None) -> str:
+    """A score (or a part of one) as every page shows it: two decimals, a true minus sign,
+    no ``-0.00``. The one rounding rule of the queue, the proposal and the broker's page.
+
+    >>> score_text(6.614591), score_text(-0.5), score_text(-0.001), score_text(None)
+    ('6.61', '−0.50', '0.00', '–')
+    """
+    if value is None or not math.isfinite(value):
+        return "–"
+    text = f"{value:.2f}"
+    if text.startswith("-"):
+        text = "0.00" if float(text) == 0 else "−" + text[1:]
+    return text
+
+
+def usd(amount: float | None) -> str:
+    """An amount in US dollars, with its unit: ``USD 2,500,000``.
+
+    >>> usd(2500000), usd(1234.5), usd(None)
+    ('USD 2,500,000', 'USD 1,234', '–')
+    """
+    if amount is None or not math.isfinite(amount):
+        return "–"
+    return f"USD {amount:,.0f}"
 
 
 _DETAIL_LABELS = {"reason_code": "Reason", "initiative": "Initiative", "members": "Members"}

@@ -4,6 +4,7 @@ use cases as the API (the catalog, the served engine) and hand
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import heapq
@@ -12,12 +13,14 @@ import logging
 import secrets
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import pydantic
 from flask import (
     Blueprint,
+    current_app,
     flash,
     g,
     make_response,
@@ -30,15 +33,23 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ServiceUnavailable as HTTPServiceUnavailable
 from werkzeug.wrappers import Response
 
+from matcher.domain.country_names import CountryNames
 from matcher.domain.exceptions import NotFoundError, PartnerMatchError, ValidationError
 from matcher.engine.intake import ACCEPT_AT, Suggestion
 from matcher.storage.catalog import DECISIONS, ConflictError, ProposalRecord, StaleVersionError
 from matcher.storage.sql import StorageError
 from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
 from matcher.usecases.editing import check_initiative
-from matcher.usecases.proposing import propose_coalition
+from matcher.usecases.organisations import (
+    OrganisationDirectory,
+    organisation_profile,
+    place_name,
+)
+from matcher.usecases.proposing import propose_coalition, propose_in_place_of
+from matcher.usecases.starting_points import StartingPoint, starting_points
 from service.auth import Caller
 from service.holder import Snapshot
 from service.logsafe import printable
@@ -50,6 +61,7 @@ from service.pages.coalition import (
     tie_lookup,
 )
 from service.pages.forms import (
+    MAX_NEEDS,
     InitiativeForm,
     build_body,
     error_for,
@@ -297,16 +309,36 @@ def _snapshot() -> Snapshot | None:
     return holder.snapshot
 
 
+def organisation_directory(snapshot: Snapshot) -> OrganisationDirectory:
+    """The served organisations by name, built once per served index."""
+    memo = services().memo
+    kept = memo.get("organisations")
+    if kept is not None and kept[0] is snapshot:
+        return kept[1]  # type: ignore[no-any-return]
+    directory = OrganisationDirectory(snapshot.dataset.organisations)
+    memo["organisations"] = (snapshot, directory)
+    return directory
+
+
+def country_names() -> CountryNames:
+    """The reader of country names, demonyms and regions (English and French)."""
+    memo = services().memo
+    if "countries" not in memo:
+        memo["countries"] = CountryNames(services().taxonomies.countries)
+    return memo["countries"]  # type: ignore[no-any-return]
+
+
 def _labeller(snapshot: Snapshot | None) -> Labeller:
     if snapshot is None:
         return Labeller({}, services().taxonomies)
     return Labeller(snapshot.dataset.organisations, snapshot.dataset.taxonomies)
 
 
-@bp.get("/proposals")
-@requires("read")
-def queue() -> Response:
-    args = request.args
+def queue_filters(
+    args: Mapping[str, str],
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """The queue's filters from a query string as typed, as the database reads them (the
+    lead by name or id, the country by name or code), and what was not understood."""
     problems = []
     status = args.get("status", "proposed")
     if status and status not in STATUSES:
@@ -316,24 +348,49 @@ def queue() -> Response:
     if sort not in SORTS:
         problems.append(f"Unknown order {sort!r}: showing the newest first.")
         sort = "-created_at"
+    filters = {
+        "status": status,
+        "lead": args.get("lead", "").strip(),
+        "theme": args.get("theme", "").strip(),
+        "country": args.get("country", "").strip(),
+        "sort": sort,
+    }
+    # what the database filters on: the lead's id and the country's code
+    query = dict(filters)
+    snapshot = services().holder.snapshot
+    if filters["lead"] and snapshot is not None:
+        found = organisation_directory(snapshot).matches(filters["lead"])
+        if len(found) == 1:
+            query["lead"] = found[0]
+    if filters["country"]:
+        codes = country_names().lookup(filters["country"])
+        if len(codes) == 1:
+            query["country"] = codes[0]
+        else:
+            problems.append(
+                f"“{filters['country']}” names no single country: showing every country."
+            )
+            query["country"] = ""
+    return filters, query, problems
+
+
+@bp.get("/proposals")
+@requires("read")
+def queue() -> Response:
+    args = request.args
+    filters, query, problems = queue_filters(args)
+    status, sort = filters["status"], filters["sort"]
     try:
         number = max(1, int(args.get("page", "1")))
     except ValueError:
         problems.append("The page number must be a whole number: showing the first page.")
         number = 1
-    filters = {
-        "status": status,
-        "lead": args.get("lead", "").strip(),
-        "theme": args.get("theme", "").strip(),
-        "country": args.get("country", "").strip().upper(),
-        "sort": sort,
-    }
     catalog = services().catalog
     found = catalog.list_proposals(
         status=status or None,
-        lead=filters["lead"] or None,
-        theme=filters["theme"] or None,
-        country=filters["country"] or None,
+        lead=query["lead"] or None,
+        theme=query["theme"] or None,
+        country=query["country"] or None,
         sort=sort,
         offset=(number - 1) * PER_PAGE,
         limit=PER_PAGE,
@@ -356,7 +413,7 @@ def queue() -> Response:
                 "title": (initiative.title if initiative is not None else "") or "(untitled)",
                 "lead": labeller.org(str(body.get("lead", ""))) if body else None,
                 "themes": [labeller.code("themes", t) for t in body.get("themes") or ()],
-                "countries": list(body.get("countries") or ()),
+                "countries": [place_name(c) for c in body.get("countries") or ()],
                 "members": [labeller.org(m) for m in record.members],
             }
         )
@@ -365,8 +422,11 @@ def queue() -> Response:
         kept = {k: v for k, v in filters.items() if v or k == "status"}
         return f"{url_for('pages.queue')}?{urlencode({**kept, 'page': to_page})}"
 
+    kept = {k: v for k, v in filters.items() if v or k == "status"}
     return page(
         "queue.html",
+        organisations=_lead_suggestions(services().holder.snapshot),
+        csv_link=f"{url_for('pages.queue_csv')}?{urlencode(kept)}",
         rows=rows,
         filters=filters,
         problems=problems,
@@ -429,6 +489,7 @@ def _proposal_page(
         excluded = recomputed["excluded"]
     proposed = _member_ids(coalition)
     alternatives: list[tuple[str, Mapping[str, Any]]] = []
+    openable: list[dict[str, Any]] = []
     rank = None
     if recomputed is not None:
         for k, other in enumerate(recomputed["coalitions"], start=1):
@@ -436,6 +497,20 @@ def _proposal_page(
                 rank = k
             else:
                 alternatives.append((f"Alternative {k}", other))
+                openable.append(
+                    {
+                        "rank": k,
+                        "score": float(other.get("score") or 0.0),
+                        "members": [labeller.org(str(m["id"])) for m in other["members"]],
+                    }
+                )
+    lead = str(body.get("lead") or "")
+    try:
+        lead_profile = organisation_profile(
+            services().repository.neighbourhood(lead), catalog, lead, proposals=20
+        )
+    except NotFoundError:
+        lead_profile = None
     view = coalition_view(
         coalition,
         key=f"p{record.id}",
@@ -459,6 +534,8 @@ def _proposal_page(
         if recomputed is not None
         else None,
         rank=rank,
+        openable=openable,
+        lead_profile=lead_profile,
         recomputed_count=len(recomputed["coalitions"]) if recomputed else 0,
         data_version=snapshot.data_version if snapshot else None,
         notices=notices,
@@ -527,16 +604,128 @@ def decide(proposal_id: int) -> Response:
     return redirect(url_for("pages.proposal", proposal_id=proposal_id), 303)
 
 
+def _alternative(record: ProposalRecord, rank: int) -> tuple[dict[str, Any], Any, Any]:
+    """The initiative's body, the served snapshot and its ``rank``-th coalition today."""
+    initiative = services().catalog.get_initiative(record.initiative_id)
+    body = {**initiative.body, "id": initiative.id}
+    snapshot = _snapshot()
+    if snapshot is None:
+        raise HTTPServiceUnavailable(_NOT_READY)
+    result = snapshot.engine.recommend(
+        check_initiative(body, snapshot.dataset.taxonomies)
+    ).to_dict()
+    coalitions = result["coalitions"]
+    if not 1 <= rank <= len(coalitions) or _member_ids(coalitions[rank - 1]) == frozenset(
+        record.members
+    ):
+        raise NotFoundError(
+            f"The engine has no alternative {rank} to proposal {record.id} today "
+            f"({len(coalitions)} coalitions)"
+        )
+    return body, snapshot, coalitions[rank - 1]
+
+
+def _alternative_page(
+    record: ProposalRecord, rank: int, status: int = 200, errors: Sequence[str] = ()
+) -> Response:
+    body, snapshot, other = _alternative(record, rank)
+    labeller = _labeller(snapshot)
+    view = coalition_view(
+        other,
+        key=f"a{rank}",
+        initiative=body,
+        labeller=labeller,
+        tie_weight=tie_lookup(snapshot.engine.index_),
+    )
+    return page(
+        "alternative.html",
+        status,
+        record=record,
+        rank=rank,
+        view=view,
+        body=body,
+        labeller=labeller,
+        heat_scale=HEAT_SCALE,
+        comparisons=compare(
+            record.coalition, [(f"Alternative {rank}", other)], labeller, "Proposed"
+        ),
+        reasons=REASONS,
+        errors=list(errors),
+        submitted=request.form if request.method == "POST" else {},
+    )
+
+
+@bp.get("/proposals/<int:proposal_id>/alternatives/<int:rank>")
+@requires("read")
+def alternative(proposal_id: int, rank: int) -> Response:
+    """One of the engine's other coalitions for a proposal's initiative, in full."""
+    return _alternative_page(services().catalog.get_proposal(proposal_id), rank)
+
+
+@bp.post("/proposals/<int:proposal_id>/alternatives/<int:rank>")
+@requires("review")
+def replace(proposal_id: int, rank: int) -> Response:
+    """Propose the alternative in place of the proposal (which is sent back)."""
+    catalog = services().catalog
+    record = catalog.get_proposal(proposal_id)
+    form = request.form
+    errors = []
+    if form.get("reason_code", "") not in REASONS:
+        errors.append("Choose a reason.")
+    if len(form.get("comment", "")) > 5000:
+        errors.append("The comment is longer than 5,000 characters.")
+    try:
+        version = int(form.get("version", ""))
+    except ValueError:
+        errors.append("This form lacks the proposal version it was shown with: reload the page.")
+        version = 0
+    members = [m for m in form.get("members", "").split(",") if m]
+    if not members:
+        errors.append("This form lacks the coalition's members: reload the page.")
+    if errors:
+        return _alternative_page(record, rank, 422, errors)
+    snapshot = _snapshot()
+    if snapshot is None:
+        return error_page(503, _NOT_READY)
+    try:
+        created = propose_in_place_of(
+            catalog,
+            snapshot.engine,
+            proposal_id,
+            members,
+            actor=g.caller.actor,
+            expected_version=version,
+            reason_code=form["reason_code"],
+            comment=form.get("comment", ""),
+        )
+    except StaleVersionError as err:
+        return _alternative_page(
+            catalog.get_proposal(proposal_id),
+            rank,
+            409,
+            [f"Nothing was changed: someone decided on proposal {proposal_id} first ({err})."],
+        )
+    flash(
+        f"Proposal {created.id} now stands in place of proposal {proposal_id}, which is sent "
+        "back (changes requested).",
+        "success",
+    )
+    return redirect(url_for("pages.proposal", proposal_id=created.id), 303)
+
+
 # ---- the broker's page ---------------------------------------------------------------------
 
 
 #: The lead suggestions of the last snapshot seen: (snapshot, suggestions).
 _LEADS: list[tuple[Snapshot, list[tuple[str, str]]]] = []
+#: The demo initiatives of the last snapshot seen: (snapshot, starting points).
+_DEMOS: list[tuple[Snapshot, list[StartingPoint]]] = []
 MAX_LEAD_SUGGESTIONS = 1000
 
 
 def _lead_suggestions(snapshot: Snapshot | None) -> list[tuple[str, str]]:
-    """Organisations to suggest as the lead, UN entities first (computed once a snapshot)."""
+    """Organisations to suggest as the lead, UN entities first (computed once a snapshot):
+    ``(what to type, id)``, what to type being the name unless another has the same."""
     if snapshot is None:
         return []
     if _LEADS and _LEADS[0][0] is snapshot:
@@ -546,7 +735,8 @@ def _lead_suggestions(snapshot: Snapshot | None) -> list[tuple[str, str]]:
         snapshot.dataset.organisations.values(),
         key=lambda o: (o.kind.value != "un_entity", o.name),
     )
-    suggestions = [(o.id, o.name) for o in best]
+    directory = organisation_directory(snapshot)
+    suggestions = [(directory.unique_name(o.id), o.id) for o in best]
     _LEADS[:] = [(snapshot, suggestions)]
     return suggestions
 
@@ -565,7 +755,33 @@ def _choices() -> dict[str, Any]:
         "kinds": [(c, t.label) for c, t in taxonomies.kinds.items()],
         "organisations": _lead_suggestions(snapshot),
         "stored": services().catalog.list_initiatives(limit=200).items,
+        "demos": _demos(snapshot),
     }
+
+
+def _demo_folders() -> list[Path]:
+    configured = current_app.config.get("DEMO_INITIATIVES")
+    if configured is not None:
+        return [Path(p) for p in configured]
+    data = Path(__file__).resolve().parents[2] / "data"
+    return [data / "seed" / "initiatives", data / "iati-sample" / "initiatives"]
+
+
+def _demos(snapshot: Snapshot | None) -> list[StartingPoint]:
+    """The demo initiatives the served data can answer (read once a snapshot)."""
+    if snapshot is None:
+        return []
+    if _DEMOS and _DEMOS[0][0] is snapshot:
+        return _DEMOS[0][1]
+    found = starting_points(_demo_folders(), snapshot.dataset)
+    _DEMOS[:] = [(snapshot, found)]
+    return found
+
+
+def _lead_name(snapshot: Snapshot | None) -> Callable[[str], str] | None:
+    if snapshot is None:
+        return None
+    return organisation_directory(snapshot).unique_name
 
 
 def _recommend_page(
@@ -579,9 +795,10 @@ def _recommend_page(
     suggestions: Sequence[Suggestion] = (),
 ) -> Response:
     snapshot = services().holder.snapshot
-    views, comparisons, excluded = [], None, None
+    views, comparisons, excluded, lead = [], None, None, None
     if result is not None and body is not None:
         labeller = _labeller(snapshot)
+        lead = labeller.org(str(body["lead"]))
         ties = tie_lookup(snapshot.engine.index_ if snapshot else None)
         coalitions = result["coalitions"]
         for k, coalition in enumerate(coalitions, start=1):
@@ -594,6 +811,7 @@ def _recommend_page(
                         initiative=body,
                         labeller=labeller,
                         tie_weight=ties,
+                        first=k == 1,
                     ),
                 )
             )
@@ -621,6 +839,8 @@ def _recommend_page(
         field_label=field_label,
         note=note,
         suggestions=suggestions,
+        max_needs=MAX_NEEDS,
+        initiative_lead=lead,
     )
 
 
@@ -629,11 +849,12 @@ def _recommend(form: InitiativeForm) -> tuple[dict[str, Any] | None, dict[str, A
     filled in on a problem."""
     snapshot = _snapshot()
     taxonomies = snapshot.dataset.taxonomies if snapshot else services().taxonomies
-    body = build_body(form, taxonomies)
-    lead = form.values.get("lead")
-    if body is None and snapshot is not None and lead and "lead" not in form.errors:
-        if lead not in snapshot.dataset.organisations:  # say it now, not after the next try
-            form.error("lead", f"Organisation {lead!r} not found")
+    body = build_body(
+        form,
+        taxonomies,
+        organisations=organisation_directory(snapshot) if snapshot else None,
+        countries=country_names(),
+    )
     if body is None or snapshot is None:
         return body, None
     try:
@@ -647,24 +868,52 @@ def _recommend(form: InitiativeForm) -> tuple[dict[str, Any] | None, dict[str, A
     return body, result
 
 
+def _recommended(
+    form: InitiativeForm,
+) -> tuple[dict[str, Any], dict[str, Any]] | Response:
+    """:func:`_recommend`'s ``(body, result)``, or the form again with what went wrong (its
+    fields to fix, or the index not built yet)."""
+    body, result = _recommend(form)
+    if form.errors or body is None:
+        return _recommend_page(form, 422, message="Some fields need attention: see below.")
+    if result is None:
+        return _recommend_page(form, 503, message=_NOT_READY)
+    return body, result
+
+
 _NOT_READY = "The recommendation index is being built; try again in a few seconds."
 
 
 @bp.route("/recommend", methods=["GET", "POST"])
 @requires("recommend")
 def recommend() -> Response:
+    lead_name = _lead_name(services().holder.snapshot)
     if request.method == "GET":
         stored = request.args.get("initiative", "").strip()
+        demo = request.args.get("demo", "").strip()
+        if demo:
+            chosen = next((d for d in _demos(_snapshot()) if d.id == demo), None)
+            if chosen is None:
+                return error_page(404, f"No demo initiative has the id “{demo}”.")
+            return _recommend_page(
+                form_from_body(chosen.body, lead_name=_lead_name(_snapshot())),
+                message=f"The form holds the demo initiative “{chosen.title}”: change what "
+                "you like, then ask.",
+            )
         if not stored:
             return _recommend_page(form_from_body({"count": 3}))
         record = services().catalog.get_initiative(stored)
-        return _recommend_page(form_from_body(record.body, record.id))
+        return _recommend_page(form_from_body(record.body, record.id, lead_name=lead_name))
     form = form_from_request(request.form, request.form.getlist)
-    body, result = _recommend(form)
-    if form.errors:
-        return _recommend_page(form, 422, message="Some fields need attention: see below.")
-    if result is None:
-        return _recommend_page(form, 503, message=_NOT_READY)
+    if request.form.get("action") == "add_need":
+        form.add_need_row()
+        return _recommend_page(
+            form, message=f"Need {len(form.need_rows)} added below: fill it in, then ask."
+        )
+    answered = _recommended(form)
+    if isinstance(answered, Response):
+        return answered
+    body, result = answered
     return _recommend_page(form, result=result, body=body)
 
 
@@ -695,10 +944,71 @@ def draft() -> Response:
     body = {"count": 3, **drafted.initiative}
     found = len([s for s in drafted.suggestions if s.confidence >= ACCEPT_AT])
     return _recommend_page(
-        form_from_body(body),
+        form_from_body(body, lead_name=_lead_name(snapshot)),
         message=f"The note filled in {found} field value(s): check them below, then ask.",
         note=note,
         suggestions=drafted.suggestions,
+    )
+
+
+#: What a relaxation may change: the request's own fields, never who asks or which record.
+_RELAXABLE = frozenset(RecommendationIn.model_fields) - {"id", "lead"}
+
+
+def relaxed(body: Mapping[str, Any], change: Any) -> dict[str, Any]:
+    """``body`` with a relaxation's ``change`` (``[{"path": "constraints.x", "value": v}]``)
+    applied.
+
+    >>> relaxed({"constraints": {"require_local_partner": True}},
+    ...         [{"path": "constraints.require_local_partner", "value": False}])
+    {'constraints': {'require_local_partner': False}}
+
+    Raises
+    ------
+    ValueError
+        If the change is malformed or touches a field a relaxation may not change.
+    """
+    result = copy.deepcopy(dict(body))
+    if not isinstance(change, list) or not change:
+        raise ValueError("a change is a non-empty list")
+    for item in change:
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+            raise ValueError("each change has a path")
+        parts = item["path"].split(".")
+        if parts[0] not in _RELAXABLE or len(parts) > 2:
+            raise ValueError(f"a relaxation may not change {item['path']!r}")
+        target = result
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ValueError(f"{item['path']!r} names no field")
+        target[parts[-1]] = item.get("value")
+    return result
+
+
+@bp.post("/recommend/relax")
+@requires("recommend")
+def relax() -> Response:
+    """Re-run a request with one of the engine's verified relaxations applied."""
+    try:
+        raw = json.loads(request.form.get("initiative", ""))
+        change = json.loads(request.form.get("change", ""))
+        body = relaxed(raw, change) if isinstance(raw, dict) else None
+    except ValueError:
+        body = None
+    if body is None:
+        return error_page(400, "This relaxation lacks its request or its change: ask again.")
+    form = form_from_body(body, lead_name=_lead_name(_snapshot()))
+    answered = _recommended(form)
+    if isinstance(answered, Response):
+        return answered
+    checked, result = answered
+    description = str(request.form.get("description", "")).strip()[:200]
+    return _recommend_page(
+        form,
+        result=result,
+        body=checked,
+        message=f"Asked again with this change: {description}." if description else None,
     )
 
 
@@ -741,11 +1051,10 @@ def propose() -> Response:
         return error_page(400, "The proposal form lacks its initiative: ask again.")
     stored_id = request.form.get("initiative_id", "").strip()
     form = form_from_body(raw, stored_id)
-    body, result = _recommend(form)
-    if form.errors or body is None:
-        return _recommend_page(form, 422, message="Some fields need attention: see below.")
-    if result is None:
-        return _recommend_page(form, 503, message=_NOT_READY)
+    answered = _recommended(form)
+    if isinstance(answered, Response):
+        return answered
+    body, result = answered
     wanted = frozenset(m for m in request.form.get("members", "").split(",") if m)
     chosen = next((c for c in result["coalitions"] if _member_ids(c) == wanted), None)
     if chosen is None:
