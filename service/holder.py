@@ -108,7 +108,6 @@ class EngineHolder:
         self._last_poll = 0.0
         self._store = SnapshotStore(snapshot_dir) if snapshot_dir is not None else None
         self._text_cache: EmbeddingCache | None = None
-        self._history: History | None = None
         self._watcher: threading.Thread | None = None
         self.last_error: str | None = None
 
@@ -117,14 +116,17 @@ class EngineHolder:
         """The snapshot served now (``None`` until the first build finished)."""
         return self._snapshot
 
-    def _build_index(self) -> tuple[int, Index, dict[str, Any]]:
-        """Read the database and build its index (embedding only texts not seen before);
-        the reviewers' rejections go into the snapshot's manifest, so that every worker
-        fits on the same ones."""
+    def _read_and_build(self) -> tuple[History, Index]:
+        """Read the database and build its index (embedding only texts not seen before)."""
         history = self._load()
-        self._history = history
         index = build_index(history.dataset, self._index_config, text_cache=self._text_cache)
         self._text_cache = index.text.cache if index.text is not None else None
+        return history, index
+
+    def _build_for_store(self) -> tuple[int, Index, dict[str, Any]]:
+        """What the snapshot of the data now holds: the reviewers' rejections go into its
+        manifest, so that every worker fits on the same ones."""
+        history, index = self._read_and_build()
         return history.data_version, index, {"rejections": rejections_to_json(history.rejections)}
 
     def build(self) -> Snapshot:
@@ -132,16 +134,15 @@ class EngineHolder:
         started = time.perf_counter()
         records: Records
         if self._store is None:
-            version, index, _ = self._build_index()
-            rejections = self._history.rejections if self._history is not None else ()
+            history, index = self._read_and_build()
+            version, rejections = history.data_version, history.rejections
             records = index.dataset
         else:
-            version, path = self._store.ensure(self._current_version(), self._build_index)
+            version, path = self._store.ensure(self._current_version(), self._build_for_store)
             opened = open_snapshot(path)
             index = opened.index
             rejections = rejections_from_json(opened.manifest.get("rejections", ()))
             records = index.records
-        self._history = None
         engine = CoalitionRecommender(config=self._config).fit(index, rejections=rejections)
         snapshot = Snapshot(version, engine, records, time.perf_counter() - started)
         with self._lock:
