@@ -1,11 +1,12 @@
 """Hold-out evaluation of the recommender's completion and cold start, with baselines.
 
 Usage: ``python scripts/evaluate.py --data DIR --split-year Y [--k 10] [--min-size 3]
-[--max-cases N] [--seed S] [--format json|text]`` (also ``partnermatch evaluate``).
+[--max-cases N] [--seed S] [--text-encoder use|tfidf] [--no-text] [--ubiquitous-share 0.5]
+[--format json|text]`` (also ``partnermatch evaluate``, with the same options).
 
 Reads the data directory, splits its partnerships at the year, builds the index and trains the
 affinity model on the history only, then ranks each test partnership's hidden member
-(completion) and members (cold start) with the product and five baselines. Prints one JSON
+(completion) and members (cold start) with the product and the baselines. Prints one JSON
 object (``--format json``) or a table with the setup and timings (``text``). Exit 0 when done,
 1 with a one-line reason on stderr when the directory is unreadable or the evaluation cannot
 run, 2 on bad usage. See :mod:`matcher.engine.evaluation` for how cases are built.
@@ -39,6 +40,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--max-cases", metavar="N", type=int, help="a sample of N test cases")
     parser.add_argument("--seed", metavar="S", type=int, default=0, help="random seed (0)")
+    parser.add_argument(
+        "--text-encoder",
+        choices=("use", "tfidf"),
+        default="use",
+        help="how the product reads the partnerships' words (use)",
+    )
+    parser.add_argument(
+        "--no-text", action="store_true", help="the product without words (baselines keep them)"
+    )
+    parser.add_argument(
+        "--ubiquitous-share",
+        type=float,
+        default=0.5,
+        help="leave out organisations in at least this share of history partnerships (0.5)",
+    )
     parser.add_argument("--format", choices=("json", "text"), default="text")
     return parser
 
@@ -57,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"--min-size must be at least 2, got {args.min_size}")
     if args.max_cases is not None and args.max_cases < 1:
         problems.append(f"--max-cases must be at least 1, got {args.max_cases}")
+    if not 0.0 <= args.ubiquitous_share <= 1.0:
+        problems.append(f"--ubiquitous-share must be within 0-1, got {args.ubiquitous_share}")
     if problems:
         print(f"error: {problems[0]}", file=sys.stderr)
         return 2
@@ -69,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             min_size=args.min_size,
             max_cases=args.max_cases,
             seed=args.seed,
+            text_encoder=None if args.no_text else args.text_encoder,
+            ubiquitous_share=args.ubiquitous_share,
         )
     except (PartnerMatchError, OSError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__

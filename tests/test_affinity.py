@@ -167,13 +167,24 @@ def test_history_before_keeps_organisations_and_drops_later_partnerships(
 def test_fitted_model_puts_club_members_first(taxonomies: Taxonomies) -> None:
     dataset = clustered(taxonomies)
     model = small_model().fit(history_before(dataset, 2004))
-    assert model.training_["folds"] == [2003]
+    # few positives: the older pseudo test year 2002 joins 2003 (2001 has no history before it)
+    assert model.training_["folds"] == [2003, 2002]
     assert model.training_["positives"] > 0
     index = build_index(history_before(dataset, 2004), IndexConfig(reference_year=2004))
     ranker = model.ranker(index)
     positions, _ = ranker.rank(AffinityQuery("c2m0", ("c2m1", "c2m2"), frozenset({"environment"})))
     top = {index.org_ids[int(p)] for p in positions[:2]}
     assert top == {"c2m3", "c2m4"}
+
+
+def test_older_pseudo_years_join_only_while_positives_are_few(taxonomies: Taxonomies) -> None:
+    history = history_before(clustered(taxonomies), 2004)
+    few = small_model().fit(history).training_
+    enough = small_model(min_positives=1).fit(history).training_
+    capped = small_model(max_folds=1).fit(history).training_
+    assert few["folds"] == [2003, 2002] and few["positives"] < 1000
+    assert enough["folds"] == capped["folds"] == [2003]
+    assert enough["positives"] == capped["positives"] < few["positives"]
 
 
 def test_fit_never_reads_partnerships_after_the_history(taxonomies: Taxonomies) -> None:
@@ -239,3 +250,105 @@ def test_complete_with_affinity_honours_exclusions(taxonomies: Taxonomies) -> No
     initiative = Initiative.from_mapping({"lead": "c5m0", "constraints": {"exclude": ["c5m4"]}})
     completions = recommender.complete(initiative, ["c5m1", "c5m2", "c5m3"], k=5)
     assert "c5m4" not in {c.id for c in completions}
+
+
+def donors(taxonomies: Taxonomies) -> Dataset:
+    """``a`` ran projects in Mali with ``b`` (twice) and ``c``, and one in Senegal with ``d``;
+    ``e`` worked with ``d`` in Senegal, and alone in Mali."""
+    orgs = [Organisation(o, o.upper(), "government", country="NO") for o in "abcde"]
+    parts = [
+        Partnership("p1", "P1", start_year=2001, countries=["ML"]),
+        Partnership("p2", "P2", start_year=2002, countries=["ML"]),
+        Partnership("p3", "P3", start_year=2002, countries=["ML"]),
+        Partnership("p4", "P4", start_year=2002, countries=["SN"]),
+        Partnership("p5", "P5", start_year=2002, countries=["SN"]),
+        Partnership("p6", "P6", start_year=2002, countries=["ML"]),
+    ]
+    members = [
+        Membership("p1", "a", "lead"),
+        Membership("p1", "b"),
+        Membership("p2", "a", "lead"),
+        Membership("p2", "b"),
+        Membership("p3", "a", "lead"),
+        Membership("p3", "c"),
+        Membership("p4", "a", "lead"),
+        Membership("p4", "d"),
+        Membership("p5", "d", "lead"),
+        Membership("p5", "e"),
+        Membership("p6", "e", "lead"),
+    ]
+    return Dataset.build(
+        organisations=orgs, partnerships=parts, memberships=members, taxonomies=taxonomies
+    )
+
+
+def test_a_candidate_s_activity_in_the_target_countries_is_a_feature(
+    taxonomies: Taxonomies,
+) -> None:
+    index = build_index(donors(taxonomies))
+    ranker = AffinityModel.heuristic().ranker(index)
+    candidates = np.asarray([index.position[o] for o in "bcde"], dtype=np.int64)
+    column = FEATURES.index("country_activity")
+
+    def activity(countries: set[str]) -> list[float]:
+        query = AffinityQuery("a", countries=frozenset(countries))
+        return ranker.features(query, candidates)[:, column].round(6).tolist()
+
+    # partnerships in Mali: b 2, c 1, d 0, e 1 (alone: any size counts); in Senegal: d 2, e 1
+    assert activity({"ML"}) == [round(float(np.log1p(v)), 6) for v in (2, 1, 0, 1)]
+    assert activity({"SN"}) == [round(float(np.log1p(v)), 6) for v in (0, 0, 2, 1)]
+    assert activity(set()) == [0.0, 0.0, 0.0, 0.0]
+    # and the most active there are among the candidates
+    found = ranker.candidates(AffinityQuery("a", countries=frozenset({"SN"})))
+    assert index.position["e"] in found.tolist()
+
+
+def test_training_queries_carry_the_partnership_s_countries(taxonomies: Taxonomies) -> None:
+    dataset = donors(taxonomies)
+    index = build_index(history_before(dataset, 2002))
+    model = small_model()
+    queries = list(model._training_queries(dataset, 2002, index, np.random.default_rng(0)))
+    assert queries and all(query.countries for query, _ in queries)
+    assert {query.countries for query, _ in queries} == {frozenset({"ML"}), frozenset({"SN"})}
+
+
+def test_the_held_out_weight_of_the_words_is_added_to_the_log_odds(
+    taxonomies: Taxonomies,
+) -> None:
+    dataset = history_before(clustered(taxonomies), 2004)
+    model = small_model().fit(dataset)
+    assert model.training_["text_weight"] == model.text_weight_ == 0.0  # no words, no weight
+    index = build_index(dataset, IndexConfig(reference_year=2004))
+    ranker = model.ranker(index)
+    query = AffinityQuery("c0m0", ("c0m1",), frozenset({"education"}))
+    rows = ranker.features(query, ranker.candidates(query))
+    rows[:, FEATURES.index("text_relative")] = np.linspace(0.0, 1.0, rows.shape[0])
+    before = model.decision(rows)
+    model.text_weight_ = 2.0
+    after = model.decision(rows)
+    assert np.allclose(after - before, 2.0 * rows[:, FEATURES.index("text_relative")])
+
+
+@pytest.mark.parametrize("shape", [(300, 120), (1500, 1200)])
+def test_the_graph_embedding_is_the_same_call_after_call(shape: tuple[int, int]) -> None:
+    """Exact (eigen-decomposition) below the dense limit, seeded randomized SVD above: the
+    same vectors every call, and below the limit the cosines of the full SVD's rows."""
+    import scipy.sparse as sp
+
+    from matcher.engine.affinity import _embedding
+
+    incidence = sp.random(*shape, density=0.01, random_state=3, format="csr")
+    incidence.data[:] = 1.0
+    counts = np.asarray(incidence.sum(axis=1)).ravel()
+    first = _embedding(incidence, multi_counts=counts)
+    assert np.array_equal(first, _embedding(incidence, multi_counts=counts))
+    assert 0 < first.shape[1] <= 32
+    if shape[1] <= 1000:
+        sizes = np.asarray(incidence.sum(axis=0)).ravel()
+        dense = incidence.toarray() / np.sqrt(np.maximum(counts, 1))[:, None]
+        dense = dense / np.sqrt(np.maximum(sizes, 1))[None, :]
+        u, sigma, _ = np.linalg.svd(dense, full_matrices=False)
+        rows = u[:, : first.shape[1]] * sigma[: first.shape[1]]
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        rows = np.where(norms > 1e-9, rows / np.maximum(norms, 1e-12), 0.0)  # 0: no partner
+        assert np.allclose(first @ first.T, rows @ rows.T, atol=1e-8)

@@ -164,10 +164,10 @@ def test_extensions_flags_and_conflicts_round_trip_through_the_database_unchange
     for name in names:
         assert (one / name).read_bytes() == (two / name).read_bytes(), name
     assert (one / "taxonomy/capabilities.csv").read_text() == (
-        "code,label,parent,description,source\nfunding.eu,EU grants,funding,,\n"
+        "code,label,parent,description,source,label_fr\nfunding.eu,EU grants,funding,,,\n"
     )
     assert (one / "taxonomy/themes.csv").read_text() == (
-        "code,label,parent,sdg,description,source\nh2020-sc1,Health (H2020),health,3,,\n"
+        "code,label,parent,sdg,description,source,label_fr\nh2020-sc1,Health (H2020),health,3,,,\n"
     )
     assert (one / "conflicts.csv").read_text() == "org_a,org_b,reason\nikea,la-up,a lawsuit\n"
 

@@ -267,3 +267,63 @@ def test_the_draft_path_advertises_only_post(client: FlaskClient) -> None:
     # /v1/initiatives/draft also matches /v1/initiatives/<id> (GET, PUT, DELETE)
     response = client.open("/v1/initiatives/draft", method="OPTIONS")
     assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"OPTIONS", "POST"}
+
+
+def _directory_with_french_term(tmp_path: Path) -> Path:
+    """The seed plus a theme of its own, ``mangroves``, labelled in English and French."""
+    import shutil
+
+    folder = tmp_path / "with-mangroves"
+    shutil.copytree(default_taxonomy_dir().parent / "seed", folder)
+    (folder / "taxonomy").mkdir(exist_ok=True)
+    (folder / "taxonomy" / "themes.csv").write_text(
+        "code,label,parent,sdg,description,source,label_fr\n"
+        "mangroves,Mangrove restoration,environment,14,Replanting coastal mangrove forests,"
+        "test,Restauration des mangroves\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+FRENCH_MANGROVE_NOTE = (
+    "Projet de restauration des mangroves du delta du Saloum, au Sénégal, avec les "
+    "communautés de pêcheurs."
+)
+
+
+def test_a_directory_s_own_term_is_found_by_its_french_label(tmp_path: Path) -> None:
+    dataset = read_data_directory(_directory_with_french_term(tmp_path))
+    assert dataset.taxonomies.themes["mangroves"].attributes["label_fr"] == (
+        "Restauration des mangroves"
+    )
+    draft = ConceptNoteIntake(dataset.taxonomies, dataset.organisations).draft(FRENCH_MANGROVE_NOTE)
+    found = [s for s in draft.suggestions if s.field == "themes" and s.value == "mangroves"]
+    assert [(s.phrase, s.method, s.confidence) for s in found] == [
+        ("restauration des mangroves", "label", 0.9)
+    ]
+    assert "mangroves" in draft.initiative["themes"]
+    assert draft.initiative["countries"] == ["SN"]
+    # without the French label, the same note finds no such theme
+    plain = read_data_directory(default_taxonomy_dir().parent / "seed")
+    without = ConceptNoteIntake(plain.taxonomies, plain.organisations).draft(FRENCH_MANGROVE_NOTE)
+    assert "mangroves" not in without.initiative["themes"]
+
+
+def test_the_french_label_survives_the_database_and_the_export(tmp_path: Path) -> None:
+    from matcher.formats.taxonomy_io import load_taxonomies
+    from matcher.storage.sql import open_repository
+    from matcher.usecases.directories import export_directory, import_directory
+
+    taxonomies = load_taxonomies()
+    repository = open_repository(f"sqlite:///{tmp_path / 'db.sqlite'}", taxonomies)
+    import_directory(repository, _directory_with_french_term(tmp_path), taxonomies)
+    stored = repository.load_dataset()
+    assert stored.taxonomies.themes["mangroves"].attributes["label_fr"] == (
+        "Restauration des mangroves"
+    )
+    draft = ConceptNoteIntake(stored.taxonomies, stored.organisations).draft(FRENCH_MANGROVE_NOTE)
+    assert "mangroves" in draft.initiative["themes"]
+    export_directory(repository, tmp_path / "out", taxonomies)
+    exported = (tmp_path / "out" / "taxonomy" / "themes.csv").read_text(encoding="utf-8")
+    assert exported.splitlines()[0].endswith(",label_fr")
+    assert exported.splitlines()[1].endswith(",Restauration des mangroves")

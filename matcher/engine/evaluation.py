@@ -31,7 +31,9 @@ How the cases are built (:func:`split_history`, :func:`build_cases`)
   of the history partnerships (a funder that sits in nearly every one) is trivially found;
   it is left out of the relevant items and of every ranking, and ``details`` names it.
 * A relevant organisation unseen in history cannot be ranked: it counts as a miss (rank
-  infinite) for every method alike; ``details`` report how many there were.
+  infinite) for every method alike; ``details`` report how many there were, and the
+  ``ceiling``: the recall@k a perfect ranking of the organisations seen in history would
+  reach (per case, min(relevant seen, k) / relevant, averaged).
 * Every method returns a score per organisation; ties (and organisations a method leaves out,
   such as those outside the product's bounded candidate set) are ordered by popularity (the
   number of history partnerships), then by index position: the same fall-back for all.
@@ -622,6 +624,7 @@ def run_evaluation(
         task.name: {m: [] for m in methods} for task in _TASKS
     }
     unseen = {task.name: 0 for task in _TASKS}
+    ceiling: dict[str, list[float]] = {task.name: [] for task in _TASKS}
     relevant_total = {task.name: 0 for task in _TASKS}
     unknown_lead = 0
     leads_by_rule: dict[str, int] = defaultdict(int)
@@ -655,6 +658,7 @@ def run_evaluation(
             relevant = [index.position[o] for o in task.relevant(task_case)]
             relevant_total[task.name] += len(relevant)
             unseen[task.name] += int(np.count_nonzero(~seen[relevant]))
+            ceiling[task.name].append(min(int(np.count_nonzero(seen[relevant])), k) / len(relevant))
             for name in methods:
                 tic = time.perf_counter()
                 scores = (
@@ -700,6 +704,10 @@ def run_evaluation(
         "leads_unseen_in_history": unknown_lead,
         "relevant": relevant_total,
         "relevant_unseen_in_history": unseen,
+        "ceiling": {
+            name: round(float(np.mean(values)), 4) if values else 0.0
+            for name, values in ceiling.items()
+        },
         "training": getattr(model, "training_", {}),
         "seconds": {
             **{key: round(v, 2) for key, v in timings.items()},

@@ -508,6 +508,7 @@ def _convert(participations: pd.DataFrame, programme_parts: pd.DataFrame) -> _Co
                 "sdg": LIST_SEPARATOR.join(map(str, part.sdg)),
                 "description": part.description,
                 "source": f"CORDIS H2020 programme part {name}",
+                "label_fr": "",
             }
             for code, (name, part) in used.items()
         ],

@@ -127,12 +127,12 @@ FILES: dict[str, FileSpec] = {
 TAXONOMY_EXTENSIONS: dict[str, FileSpec] = {
     "taxonomy/themes.csv": FileSpec(
         required=("code", "label"),
-        optional=("parent", "sdg", "description", "source"),
+        optional=("parent", "sdg", "description", "source", "label_fr"),
         optional_file=True,
     ),
     "taxonomy/capabilities.csv": FileSpec(
         required=("code", "label"),
-        optional=("parent", "description", "source"),
+        optional=("parent", "description", "source", "label_fr"),
         optional_file=True,
     ),
 }
@@ -466,6 +466,8 @@ def _extension_terms(folder: Path, name: str, base: Vocabulary, problems: _Probl
                     name, line, "sdg", f"{attributes['sdg']!r} is not a list of SDG numbers 1-17"
                 )
                 continue
+        if record.get("label_fr"):  # read by the concept-note intake, as the built-in's are
+            attributes["label_fr"] = record["label_fr"]
         terms.append(
             Term(
                 code=code,

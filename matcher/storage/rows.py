@@ -53,7 +53,7 @@ ENTITY_TABLES = ("organisations", "partnerships")
 #: Columns of ``taxonomy_terms`` but its ``vocabulary``: the themes file's, a superset.
 _TERM_COLUMNS = TAXONOMY_EXTENSIONS[TERM_FILES["themes"]].columns
 #: Columns whose empty text is stored as NULL.
-_BLANK_AS_NULL = frozenset({"unit", "sdg"})
+_BLANK_AS_NULL = frozenset({"unit", "sdg", "label_fr"})
 #: Columns holding a list (of codes, countries or names) as interchange text.
 _LIST_COLUMNS = frozenset(
     {"themes", "resources", "motivations", "aliases", "identifiers", "countries", "activity_types"}
@@ -120,7 +120,7 @@ def _terms(rows: Iterable[Mapping[str, Any]], vocabulary: str) -> list[Term]:
             parent=row["parent"],
             description=row["description"],
             source=row["source"],
-            attributes={"sdg": row["sdg"]} if row["sdg"] else {},
+            attributes={key: row[key] for key in ("sdg", "label_fr") if row.get(key)},
         )
         for row in rows
         if row["vocabulary"] == vocabulary

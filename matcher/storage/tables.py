@@ -154,6 +154,7 @@ taxonomy_terms = Table(
     Column("sdg", String(64)),
     Column("description", Text, nullable=False, server_default=""),
     Column("source", Text, nullable=False, server_default=""),
+    Column("label_fr", Text),
 )
 
 initiatives = Table(
