@@ -117,6 +117,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
         index_config=IndexConfig(text_encoder=_text_encoder(app.config["TEXT_ENCODER"])),
         background=app.config["INDEX_REFRESH"] != "inline",
         poll_seconds=float(app.config["INDEX_POLL_SECONDS"]),
+        snapshot_dir=app.config["SNAPSHOT_DIR"] or None,
     )
     install_services(
         app,
@@ -135,6 +136,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     docs.init_app(app)
 
     holder.refresh(force=True)
+    if app.config["SNAPSHOT_DIR"]:
+        holder.watch()
     return app
 
 

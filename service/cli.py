@@ -33,6 +33,7 @@ from matcher.storage.sql import SqlRepository, open_repository
 from matcher.usecases.decisions import load_history
 from matcher.usecases.directories import export_directory, import_directory, load_dataset
 from matcher.usecases.drafting import draft_note
+from matcher.usecases.indexing import build_index_snapshot, snapshot_recommender
 from matcher.usecases.recommending import format_recommendation, recommend
 from matcher.usecases.screening import dismiss_flag, screen_sanctions
 
@@ -206,16 +207,25 @@ def export_command(directory: Path, database_url: str, spreadsheet_safe: bool) -
     help="Read organisations from a data directory instead of the database.",
 )
 @_db_option
+@click.option(
+    "--snapshot",
+    "snapshot_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Answer from an index snapshot (partnermatch index build), memory-mapped.",
+)
 @click.option("--count", type=click.IntRange(1, 50), help="Number of coalitions.")
 @click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="text")
 def recommend_command(
     initiative_file: Path,
     data_dir: Path | None,
     database_url: str,
+    snapshot_path: Path | None,
     count: int | None,
     output_format: str,
 ) -> None:
     """Coalitions for one initiative."""
+    if snapshot_path is not None and data_dir is not None:
+        raise click.UsageError("give --snapshot or --data, not both")
     try:
         body = json.loads(initiative_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as err:
@@ -226,10 +236,13 @@ def recommend_command(
         if count is not None and isinstance(body, dict):
             body = {**body, "count": count}
         initiative = Initiative.from_mapping(body)
-        taxonomies = load_taxonomies()
-        if data_dir is not None:
+        if snapshot_path is not None:
+            result = snapshot_recommender(snapshot_path).recommend(initiative)
+        elif data_dir is not None:
+            taxonomies = load_taxonomies()
             result = recommend(load_dataset(taxonomies, data_dir=data_dir), initiative)
         else:  # the database: with the reviewers' decisions, as the service recommends
+            taxonomies = load_taxonomies()
             repository = _repository(database_url)
             history = load_history(repository, SqlCatalog(repository.engine, taxonomies))
             result = recommend(history.dataset, initiative, rejections=history.rejections)
@@ -385,7 +398,21 @@ def evaluate_command(
     show_default=True,
     help="Threads per worker (requests are CPU-bound: prefer more workers).",
 )
-def serve_command(database_url: str, host: str, port: int, workers: int, threads: int) -> None:
+@click.option(
+    "--snapshot-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("PARTNERMATCH_SNAPSHOT_DIR") or None,
+    show_default="$PARTNERMATCH_SNAPSHOT_DIR, else none: each worker builds its own index",
+    help="Serve memory-mapped index snapshots kept here, one per data version.",
+)
+def serve_command(
+    database_url: str,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    snapshot_dir: Path | None,
+) -> None:
     """The HTTP API under gunicorn (Ctrl-C or SIGTERM stops it)."""
     from service.server import serve
 
@@ -394,7 +421,71 @@ def serve_command(database_url: str, host: str, port: int, workers: int, threads
     except PartnerMatchError as err:
         _fail(str(err))
     click.echo(f"serving {database_url} on http://{host}:{port} with {workers} worker(s)")
-    serve({"DATABASE_URL": database_url}, host=host, port=port, workers=workers, threads=threads)
+    config: dict[str, Any] = {"DATABASE_URL": database_url}
+    if snapshot_dir is not None:
+        config["SNAPSHOT_DIR"] = str(snapshot_dir)
+    serve(config, host=host, port=port, workers=workers, threads=threads)
+
+
+@cli.group("index")
+def index_group() -> None:
+    """The index snapshot: the recommendation index written once, memory-mapped by readers."""
+
+
+@index_group.command("build")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Read organisations from a data directory instead of the database.",
+)
+@_db_option
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="Snapshot folder to write."
+)
+@click.option("--force", is_flag=True, help="Replace a snapshot already at --out.")
+@click.option(
+    "--text-encoder",
+    type=click.Choice(["use", "tfidf", "none"]),
+    default="none",
+    show_default=True,
+    help="Embed the organisations' words into the snapshot (see README, Words).",
+)
+def index_build_command(
+    data_dir: Path | None, database_url: str, out: Path, force: bool, text_encoder: str
+) -> None:
+    """Build the index and write it as a snapshot folder (written aside, then renamed)."""
+    from matcher.engine.index import IndexConfig
+
+    if out.exists() and not force:
+        _fail(f"{out} already exists; use --force to replace it")
+    try:
+        taxonomies = load_taxonomies()
+        repository = None if data_dir is not None else _repository(database_url)
+        manifest = build_index_snapshot(
+            taxonomies,
+            out,
+            data_dir=data_dir,
+            repository=repository,
+            config=IndexConfig(text_encoder=None if text_encoder == "none" else text_encoder),
+            replace=force,
+            text_progress=_embedding_bar(),
+        )
+    except DataDirectoryError as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        _fail(f"{data_dir} rejected: {len(err.problems)} problem(s)")
+    except PartnerMatchError as err:
+        _fail(str(err))
+    version = manifest["data_version"]
+    click.echo(
+        f"{out}: snapshot of {manifest['organisations']} organisations and "
+        f"{manifest['partnerships']} partnerships"
+        + (f" at data version {version}" if version is not None else "")
+        + f", {manifest['bytes'] / 2**20:.1f} MiB in {len(manifest['arrays'])} arrays "
+        f"(read {manifest['read_seconds']:.1f} s, index {manifest['index_seconds']:.1f} s, "
+        f"write {manifest['write_seconds']:.1f} s)"
+    )
 
 
 @cli.command("report")
@@ -406,6 +497,13 @@ def serve_command(database_url: str, host: str, port: int, workers: int, threads
     help="Read organisations from a data directory instead of the database.",
 )
 @_db_option
+@click.option(
+    "--snapshot",
+    "snapshot_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Recommend from an index snapshot (memory-mapped; the local pool's forked workers "
+    "share its pages).",
+)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", help="Dask scheduler address, with --engine dask.")
@@ -440,6 +538,7 @@ def report_command(
     initiatives: Path,
     data_dir: Path | None,
     database_url: str,
+    snapshot_path: Path | None,
     out: Path,
     engine: str,
     scheduler: str | None,
@@ -464,13 +563,16 @@ def report_command(
     if scheduler and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")
     try:
-        taxonomies = load_taxonomies()
-        repository = None if data_dir is not None else _repository(database_url)
-        dataset = load_dataset(taxonomies, data_dir=data_dir, repository=repository)
-        entries = read_initiatives(initiatives, dataset.taxonomies)
+        if snapshot_path is not None:
+            recommender = snapshot_recommender(snapshot_path)
+        else:
+            taxonomies = load_taxonomies()
+            repository = None if data_dir is not None else _repository(database_url)
+            dataset = load_dataset(taxonomies, data_dir=data_dir, repository=repository)
+            recommender = CoalitionRecommender().fit(build_index(dataset))
+        entries = read_initiatives(initiatives, recommender.index_.taxonomies)
         if not entries:
             _fail(f"{initiatives}: no initiatives found")
-        recommender = CoalitionRecommender().fit(build_index(dataset))
         options = ReportOptions(
             out=out,
             engine=engine,

@@ -10,6 +10,11 @@ then the mapping given to :func:`service.app.create_app`.
 ``PARTNERMATCH_MAX_IMPORT_UNPACKED_BYTES`` most bytes a zip import may unpack to (256 MiB)
 ``PARTNERMATCH_INDEX_REFRESH``     ``background`` (default) or ``inline`` index rebuilds
 ``PARTNERMATCH_INDEX_POLL_SECONDS`` how often a worker checks the data version (default 2)
+``PARTNERMATCH_SNAPSHOT_DIR``      a folder of index snapshots, one per data version: each
+                                   built once (one worker, under a file lock) and
+                                   memory-mapped by every worker; a background thread polls
+                                   the data version (default: none, each worker builds its
+                                   own index in memory)
 ``PARTNERMATCH_RATE_LIMIT``        per key on the expensive endpoints (default 600 per minute)
 ``PARTNERMATCH_TEXT_ENCODER``      how the organisations' words are embedded: ``use``
                                    (default: the multilingual sentence encoder), ``tfidf``
@@ -41,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_IMPORT_UNPACKED_BYTES": 256 * 2**20,
     "INDEX_REFRESH": "background",
     "INDEX_POLL_SECONDS": 2.0,
+    "SNAPSHOT_DIR": None,
     "OPENAPI_VERSION": "3.1.0",
     "VALIDATION_ERROR_STATUS_CODE": 422,
     "AUTO_VALIDATION_ERROR_RESPONSE": True,

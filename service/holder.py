@@ -3,6 +3,15 @@
 A request always sees a complete index: a rebuild happens aside (in a background thread, or
 inline when configured so) and replaces the served snapshot in one assignment. Each
 snapshot knows the data version it was built from; responses carry it.
+
+Two ways to get the index. Without a snapshot folder, each worker reads the database and
+builds its own index in memory. With one (``snapshot_dir``, the service's
+``PARTNERMATCH_SNAPSHOT_DIR``), the index of each data version is written once as an on-disk
+snapshot (:mod:`matcher.engine.snapshot`) by whichever worker gets the folder's file lock
+first, and every worker memory-maps it: the arrays are shared by all workers through the page
+cache, and a worker switches to a new data version in the time it takes to open a snapshot
+(milliseconds) once one exists. :meth:`EngineHolder.watch` polls the data version in a
+background thread, so an idle worker switches too.
 """
 
 from __future__ import annotations
@@ -10,19 +19,36 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
-from matcher.domain.dataset import Dataset
-from matcher.engine.index import IndexConfig, build_index
+from matcher.domain.model import Organisation
+from matcher.domain.taxonomy import Taxonomies
+from matcher.engine.index import Index, IndexConfig, build_index
 from matcher.engine.intake import ConceptNoteIntake
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig
+from matcher.engine.snapshot import SnapshotStore, open_snapshot
+from matcher.engine.text import EmbeddingCache
 from matcher.usecases.decisions import History
 from matcher.usecases.drafting import make_intake
+from matcher.usecases.indexing import rejections_from_json, rejections_to_json
 
-__all__ = ["Snapshot", "EngineHolder"]
+__all__ = ["Records", "Snapshot", "EngineHolder"]
 
 log = logging.getLogger(__name__)
+
+
+class Records(Protocol):
+    """What the API and pages read besides the engine: a :class:`Dataset` in memory, or the
+    index's :class:`~matcher.engine.directory.Directory` when served from a snapshot."""
+
+    @property
+    def taxonomies(self) -> Taxonomies: ...
+
+    @property
+    def organisations(self) -> Mapping[str, Organisation]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +57,7 @@ class Snapshot:
 
     data_version: int
     engine: CoalitionRecommender
-    dataset: Dataset
+    dataset: Records
     built_in_seconds: float
 
 
@@ -53,6 +79,9 @@ class EngineHolder:
         Rebuild in a thread (requests keep the previous snapshot meanwhile) or inline.
     poll_seconds : float
         How often at most a request asks the database for its data version.
+    snapshot_dir : path, optional
+        Serve memory-mapped snapshots kept in this folder, one per data version, each built
+        once by one process (see the module docstring); ``None``: build in memory.
     """
 
     def __init__(
@@ -64,6 +93,7 @@ class EngineHolder:
         index_config: IndexConfig | None = None,
         background: bool = True,
         poll_seconds: float = 2.0,
+        snapshot_dir: Path | str | None = None,
     ) -> None:
         self._load = load
         self._current_version = current_version
@@ -76,6 +106,9 @@ class EngineHolder:
         self._lock = threading.Lock()
         self._building = False
         self._last_poll = 0.0
+        self._store = SnapshotStore(snapshot_dir) if snapshot_dir is not None else None
+        self._text_cache: EmbeddingCache | None = None
+        self._watcher: threading.Thread | None = None
         self.last_error: str | None = None
 
     @property
@@ -83,18 +116,35 @@ class EngineHolder:
         """The snapshot served now (``None`` until the first build finished)."""
         return self._snapshot
 
-    def build(self) -> Snapshot:
-        """Build a snapshot from the database now and serve it."""
-        started = time.perf_counter()
+    def _read_and_build(self) -> tuple[History, Index]:
+        """Read the database and build its index (embedding only texts not seen before)."""
         history = self._load()
-        version, dataset = history.data_version, history.dataset
-        previous = self._snapshot
-        text = previous.engine.index_.text if previous is not None else None
-        index = build_index(
-            dataset, self._index_config, text_cache=text.cache if text is not None else None
-        )
-        engine = CoalitionRecommender(config=self._config).fit(index, rejections=history.rejections)
-        snapshot = Snapshot(version, engine, dataset, time.perf_counter() - started)
+        index = build_index(history.dataset, self._index_config, text_cache=self._text_cache)
+        self._text_cache = index.text.cache if index.text is not None else None
+        return history, index
+
+    def _build_for_store(self) -> tuple[int, Index, dict[str, Any]]:
+        """What the snapshot of the data now holds: the reviewers' rejections go into its
+        manifest, so that every worker fits on the same ones."""
+        history, index = self._read_and_build()
+        return history.data_version, index, {"rejections": rejections_to_json(history.rejections)}
+
+    def build(self) -> Snapshot:
+        """Build (or, with a snapshot folder, open) the index of the data now and serve it."""
+        started = time.perf_counter()
+        records: Records
+        if self._store is None:
+            history, index = self._read_and_build()
+            version, rejections = history.data_version, history.rejections
+            records = index.dataset
+        else:
+            version, path = self._store.ensure(self._current_version(), self._build_for_store)
+            opened = open_snapshot(path)
+            index = opened.index
+            rejections = rejections_from_json(opened.manifest.get("rejections", ()))
+            records = index.records
+        engine = CoalitionRecommender(config=self._config).fit(index, rejections=rejections)
+        snapshot = Snapshot(version, engine, records, time.perf_counter() - started)
         with self._lock:
             current = self._snapshot
             if current is None or snapshot.data_version >= current.data_version:
@@ -148,6 +198,24 @@ class EngineHolder:
             threading.Thread(target=self._build_guarded, name="index-rebuild", daemon=True).start()
         else:
             self._build_guarded()
+
+    def watch(self) -> None:
+        """Poll the data version every ``poll_seconds`` in a daemon thread (once started, it
+        runs for the life of the process), so that the worker switches to a new index even
+        while no request comes; requests still poll as well."""
+        with self._lock:
+            if self._watcher is not None:
+                return
+            self._watcher = threading.Thread(target=self._poll, name="index-watch", daemon=True)
+        self._watcher.start()
+
+    def _poll(self) -> None:
+        while True:
+            time.sleep(self._poll_seconds)
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - the database may be briefly away; poll again
+                log.exception("polling the data version failed")
 
     def wait(self, timeout: float = 60.0) -> Snapshot | None:
         """Wait for a rebuild in progress to finish (for tests and start-up)."""

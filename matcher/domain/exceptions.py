@@ -13,6 +13,7 @@ __all__ = [
     "UnknownReferenceError",
     "TaxonomyError",
     "DataDirectoryError",
+    "SnapshotError",
 ]
 
 
@@ -64,3 +65,8 @@ class DataDirectoryError(PartnerMatchError):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         super().__init__(f"{count} {noun} found:\n" + "\n".join(self.problems))
+
+
+class SnapshotError(PartnerMatchError):
+    """An index snapshot cannot be written or opened (missing, unfinished, of another format
+    version, damaged), or an index opened from one was asked for what it does not hold."""

@@ -716,11 +716,17 @@ def warmest_path(
     return path
 
 
-def warm_up(cumulative: FloatArray, walks: sp.csr_matrix, *matrices: sp.csr_matrix) -> None:
+def warm_up(
+    cumulative: FloatArray,
+    walks: sp.csr_matrix,
+    matrices: Sequence[sp.csr_matrix] = (),
+    groups: Sequence[IntArray] = (),
+) -> None:
     """Load (or compile, the first time on a machine) every compiled function, so that no
     request pays for it: called when a recommender is fitted, with its walk graph's running
-    edge weights and matrix and the index's sparse matrices a request reads (their array
-    types select what is compiled).
+    edge weights and matrix, the index's sparse matrices a request reads and its group ids
+    (country, sector, kind): their array types (a memory-mapped snapshot's are read-only)
+    select what is compiled.
     """
     n = 3
     columns = np.array([[1.0, 0.0], [0.0, 0.8], [0.5, 0.5]])
@@ -784,6 +790,8 @@ def warm_up(cumulative: FloatArray, walks: sp.csr_matrix, *matrices: sp.csr_matr
         np.asarray(walks.indptr), np.asarray(walks.indices), np.asarray(walks.data), 0, 0, 3
     )
     in_group(nothing, np.zeros(0), nothing, 0)
+    for ids in groups:
+        in_group(nothing, np.zeros(0), np.asarray(ids), 0)
     rules = pack_rules(
         n,
         min_size=1,

@@ -14,7 +14,6 @@ introduces it, and an earlier rejection for the same lead.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -27,7 +26,6 @@ from matcher.domain.model import (
     CoalitionMember,
     Gap,
     Initiative,
-    Partnership,
 )
 from matcher.domain.taxonomy import MatchCredits, match_credit
 from matcher.engine.index import KINDS, Index
@@ -95,16 +93,14 @@ class Explainer:
         self.credits = credits
         self.gap_below = gap_below
         self._credit: dict[tuple[str, str], float] = {}
-        self._partnerships_of: dict[str, tuple[str, ...]] | None = None
 
     def identity(self, position: int) -> Identity:
         """The id, name, kind and country of the organisation at index ``position``."""
         index = self.index
         org_id = index.org_ids[position]
-        organisation = index.dataset.organisations.get(org_id)
         return Identity(
             org_id,
-            organisation.name if organisation is not None else org_id,
+            index.records.names[position],
             KINDS[int(index.kind[position])].value,
             index.country[position],
         )
@@ -397,7 +393,9 @@ class Explainer:
         found = text_index.closest_partnership(position, text_index.encode_query(text))
         if found is None or found[1] <= 0:
             return []
-        partnership = self.index.dataset.partnerships[found[0]]
+        partnership = self.index.records.partnership(found[0])
+        if partnership is None:
+            return []
         where = ", ".join(
             str(part)
             for part in (partnership.start_year, "/".join(sorted(partnership.countries)))
@@ -436,29 +434,21 @@ class Explainer:
 
     def _most_recent(self, partnership_ids: Sequence[str]) -> list[str]:
         """``partnership_ids`` most recent first (by start year; undated last, then id)."""
-        partnerships = self.index.dataset.partnerships
-        return sorted(
-            partnership_ids,
-            key=lambda p: (-(partnerships[p].start_year or 0), p),
-        )
+        records = self.index.records
+        return sorted(partnership_ids, key=lambda p: (-(records.start_year(p) or 0), p))
 
     def _shared(self, a: int, b: int) -> list[str]:
         """The partnerships the organisations at ``a`` and ``b`` shared, most recent first."""
         if a == b or self.index.collaboration[a, b] <= 0:
             return []
-        by_org = self._partnerships_of
-        if by_org is None:  # built on first use: one pass over the memberships
-            grouped: dict[str, list[str]] = defaultdict(list)
-            for membership in self.index.dataset.memberships:
-                grouped[membership.org_id].append(membership.partnership_id)
-            by_org = self._partnerships_of = {o: tuple(p) for o, p in grouped.items()}
-        ids = self.index.org_ids
-        common = set(by_org.get(ids[a], ())) & set(by_org.get(ids[b], ()))
+        records = self.index.records
+        common = set(records.partnerships_of(a)) & set(records.partnerships_of(b))
         return self._most_recent(sorted(common))
 
     def _past(self, partnership_id: str) -> PastPartnership:
         """A partnership as :class:`~matcher.engine.reasons.PastPartnership`."""
-        partnership: Partnership = self.index.dataset.partnerships[partnership_id]
+        partnership = self.index.records.partnership(partnership_id)
+        assert partnership is not None, partnership_id  # from the index's own memberships
         countries = self.index.taxonomies.countries
         return PastPartnership(
             partnership.name,

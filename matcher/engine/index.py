@@ -49,6 +49,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from matcher.domain.dataset import Dataset
+from matcher.domain.exceptions import SnapshotError
 from matcher.domain.model import (
     ActivityType,
     Conflict,
@@ -61,6 +62,8 @@ from matcher.domain.model import (
     Sector,
 )
 from matcher.domain.taxonomy import Taxonomies
+from matcher.engine.directory import Directory, build_directory
+from matcher.engine.proximity import WalkGraph
 from matcher.engine.text import EmbeddingCache, TextIndex, build_text_index, make_encoder
 
 __all__ = [
@@ -165,7 +168,7 @@ class Evidence:
 class Index:
     """Compact arrays over organisations; row ``i`` of every array is ``org_ids[i]``."""
 
-    org_ids: tuple[str, ...]
+    org_ids: Sequence[str]
     position: Mapping[str, int]
     capability_codes: tuple[str, ...]
     capability_position: Mapping[str, int]
@@ -182,13 +185,13 @@ class Index:
     collaboration: sp.csr_matrix
     kind: IntArray
     sector: IntArray
-    country: tuple[str | None, ...]
+    country: Sequence[str | None]
     country_id: IntArray
     country_lookup: Mapping[str, int]
     by_country: Mapping[str, IntArray]
     by_sector: tuple[IntArray, ...]
     by_kind: tuple[IntArray, ...]
-    region: tuple[str | None, ...]
+    region: Sequence[str | None]
     region_id: IntArray
     ldc: BoolArray
     large: BoolArray
@@ -207,17 +210,41 @@ class Index:
     last_year: IntArray
     reference_year: int
     taxonomies: Taxonomies = field(repr=False, compare=False)
-    dataset: Dataset = field(repr=False, compare=False)
+    records: Directory = field(repr=False, compare=False)
+    source: Dataset | None = field(default=None, repr=False, compare=False)
     text: TextIndex | None = field(default=None, repr=False, compare=False)
+    #: The collaboration matrix prepared for walks, when a snapshot holds it (memory-mapped);
+    #: ``None``: the recommender prepares it from ``collaboration`` when fitted.
+    walk_graph: WalkGraph | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
         """Number of organisations."""
         return len(self.org_ids)
 
+    @property
+    def dataset(self) -> Dataset:
+        """The dataset the index was built from (the evaluation and the learned model read
+        its history); an index opened from a snapshot (:mod:`matcher.engine.snapshot`) has
+        none, and serving needs none: names, partnerships, flags and conflicts are in
+        :attr:`records`.
+
+        Raises
+        ------
+        SnapshotError
+            On an index opened from a snapshot.
+        """
+        if self.source is None:
+            raise SnapshotError(
+                "this index was opened from a snapshot and holds no Dataset; "
+                "build it from the data (build_index) for evaluation or a learned model"
+            )
+        return self.source
+
     def organisation(self, position: int) -> Organisation:
-        """The domain object at a row of the index."""
-        return self.dataset.organisations[self.org_ids[position]]
+        """The organisation at a row of the index (from :attr:`records`: see
+        :meth:`~matcher.engine.directory.Directory.organisation` for the fields it keeps)."""
+        return self.records.organisation(position)
 
 
 def _reference_year(dataset: Dataset, config: IndexConfig) -> int:
@@ -474,7 +501,8 @@ def build_index(
         last_year=last_year,
         reference_year=reference,
         taxonomies=taxonomies,
-        dataset=dataset,
+        records=build_directory(dataset, org_ids, position),
+        source=dataset,
         text=(
             build_text_index(
                 dataset,

@@ -294,7 +294,7 @@ class CandidateSources:
             """The group's most popular organisations and its best holders of each need."""
             chosen.append(popular[:count])
             for holders, coverage in need_vectors:
-                chosen.append(_top(*in_group(holders, coverage, ids, wanted), count))
+                chosen.append(_top(*in_group(holders, coverage, np.asarray(ids), wanted), count))
 
         for country in sorted(initiative.countries):
             if country in index.country_lookup:
@@ -334,9 +334,14 @@ class Gates:
 
     def __init__(self, index: Index, policy: ScreeningPolicy) -> None:
         self.index = index
-        active_of = {index.org_ids[i]: int(index.active[i]) for i in np.flatnonzero(index.active)}
+        active_of = {
+            index.org_ids[i]: int(index.active[i]) for i in np.flatnonzero(index.active).tolist()
+        }
         self.screening: dict[str, Screening] = screen_all(
-            index.dataset.organisations.values(), index.flags_of, active_of, policy
+            index.records.screenable(policy, index.active),
+            index.flags_of,
+            active_of,
+            policy,
         )
         self._screened_out = {
             index.position[org_id]: Exclusion(

@@ -248,11 +248,9 @@ def build_rules(
     """
     where = {p: k for k, p in enumerate(pool.tolist())}
     conflicts = []
-    for conflict in index.dataset.conflicts:
-        a = where.get(index.position[conflict.org_a])
-        b = where.get(index.position[conflict.org_b])
-        if a is not None and b is not None:
-            conflicts.append((a, b))
+    pairs = index.records.conflict_pairs
+    for a_position, b_position in pairs[np.isin(pairs, pool).all(axis=1)].tolist():
+        conflicts.append((where[a_position], where[b_position]))
     lead_sector = int(index.sector[lead])
     lead_kind = int(index.kind[lead])
     required_sectors = frozenset(

@@ -282,7 +282,11 @@ class CoalitionRecommender:
         likelihood of joining; without it :meth:`complete` ranks by the objective's gain."""
         config = self.config
         self.index_ = index
-        self.graph_ = WalkGraph.from_matrix(index.collaboration)
+        self.graph_ = (
+            index.walk_graph
+            if index.walk_graph is not None
+            else WalkGraph.from_matrix(index.collaboration)
+        )
         self.affinity_ = affinity.ranker(index, self.graph_) if affinity is not None else None
         self.gates_ = Gates(index, config.screening)
         self.screening_ = self.gates_.screening
@@ -302,7 +306,12 @@ class CoalitionRecommender:
         (:mod:`matcher.engine.compiled`), so that no request pays for it: :meth:`fit` does;
         a process that receives a fitted recommender (unpickled) calls it once."""
         index = self._fitted()
-        warm_up(self.graph_.cumulative, self.graph_.matrix, index.collaboration, index.theme)
+        warm_up(
+            self.graph_.cumulative,
+            self.graph_.matrix,
+            (index.collaboration, index.theme),
+            (index.country_id, index.sector, index.kind),
+        )
 
     def rejected(self, lead: str) -> Mapping[str, Rejection]:
         """The members rejected before for ``lead``, with their latest rejection."""

@@ -307,12 +307,6 @@ _FACTORIES: dict[str, Callable[..., Any]] = {
 _SET_FIELDS = {"themes", "resources", "motivations", "countries", "activity_types"}
 
 
-@dataclass
-class _Row:
-    line: int
-    values: dict[str, Any]
-
-
 class _Problems(list[str]):
     def add(self, file: str, line: int, column: str, reason: str) -> None:
         self.append(f"{file}:{line}: {column}: {reason}")
@@ -346,44 +340,42 @@ def _read_table(path: Path, name: str, spec: FileSpec, problems: _Problems) -> p
     return frame.apply(lambda col: col.str.strip()) if header_ok else None
 
 
-def _parse_rows(
+def _parse_and_build(
     name: str, frame: pd.DataFrame, spec: FileSpec, taxonomies: Taxonomies, problems: _Problems
-) -> list[_Row]:
+) -> list[tuple[int, Any]]:
+    """Each row's cells parsed, then the domain object built, row after row: only the objects
+    are kept (not a dict per row of the whole file first), which bounds the peak memory of a
+    large file. Problems come as before: every cell problem of the file, then every problem
+    of building an object."""
     parsers = PARSERS[name]
-    rows = []
-    for index, record in enumerate(frame.to_dict("records")):
+    factory = _FACTORIES[name]
+    columns = [str(column) for column in frame.columns]
+    built: list[tuple[int, Any]] = []
+    build_problems = _Problems()
+    for index, cells in enumerate(frame.itertuples(index=False, name=None)):
         line = index + 2
         values: dict[str, Any] = {}
         ok = True
-        for column, cell in record.items():
-            column = str(column)
+        for column, cell in zip(columns, cells, strict=True):
             if cell == "":
                 if column in spec.required:
                     problems.add(name, line, column, "missing required value")
                     ok = False
                 continue
             try:
-                values[column] = parsers[column](cell, taxonomies)
+                value = parsers[column](cell, taxonomies)
             except ValueError as err:
                 problems.add(name, line, column, str(err))
                 ok = False
-        if ok:
-            rows.append(_Row(line, values))
-    return rows
-
-
-def _build(name: str, rows: list[_Row], problems: _Problems) -> list[tuple[int, Any]]:
-    built = []
-    factory = _FACTORIES[name]
-    for row in rows:
-        values = {
-            key: (frozenset(value) if key in _SET_FIELDS else value)
-            for key, value in row.values.items()
-        }
+                continue
+            values[column] = frozenset(value) if column in _SET_FIELDS else value
+        if not ok:
+            continue
         try:
-            built.append((row.line, factory(**values)))
+            built.append((line, factory(**values)))
         except ValidationError as err:
-            problems.add(name, row.line, err.field or "-", _lower_first(str(err)))
+            build_problems.add(name, line, err.field or "-", _lower_first(str(err)))
+    problems.extend(build_problems)
     return built
 
 
@@ -531,9 +523,11 @@ def read_data_directory(folder: Path | str, taxonomies: Taxonomies | None = None
     declared: dict[str, frozenset[str] | None] = {}
     for name, spec in FILES.items():
         frame = _read_table(folder / name, name, spec, problems)
-        rows = [] if frame is None else _parse_rows(name, frame, spec, taxonomies, problems)
-        built[name] = _build(name, rows, problems)
         declared[name] = None if frame is None or "id" not in frame else frozenset(frame["id"])
+        built[name] = (
+            [] if frame is None else _parse_and_build(name, frame, spec, taxonomies, problems)
+        )
+        del frame  # the file's strings go before the next file is read
 
     organisations = _Ids(
         _unique_ids("organisations.csv", built["organisations.csv"], problems),

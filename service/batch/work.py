@@ -306,7 +306,7 @@ def _ties(recommender: CoalitionRecommender, ids: Sequence[str]) -> list[list[An
 
 def _organisation(index: Any, org_id: str) -> dict[str, Any]:
     position = index.position[org_id]
-    organisation = index.dataset.organisations[org_id]
+    organisation = index.organisation(position)
     return {
         "name": organisation.name,
         "kind": organisation.kind.value,
