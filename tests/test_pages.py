@@ -22,6 +22,7 @@ from matcher.domain.model import Capability, Flag, Organisation
 from matcher.storage.catalog import ProposalRecord
 from matcher.usecases.organisations import (
     OrganisationDirectory,
+    organisation_neighbourhood,
     organisation_profile,
 )
 from matcher.usecases.screening import dismiss_flag
@@ -829,7 +830,9 @@ def test_the_organisation_page_shows_its_record_in_words(
 def test_closest_collaborators_come_first_by_shared_partnerships(found: Services) -> None:
     dataset = found.repository.load_dataset()
     profile = organisation_profile(
-        found.repository.neighbourhood("unicef"), found.catalog, "unicef"
+        organisation_neighbourhood(found.repository, found.catalog, "unicef"),
+        found.catalog,
+        "unicef",
     )
     shared = [c.shared for c in profile.collaborators]
     assert shared == sorted(shared, reverse=True)

@@ -8,7 +8,7 @@ killed half-way, nothing of it is visible.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,10 +164,11 @@ class SqlRepository:
         query = select(table) if where is None else select(table).where(where)
         return [dict(row) for row in connection.execute(query).mappings()]
 
-    def neighbourhood(self, org_id: str) -> Dataset:
+    def neighbourhood(self, org_id: str, also: Iterable[str] = ()) -> Dataset:
         """One organisation with what its record page shows, read in one transaction: its
         capabilities and flags, the partnerships it took part in with all their members, and
-        those members (without their own capabilities).
+        those members and the organisations ``also`` names that exist (without their own
+        capabilities).
 
         Raises
         ------
@@ -190,7 +191,7 @@ class SqlRepository:
                 ),
                 "flags": self._read(connection, "flags", tables.flags.c.org_id == org_id),
             }
-            members = {org_id} | {row["org_id"] for row in rows["memberships"]}
+            members = {org_id, *also} | {row["org_id"] for row in rows["memberships"]}
             rows["organisations"] = self._read(
                 connection, "organisations", tables.organisations.c.id.in_(sorted(members))
             )

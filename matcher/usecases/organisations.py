@@ -30,6 +30,8 @@ from matcher.storage.catalog import (
     SqlCatalog,
 )
 from matcher.storage.repository import AuditEntry
+from matcher.storage.sql import SqlRepository
+from matcher.usecases.decisions import with_decisions
 
 __all__ = [
     "OrganisationDirectory",
@@ -41,6 +43,7 @@ __all__ = [
     "Collaborator",
     "ProposalLine",
     "OrganisationProfile",
+    "organisation_neighbourhood",
     "organisation_profile",
     "SearchResult",
     "search_organisations",
@@ -296,6 +299,29 @@ def _partnership_line(
     )
 
 
+def organisation_neighbourhood(
+    repository: SqlRepository, catalog: SqlCatalog, org_id: str
+) -> Dataset:
+    """What :func:`organisation_profile` reads: the organisation's neighbourhood in the
+    database, with the approved proposals it took part in as partnerships, as the index
+    learns them (:func:`~matcher.usecases.decisions.with_decisions`).
+
+    Raises
+    ------
+    NotFoundError
+    """
+    approved = [
+        (proposal, initiative)
+        for proposal, initiative in catalog.decided_proposals()
+        if proposal.status == "approved"
+        and (initiative.lead == org_id or org_id in proposal.members)
+    ]
+    also = {
+        org for proposal, initiative in approved for org in (initiative.lead, *proposal.members)
+    }
+    return with_decisions(repository.neighbourhood(org_id, also), approved)
+
+
 def organisation_profile(
     neighbourhood: Dataset,
     catalog: SqlCatalog,
@@ -310,7 +336,7 @@ def organisation_profile(
     ----------
     neighbourhood : Dataset
         The organisation with its capabilities, flags, partnerships and their members
-        (:meth:`~matcher.storage.sql.SqlRepository.neighbourhood` reads it).
+        (:func:`organisation_neighbourhood` reads it).
     catalog : SqlCatalog
         Where proposals, their decisions and the audit trail are kept.
     org_id : str

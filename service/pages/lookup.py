@@ -16,6 +16,7 @@ from matcher.domain.exceptions import NotFoundError
 from matcher.formats.spreadsheet import spreadsheet_safe
 from matcher.storage.catalog import ProposalRecord
 from matcher.usecases.organisations import (
+    organisation_neighbourhood,
     organisation_profile,
     place_name,
     search_organisations,
@@ -46,7 +47,9 @@ def organisation(org_id: str) -> Response:
         return error_page(503, "The recommendation index is being built; try again shortly.")
     try:
         profile = organisation_profile(
-            services().repository.neighbourhood(org_id), services().catalog, org_id
+            organisation_neighbourhood(services().repository, services().catalog, org_id),
+            services().catalog,
+            org_id,
         )
     except NotFoundError:
         return error_page(404, f"No organisation has the id “{org_id}” in the served data.")

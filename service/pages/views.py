@@ -45,6 +45,7 @@ from matcher.usecases.apikeys import PERMISSIONS, Role, parse_key, verify_key
 from matcher.usecases.editing import check_initiative
 from matcher.usecases.organisations import (
     OrganisationDirectory,
+    organisation_neighbourhood,
     organisation_profile,
     place_name,
 )
@@ -507,7 +508,10 @@ def _proposal_page(
     lead = str(body.get("lead") or "")
     try:
         lead_profile = organisation_profile(
-            services().repository.neighbourhood(lead), catalog, lead, proposals=20
+            organisation_neighbourhood(services().repository, catalog, lead),
+            catalog,
+            lead,
+            proposals=20,
         )
     except NotFoundError:
         lead_profile = None
