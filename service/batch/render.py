@@ -24,13 +24,15 @@ from matplotlib.figure import Figure
 from matplotlib.typing import RcKeyType
 
 from matcher.engine.reasons import needs_sentence, share_sentence, solver_sentence
-from service.pages.render import HEAT_COLOURS, heat_bucket, text_colour
 from service.pictures import (
+    HEAT_COLOURS,
     SECTOR_COLOURS,
     coalition_picture,
     coalition_svg,
+    heat_bucket,
     short_label,
     svg_document,
+    text_colour,
 )
 
 __all__ = [
@@ -202,7 +204,7 @@ def coalition_figure(result: Mapping[str, Any], coalition: Mapping[str, Any]) ->
 def coverage_figure(result: Mapping[str, Any]) -> bytes | None:
     """Needs (rows) × members of the recommended coalitions (columns), each cell the
     member's coverage of the need (0-1) written in it and coloured on the review pages'
-    scale (:data:`service.pages.render.HEAT_COLOURS`), with a legend; ``None`` without needs
+    scale (:data:`service.pictures.HEAT_COLOURS`), with a legend; ``None`` without needs
     or coalitions.
 
     Plain SVG text (no matplotlib): every name is XML-escaped, and the same result gives the
