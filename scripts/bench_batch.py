@@ -9,7 +9,7 @@ modes, each what ``partnermatch report`` writes:
 * ``no pictures``: recommend + result.json + HTML + Markdown per initiative, the CSV files
   and the portfolio view (``--no-figures``);
 * ``full``: the same plus the SVG pictures (a picture per coalition and the heat-map), on
-  the first ``--figure-initiatives`` initiatives (matplotlib dominates: fewer suffice).
+  the first ``--figure-initiatives`` initiatives.
 
 It also times ``recommend()`` alone in one process: the ceiling per core.
 

@@ -21,6 +21,11 @@ import jinja2
 from markupsafe import Markup
 
 __all__ = [
+    "HEAT_COLOURS",
+    "heat_bucket",
+    "relative_luminance",
+    "contrast_ratio",
+    "text_colour",
     "SECTOR_COLOURS",
     "PATH_COLOUR",
     "TIE_COLOUR",
@@ -71,6 +76,78 @@ def short_label(name: str, limit: int = 24) -> str:
     if match:
         return match.group(1).strip()
     return name[: limit - 1].rstrip() + "…"
+
+
+# ---- the heat-map scale (the review pages and the batch reports) ------------------------
+
+#: The heat-map scale, from "covers nothing" (index 0) to "covers fully" (the last): a
+#: sequential blue scale (ColorBrewer Blues). ``pages.css`` has one ``.heat-N`` class each.
+HEAT_COLOURS: tuple[str, ...] = (
+    "#ffffff",
+    "#deebf7",
+    "#c6dbef",
+    "#9ecae1",
+    "#6baed6",
+    "#4292c6",
+    "#2171b5",
+    "#08519c",
+    "#08306b",
+)
+
+
+def heat_bucket(value: float) -> int:
+    """The index in :data:`HEAT_COLOURS` of a coverage ``value`` in [0, 1].
+
+    0 only for no coverage at all; anything above 0 gets at least the first tint, and the
+    rest of (0, 1] is cut into equal steps. Values outside [0, 1] are clamped.
+
+    >>> [heat_bucket(v) for v in (0, 0.01, 0.125, 0.5, 0.99, 1, 7)]
+    [0, 1, 1, 4, 8, 8, 8]
+    """
+    steps = len(HEAT_COLOURS) - 1
+    if not math.isfinite(value) or value <= 0:
+        return 0
+    return min(steps, max(1, math.ceil(min(value, 1.0) * steps - 1e-9)))
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of a ``#rrggbb`` colour.
+
+    >>> relative_luminance("#ffffff"), relative_luminance("#000000")
+    (1.0, 0.0)
+    """
+    match = re.fullmatch(r"#([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})", colour)
+    if match is None:
+        raise ValueError(f"Not a #rrggbb colour: {colour!r}")
+
+    def channel(hex_pair: str) -> float:
+        c = int(hex_pair, 16) / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(match.group(k)) for k in (1, 2, 3))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two colours, 1 to 21.
+
+    >>> round(contrast_ratio("#000000", "#ffffff"), 1)
+    21.0
+    """
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def text_colour(background: str) -> str:
+    """Black or white, whichever reads better on ``background``.
+
+    >>> text_colour("#ffffff"), text_colour("#08306b")
+    ('#000000', '#ffffff')
+    """
+    black, white = "#000000", "#ffffff"
+    if contrast_ratio(background, black) >= contrast_ratio(background, white):
+        return black
+    return white
 
 
 # ---- the layout ----------------------------------------------------------------------------

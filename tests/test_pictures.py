@@ -129,3 +129,66 @@ def test_the_same_coalition_gives_the_same_bytes() -> None:
     first = svg_document(coalition_svg(_picture(), key="c1"))
     assert first.startswith(b'<?xml version="1.0" encoding="utf-8"?>\n<svg ')
     assert svg_document(coalition_svg(_picture(), key="c1")) == first
+
+
+def _coverage_result() -> dict[str, object]:
+    """Two needs, two coalitions sharing a member whose name is markup."""
+
+    def member(org: str, covers: dict[str, float]) -> dict[str, object]:
+        return {"id": org, "covers": covers}
+
+    return {
+        "needs": [{"capability": "water"}, {"capability": "health & <care>"}],
+        "organisations": {
+            "x": {"name": "<b>&"},
+            "y": {"name": "Ypsilon"},
+            "z": {"name": "Zeta"},
+        },
+        "coalitions": [
+            {"rank": 1, "members": [member("x", {"water": 1.0}), member("y", {"water": 0.5})]},
+            {"rank": 2, "members": [member("x", {"water": 1.0}), member("z", {})]},
+        ],
+    }
+
+
+def test_the_coverage_heat_map_has_a_cell_per_need_and_member_with_its_value() -> None:
+    from service.batch.render import coverage_figure
+    from service.pages.render import HEAT_COLOURS
+
+    document = coverage_figure(_coverage_result())
+    assert document is not None and document.startswith(b"<?xml")
+    root = ElementTree.fromstring(document)  # well-formed, names escaped
+    assert root.tag == f"{SVG}svg"
+    cells = {
+        (cell.get("data-need"), cell.get("data-member")): cell
+        for cell in root.iter(f"{SVG}g")
+        if cell.get("class") == "cell"
+    }
+    expected = {
+        ("water", "x"): ("1.00", HEAT_COLOURS[-1]),
+        ("water", "y"): ("0.50", HEAT_COLOURS[4]),
+        ("water", "z"): ("0.00", HEAT_COLOURS[0]),
+        ("health & <care>", "x"): ("0.00", HEAT_COLOURS[0]),
+        ("health & <care>", "y"): ("0.00", HEAT_COLOURS[0]),
+        ("health & <care>", "z"): ("0.00", HEAT_COLOURS[0]),
+    }
+    found = {}
+    for key, cell in cells.items():
+        text, rect = cell.find(f"{SVG}text"), cell.find(f"{SVG}rect")
+        assert text is not None and rect is not None
+        found[key] = (text.text, rect.get("fill"))
+    assert found == expected
+    texts = ["".join(element.itertext()) for element in root.iter(f"{SVG}text")]
+    assert "<b>&" in texts and "health & <care>" in texts  # shown as text, not markup
+    assert "(#1, #2)" in texts and "(#2)" in texts  # each member's coalitions
+    assert b"<b>" not in document and root.find(f".//{SVG}b") is None
+    legend = [g for g in root.iter(f"{SVG}g") if g.get("class") == "legend"]
+    assert [r.get("fill") for r in legend[0].iter(f"{SVG}rect")] == list(HEAT_COLOURS)
+
+
+def test_no_heat_map_without_needs_or_coalitions() -> None:
+    from service.batch.render import coverage_figure
+
+    result = _coverage_result()
+    assert coverage_figure({**result, "needs": []}) is None
+    assert coverage_figure({**result, "coalitions": []}) is None

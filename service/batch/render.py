@@ -1,9 +1,9 @@
 """Rendering batch reports: Jinja templates (HTML autoescaped, Markdown escaped by a filter)
 and SVG figures: a picture of each coalition (the review pages' own, from
-:mod:`service.pictures`), and matplotlib charts of the coverage heat-map and the portfolio's
-sector and region balance.
+:mod:`service.pictures`), the coverage heat-map (plain SVG text on the review pages' colour
+scale), and a matplotlib chart of the portfolio's sector and region balance.
 
-Charts are drawn on :class:`matplotlib.figure.Figure` objects, never through pyplot's
+The balance chart is drawn on :class:`matplotlib.figure.Figure` objects, never through pyplot's
 global state, with the Agg machinery and fixed SVG ids and no date: the same result gives
 byte-identical files on any engine.
 """
@@ -14,19 +14,26 @@ import functools
 import html
 import io
 import re
-import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jinja2
 import matplotlib
-import numpy as np
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from matplotlib.typing import RcKeyType
 
 from matcher.engine.reasons import needs_sentence, share_sentence, solver_sentence
-from service.pictures import SECTOR_COLOURS, coalition_picture, coalition_svg, svg_document
+from service.pictures import (
+    HEAT_COLOURS,
+    SECTOR_COLOURS,
+    coalition_picture,
+    coalition_svg,
+    heat_bucket,
+    short_label,
+    svg_document,
+    text_colour,
+)
 
 __all__ = [
     "REPORT_HTML",
@@ -38,6 +45,7 @@ __all__ = [
     "render_portfolio",
     "coalition_figure",
     "coverage_figure",
+    "heat_map_svg",
     "balance_figure",
     "markdown_text",
     "short_list",
@@ -173,10 +181,6 @@ def _svg(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _label(name: str, width: int = 18) -> str:
-    return "\n".join(textwrap.wrap(name, width, max_lines=3, placeholder="…")) or name
-
-
 def coalition_figure(result: Mapping[str, Any], coalition: Mapping[str, Any]) -> bytes:
     """The coalition's picture, drawn as on the review pages (:mod:`service.pictures`): the
     lead in the middle, the members around it coloured by sector, past collaboration as solid
@@ -199,8 +203,14 @@ def coalition_figure(result: Mapping[str, Any], coalition: Mapping[str, Any]) ->
 
 def coverage_figure(result: Mapping[str, Any]) -> bytes | None:
     """Needs (rows) × members of the recommended coalitions (columns), each cell the
-    member's coverage of the need (0-1); ``None`` without needs or coalitions."""
-    needs = [need["capability"] for need in result["needs"]]
+    member's coverage of the need (0-1) written in it and coloured on the review pages'
+    scale (:data:`service.pictures.HEAT_COLOURS`), with a legend; ``None`` without needs
+    or coalitions.
+
+    Plain SVG text (no matplotlib): every name is XML-escaped, and the same result gives the
+    same bytes on any machine.
+    """
+    needs = [str(need["capability"]) for need in result["needs"]]
     members: dict[str, list[int]] = {}
     covers: dict[str, Mapping[str, float]] = {}
     for coalition in result["coalitions"]:
@@ -209,38 +219,92 @@ def coverage_figure(result: Mapping[str, Any]) -> bytes | None:
             covers[member["id"]] = member["covers"]
     if not needs or not members:
         return None
-    columns = list(members)
-    values = np.array([[covers[m].get(need, 0.0) for m in columns] for need in needs])
-    names = [
-        _label(result["organisations"][m]["name"], 16)
-        + "\n("
-        + ", ".join(f"#{rank}" for rank in members[m])
-        + ")"
-        for m in columns
+    names = {m: str(result["organisations"].get(m, {}).get("name", m)) for m in members}
+    return svg_document(heat_map_svg(needs, list(members), covers, names, members))
+
+
+_CELL_W, _CELL_H, _HEADER_H = 84, 26, 46
+
+
+def _attr(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def heat_map_svg(
+    needs: Sequence[str],
+    columns: Sequence[str],
+    covers: Mapping[str, Mapping[str, float]],
+    names: Mapping[str, str],
+    ranks: Mapping[str, Sequence[int]],
+) -> str:
+    """The ``<svg>`` element of a coverage heat-map: a row per need, a column per member
+    (``columns`` ids, headed by their shortened name and coalition ranks), each cell
+    ``covers[member][need]`` (0 when absent) with two decimals, on the pages' colour scale,
+    and a legend of the scale below.
+
+    >>> svg = heat_map_svg(["water"], ["a"], {"a": {"water": 0.5}}, {"a": "A & B"}, {"a": [1]})
+    >>> 'A &amp; B' in svg and '>0.50</text>' in svg
+    True
+    """
+    label_w = max(90, 16 + 7 * max(len(need) for need in needs))
+    top = 30 + _HEADER_H
+    width = max(label_w + _CELL_W * len(columns) + 10, 24 + 86 * 5)
+    legend_top = top + _CELL_H * len(needs) + 22
+    height = legend_top + 2 * 24 + 8
+    title = "Coverage of each need (0-1) by the recommended members"
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-labelledby="coverage-svg-title" '
+        'font-family="DejaVu Sans, system-ui, sans-serif" font-size="12">',
+        f'<title id="coverage-svg-title">{_attr(title)}</title>',
+        '<rect width="100%" height="100%" fill="#ffffff"></rect>',
+        f'<text x="{width / 2:.1f}" y="18" text-anchor="middle" font-size="13" '
+        f'font-weight="700">{_attr(title)}</text>',
+        '<g class="columns">',
     ]
-    width = min(14.0, 2.6 + 0.75 * len(columns))
-    height = min(12.0, 1.6 + 0.4 * len(needs))
-    left = min(0.6, (0.9 + 0.065 * max(len(n) for n in needs)) / width)
-    with matplotlib.rc_context(_RC):
-        figure = Figure(figsize=(width, height))
-        axes = figure.add_axes((left, 0.32 * 3.2 / height, 0.97 - left, 1 - 0.4 * 3.2 / height))
-        axes.pcolormesh(values, vmin=0.0, vmax=1.0, cmap="YlGn", edgecolors="white", linewidth=1.5)
-        axes.invert_yaxis()
-        for row, column in zip(*np.nonzero(values > 0), strict=True):
-            axes.text(
-                column + 0.5,
-                row + 0.5,
-                f"{values[row, column]:.2f}",
-                ha="center",
-                va="center",
-                color="white" if values[row, column] > 0.6 else "black",
-                fontsize=7,
+    for k, member in enumerate(columns):
+        x = label_w + _CELL_W * k + _CELL_W / 2
+        rank_text = ", ".join(f"#{rank}" for rank in ranks.get(member, ()))
+        out.append(
+            f'<g class="column" data-member="{_attr(member)}">'
+            f"<title>{_attr(names.get(member, member))}</title>"
+            f'<text x="{x:.1f}" y="{top - 24}" text-anchor="middle" font-size="10">'
+            f"{_attr(short_label(names.get(member, member), 13))}</text>"
+            f'<text x="{x:.1f}" y="{top - 10}" text-anchor="middle" font-size="10" '
+            f'fill="#555555">({_attr(rank_text)})</text></g>'
+        )
+    out.append('</g>\n<g class="cells">')
+    for row, need in enumerate(needs):
+        y = top + _CELL_H * row
+        out.append(
+            f'<text x="{label_w - 8}" y="{y + _CELL_H / 2 + 4:.1f}" text-anchor="end">'
+            f"{_attr(need)}</text>"
+        )
+        for k, member in enumerate(columns):
+            value = float(covers.get(member, {}).get(need, 0.0))
+            fill = HEAT_COLOURS[heat_bucket(value)]
+            x = label_w + _CELL_W * k
+            out.append(
+                f'<g class="cell" data-need="{_attr(need)}" data-member="{_attr(member)}">'
+                f"<title>{_attr(names.get(member, member))} covers {_attr(need)}: "
+                f"{value:.2f}</title>"
+                f'<rect x="{x}" y="{y}" width="{_CELL_W}" height="{_CELL_H}" fill="{fill}" '
+                'stroke="#ffffff" stroke-width="1.5"></rect>'
+                f'<text x="{x + _CELL_W / 2:.1f}" y="{y + _CELL_H / 2 + 4:.1f}" '
+                f'text-anchor="middle" fill="{text_colour(fill)}">{value:.2f}</text></g>'
             )
-        axes.set_xticks(np.arange(len(columns)) + 0.5, names, fontsize=6)
-        axes.set_yticks(np.arange(len(needs)) + 0.5, needs)
-        axes.tick_params(length=0)
-        axes.set_title("Coverage of each need (0-1) by the recommended members", fontsize=9)
-        return _svg(figure)
+    out.append('</g>\n<g class="legend">')
+    out.append(f'<text x="12" y="{legend_top - 4}" font-size="11">Coverage (cell colour):</text>')
+    steps = len(HEAT_COLOURS) - 1
+    for k, colour in enumerate(HEAT_COLOURS):
+        x, y = 12 + 86 * (k % 5), legend_top + 6 + 24 * (k // 5)
+        label = "0" if k == 0 else f"{'>0' if k == 1 else f'{(k - 1) / steps:g}'}-{k / steps:g}"
+        out.append(
+            f'<rect x="{x}" y="{y}" width="14" height="14" fill="{colour}" stroke="#999999">'
+            f'</rect><text x="{x + 19}" y="{y + 11}" font-size="10">{label}</text>'
+        )
+    out.append("</g>\n</svg>")
+    return "\n".join(out)
 
 
 def balance_figure(sectors: Mapping[str, int], regions: Mapping[str, int]) -> bytes:

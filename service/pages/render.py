@@ -1,5 +1,6 @@
-"""Pure helpers of the review pages: the heat-map colour scale and its contrast, codes in
-words, the score bars. The coalition picture is :mod:`service.pictures`'s."""
+"""Pure helpers of the review pages: codes in words, the score bars. The heat-map colour
+scale and its contrast (re-exported here) and the coalition picture are
+:mod:`service.pictures`'s, shared with the batch reports."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from service.pictures import (
+    HEAT_COLOURS,
+    contrast_ratio,
+    heat_bucket,
+    relative_luminance,
+    text_colour,
+)
 
 __all__ = [
     "HEAT_COLOURS",
@@ -21,75 +30,6 @@ __all__ = [
     "score_text",
     "usd",
 ]
-
-#: The heat-map scale, from "covers nothing" (index 0) to "covers fully" (the last): a
-#: sequential blue scale (ColorBrewer Blues). ``pages.css`` has one ``.heat-N`` class each.
-HEAT_COLOURS: tuple[str, ...] = (
-    "#ffffff",
-    "#deebf7",
-    "#c6dbef",
-    "#9ecae1",
-    "#6baed6",
-    "#4292c6",
-    "#2171b5",
-    "#08519c",
-    "#08306b",
-)
-
-
-def heat_bucket(value: float) -> int:
-    """The index in :data:`HEAT_COLOURS` of a coverage ``value`` in [0, 1].
-
-    0 only for no coverage at all; anything above 0 gets at least the first tint, and the
-    rest of (0, 1] is cut into equal steps. Values outside [0, 1] are clamped.
-
-    >>> [heat_bucket(v) for v in (0, 0.01, 0.125, 0.5, 0.99, 1, 7)]
-    [0, 1, 1, 4, 8, 8, 8]
-    """
-    steps = len(HEAT_COLOURS) - 1
-    if not math.isfinite(value) or value <= 0:
-        return 0
-    return min(steps, max(1, math.ceil(min(value, 1.0) * steps - 1e-9)))
-
-
-def relative_luminance(colour: str) -> float:
-    """WCAG 2 relative luminance of a ``#rrggbb`` colour.
-
-    >>> relative_luminance("#ffffff"), relative_luminance("#000000")
-    (1.0, 0.0)
-    """
-    match = re.fullmatch(r"#([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})", colour)
-    if match is None:
-        raise ValueError(f"Not a #rrggbb colour: {colour!r}")
-
-    def channel(hex_pair: str) -> float:
-        c = int(hex_pair, 16) / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(match.group(k)) for k in (1, 2, 3))
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast_ratio(a: str, b: str) -> float:
-    """WCAG 2 contrast ratio of two colours, 1 to 21.
-
-    >>> round(contrast_ratio("#000000", "#ffffff"), 1)
-    21.0
-    """
-    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-def text_colour(background: str) -> str:
-    """Black or white, whichever reads better on ``background``.
-
-    >>> text_colour("#ffffff"), text_colour("#08306b")
-    ('#000000', '#ffffff')
-    """
-    black, white = "#000000", "#ffffff"
-    if contrast_ratio(background, black) >= contrast_ratio(background, white):
-        return black
-    return white
 
 
 def humanise(code: str) -> str:
