@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from matcher.domain.dataset import Dataset
@@ -302,3 +303,14 @@ def test_completing_around_a_gated_member_is_a_clear_error(taxonomies: Taxonomie
 def test_using_the_recommender_before_fit_is_an_error() -> None:
     with pytest.raises(NotFittedError):
         CoalitionRecommender().recommend(ask())
+
+
+def test_the_gaps_best_partner_order_is_the_full_stable_sort_whatever_the_head() -> None:
+    from matcher.engine.explain import _largest_first
+
+    rng = np.random.default_rng(7)
+    for size in (0, 1, 5, 64, 65, 300):
+        values = rng.integers(0, 6, size).astype(np.float64) / 5  # many ties
+        full = np.argsort(-values, kind="stable").tolist()
+        for head in (1, 3, 64):
+            assert list(_largest_first(values, head=head)) == full

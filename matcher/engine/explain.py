@@ -14,7 +14,7 @@ introduces it, and an earlier rejection for the same lead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -225,8 +225,7 @@ class Explainer:
             positions, values = formulation.need_vectors[j]
             scaled = values * located_factors(index, initiative, code, positions)
             best_id, best_name, best_value = None, "", 0.0
-            # positions ascend, so a stable sort breaks ties by position
-            for k in np.argsort(-scaled, kind="stable").tolist():
+            for k in _largest_first(scaled):
                 p, v = int(positions[k]), float(scaled[k])
                 if v <= 0:
                     break
@@ -467,6 +466,24 @@ class Explainer:
             credit = match_credit(vocabulary, need, code, self.credits)
             self._credit[key] = credit
         return credit
+
+
+def _largest_first(values: npt.NDArray[np.float64], head: int = 64) -> Iterator[int]:
+    """Indices of ``values`` from the largest value down, ties by the lower index: the
+    ``head`` largest (and all that tie with the last of them) sorted first, the rest only if
+    the caller reads that far, so a caller that stops early never sorts them all.
+
+    >>> list(_largest_first(np.array([0.5, 0.9, 0.5, 0.1]), head=2))
+    [1, 0, 2, 3]
+    """
+    if values.size > head:
+        threshold = np.partition(values, values.size - head)[values.size - head]
+        top = np.flatnonzero(values >= threshold)
+        yield from top[np.argsort(-values[top], kind="stable")].tolist()
+        rest = np.flatnonzero(values < threshold)
+        yield from rest[np.argsort(-values[rest], kind="stable")].tolist()
+    else:
+        yield from np.argsort(-values, kind="stable").tolist()
 
 
 def covers(problem: Problem, slot: int, need_codes: Sequence[str]) -> dict[str, float]:
