@@ -389,8 +389,11 @@ def test_a_reviewer_opens_an_organisation_exports_and_approves(
 def test_the_sign_in_and_error_pages_fit_a_phone(browser: Any, server: Server) -> None:
     page = new_page(browser)
     page.goto(server.url + "/signin")
-    shoot(page, "signin")
+    expect(page.get_by_role("button", name=re.compile("Sign in", re.I))).to_be_visible()
+    shoot(page, "signin")  # fails if the page scrolls sideways at 390 px
     sign_in(page, server, server.keys["reviewer"])
-    page.goto(server.url + "/proposals/424242")
+    response = page.goto(server.url + "/proposals/424242")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("alert")).to_contain_text("424242")
     shoot(page, "error")
     page.context.close()
