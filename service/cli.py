@@ -65,6 +65,13 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+def _rejected(err: DataDirectoryError, directory: object, consequence: str = "") -> NoReturn:
+    """Every problem of a rejected data directory on stderr, then the count; exit 1."""
+    for problem in err.problems:
+        click.echo(problem, err=True)
+    _fail(f"{directory} rejected: {len(err.problems)} problem(s){consequence}")
+
+
 def _echo_written(counts: Mapping[str, int], out: Path) -> None:
     """The rows written per file of a data directory, then where it is."""
     for name, count in counts.items():
@@ -160,9 +167,7 @@ def import_command(directories: tuple[Path, ...], database_url: str, dry_run: bo
             progress=_progress_bar(),
         )
     except DataDirectoryError as err:
-        for problem in err.problems:
-            click.echo(problem, err=True)
-        _fail(f"{directory} rejected: {len(err.problems)} problem(s), nothing imported")
+        _rejected(err, directory, ", nothing imported")
     except PartnerMatchError as err:
         _fail(str(err))
     _print_summary(directory, result.summary)
@@ -247,9 +252,7 @@ def recommend_command(
             history = load_history(repository, SqlCatalog(repository.engine, taxonomies))
             result = recommend(history.dataset, initiative, rejections=history.rejections)
     except DataDirectoryError as err:
-        for problem in err.problems:
-            click.echo(problem, err=True)
-        _fail(f"{data_dir} rejected: {len(err.problems)} problem(s)")
+        _rejected(err, data_dir)
     except ValidationError as err:
         where = f" (at {err.field})" if err.field else ""
         _fail(f"{initiative_file}: {err}{where}")
@@ -307,9 +310,7 @@ def draft_command(
             text_encoder=None if text_encoder == "none" else text_encoder,
         )
     except DataDirectoryError as err:
-        for problem in err.problems:
-            click.echo(problem, err=True)
-        _fail(f"{data_dir} rejected: {len(err.problems)} problem(s)")
+        _rejected(err, data_dir)
     except PartnerMatchError as err:
         _fail(str(err))
     if output_format == "json":
@@ -375,9 +376,7 @@ def evaluate_command(
             progress=_embedding_bar(),
         )
     except DataDirectoryError as err:
-        for problem in err.problems:
-            click.echo(problem, err=True)
-        _fail(f"{data_dir} rejected: {len(err.problems)} problem(s)")
+        _rejected(err, data_dir)
     except (PartnerMatchError, OSError) as err:
         _fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
     if output_format == "json":
@@ -472,9 +471,7 @@ def index_build_command(
             text_progress=_embedding_bar(),
         )
     except DataDirectoryError as err:
-        for problem in err.problems:
-            click.echo(problem, err=True)
-        _fail(f"{data_dir} rejected: {len(err.problems)} problem(s)")
+        _rejected(err, data_dir)
     except PartnerMatchError as err:
         _fail(str(err))
     version = manifest["data_version"]
@@ -586,9 +583,7 @@ def report_command(
         )
         summary = run_report(entries, recommender, options, log=lambda line: click.echo(line))
     except DataDirectoryError as err:
-        for problem in err.problems:
-            click.echo(problem, err=True)
-        _fail(f"{data_dir} rejected: {len(err.problems)} problem(s)")
+        _rejected(err, data_dir)
     except (PartnerMatchError, OSError, TimeoutError) as err:
         _fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
     rate = summary.computed / summary.compute_seconds if summary.compute_seconds > 0 else 0.0
