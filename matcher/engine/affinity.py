@@ -110,6 +110,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from matcher.domain.arrays import FloatArray, IntArray
 from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import NotFoundError, PartnerMatchError, ValidationError
 from matcher.domain.model import Role, choose_lead
@@ -134,8 +135,6 @@ __all__ = [
     "profile_of",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 #: The features, in the order of the columns the classifier sees.
 FEATURES: tuple[str, ...] = (

@@ -37,6 +37,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from matcher.domain.arrays import BoolArray, FloatArray, IntArray
+
 __all__ = [
     "N_SECTORS",
     "N_REGIONS",
@@ -56,9 +58,6 @@ __all__ = [
     "warm_up",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 #: Sectors and M49 regions counted by the diversity terms (:mod:`matcher.engine.objective`).
 N_SECTORS = 5
@@ -195,25 +194,7 @@ class PackedProblem:
 
     def score(self, members: Sequence[int]) -> float:
         """f(members), summed in one pass (equal to the objective's up to the last bits)."""
-        return float(
-            _score(
-                self.columns,
-                self.column_weights,
-                self.base,
-                self.modular,
-                self.sector,
-                self.base_sectors,
-                self.region,
-                self.base_regions,
-                self.local,
-                self.resources,
-                self.base_resources,
-                self.ties,
-                self.exempt,
-                self.weights,
-                np.asarray(members, dtype=np.int64),
-            )
-        )
+        return float(_score(*self.arrays(), np.asarray(members, dtype=np.int64)))
 
     def redundant(self, members: Sequence[int]) -> list[int]:
         """The members (not exempt) that are the sole best holder of no column
@@ -401,27 +382,17 @@ def _state(
     ties: FloatArray,
     members: IntArray,
 ) -> State:
-    best = base.copy()
-    sectors = base_sectors.copy()
-    regions = base_regions.copy()
-    has_local = np.zeros(1, dtype=np.bool_)
-    brought = base_resources.copy()
-    tie = np.zeros(columns.shape[0])
+    state = (
+        base.copy(),
+        base_sectors.copy(),
+        base_regions.copy(),
+        np.zeros(1, dtype=np.bool_),
+        base_resources.copy(),
+        np.zeros(columns.shape[0]),
+    )
     for m in members:
-        for j in range(columns.shape[1]):
-            if columns[m, j] > best[j]:
-                best[j] = columns[m, j]
-        sectors[sector[m]] += 1
-        if region[m] >= 0:
-            regions[region[m]] += 1
-        if local[m]:
-            has_local[0] = True
-        for r in range(brought.size):
-            if resources[m, r]:
-                brought[r] = True
-        for i in range(tie.size):
-            tie[i] += ties[m, i]
-    return best, sectors, regions, has_local, brought, tie
+        _add(columns, sector, region, local, resources, ties, state, m)
+    return state
 
 
 @numba.njit(cache=True)

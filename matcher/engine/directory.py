@@ -35,6 +35,7 @@ from typing import Any, Generic, NamedTuple, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
+from matcher.domain.arrays import IntArray
 from matcher.domain.dataset import Dataset
 from matcher.domain.model import (
     Conflict,
@@ -59,7 +60,6 @@ __all__ = [
     "build_directory",
 ]
 
-IntArray = npt.NDArray[np.int64]
 Arrays = dict[str, npt.NDArray[Any]]
 
 _T = TypeVar("_T")

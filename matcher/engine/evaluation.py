@@ -95,6 +95,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from matcher.domain.arrays import FloatArray, IntArray
 from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import ValidationError
 from matcher.domain.model import LEAD_ROLES, Initiative, Role, choose_lead
@@ -123,8 +124,6 @@ __all__ = [
     "render_text",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 #: The baselines, in the order they are reported.
 BASELINES: tuple[str, ...] = (

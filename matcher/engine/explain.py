@@ -45,8 +45,6 @@ from matcher.engine.text import initiative_text
 
 __all__ = ["Explainer", "Identity", "covers"]
 
-IntArray = npt.NDArray[np.int64]
-
 
 @dataclass(frozen=True, slots=True)
 class Identity:

@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from matcher.domain.arrays import BoolArray, FloatArray, IntArray
 from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import SnapshotError
 from matcher.domain.model import (
@@ -75,9 +76,6 @@ __all__ = [
     "build_index",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 ACTIVITY_TYPES: tuple[ActivityType, ...] = tuple(ActivityType)
 KINDS: tuple[Kind, ...] = tuple(Kind)

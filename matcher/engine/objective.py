@@ -81,9 +81,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
-import numpy.typing as npt
 
 # N_SECTORS, N_REGIONS: sectors and M49 regions counted by the diversity terms
+from matcher.domain.arrays import BoolArray, FloatArray, IntArray
 from matcher.engine.compiled import (
     N_REGIONS,
     N_SECTORS,
@@ -105,10 +105,6 @@ __all__ = [
     "N_REGIONS",
     "pack_problem",
 ]
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from matcher.domain.arrays import FloatArray, IntArray
 from matcher.domain.model import ActivityType, Exclusion, Flag, Initiative
 from matcher.domain.taxonomy import MatchCredits, match_credit
 from matcher.engine.compiled import in_group
@@ -66,9 +67,6 @@ __all__ = [
     "build_pool",
     "admit_joiners",
 ]
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)

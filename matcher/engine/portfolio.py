@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
+from matcher.domain.arrays import FloatArray
 from matcher.domain.exceptions import ValidationError
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
 #: A candidate coalition of one initiative: its members and its score.
 Option = tuple[Collection[str], float]
 
-FloatArray = npt.NDArray[np.float64]
 
 _METHODS = ("auto", "milp", "greedy")
 _TOLERANCE = 1e-9

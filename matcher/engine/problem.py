@@ -38,8 +38,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from matcher.domain.arrays import BoolArray, FloatArray, IntArray
 from matcher.domain.model import Initiative, Kind
 from matcher.engine.compiled import submatrix
 from matcher.engine.index import ACTIVITY_TYPES, KINDS, REGIONS, SECTORS, Index
@@ -50,10 +50,6 @@ from matcher.engine.solvers import Rules
 from matcher.engine.text import initiative_text
 
 __all__ = ["Formulation", "build_problem", "build_rules", "located_factors"]
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)

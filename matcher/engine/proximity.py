@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from matcher.domain.arrays import FloatArray, IntArray
 from matcher.engine.compiled import walk_edges, warmest_path
 
 __all__ = [
@@ -41,9 +42,6 @@ __all__ = [
     "adamic_adar",
     "introduction_paths",
 ]
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
+from matcher.domain.arrays import FloatArray, IntArray
 from matcher.domain.exceptions import PartnerMatchError, UnknownReferenceError, ValidationError
 from matcher.domain.model import COMPLEMENTARITY, Coalition, Exclusion, Initiative, Kind, Sector
 from matcher.domain.taxonomy import MatchCredits
@@ -81,9 +81,6 @@ __all__ = [
     "coalition_dict",
     "CoalitionRecommender",
 ]
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 class NotFittedError(PartnerMatchError):

@@ -23,11 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint
 from scipy.optimize import milp as scipy_milp
 
+from matcher.domain.arrays import BoolArray, FloatArray, IntArray
 from matcher.engine.compiled import (
     LAZY_BATCH,
     PackedProblem,
@@ -47,9 +47,6 @@ from matcher.engine.objective import (
 
 __all__ = ["Rules", "Solution", "greedy", "milp", "solve", "top_k", "InfeasibleError"]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 _EPS = 1e-12
 

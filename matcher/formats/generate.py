@@ -121,6 +121,7 @@ import pandas as pd
 import pycountry
 from tqdm import tqdm
 
+from matcher.domain.arrays import FloatArray, IntArray
 from matcher.domain.model import ActivityType, FlagLevel, Kind, Outcome, Role
 from matcher.domain.taxonomy import Taxonomies
 from matcher.formats.datadir import FILES
@@ -135,9 +136,6 @@ __all__ = [
     "generate_directory",
 ]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 TextArray = npt.NDArray[np.object_]
 
 #: Partnerships generated per organisation.
