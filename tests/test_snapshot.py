@@ -21,7 +21,7 @@ from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import SnapshotError
 from matcher.domain.model import Initiative
 from matcher.engine.index import Index, IndexConfig, build_index
-from matcher.engine.recommend import CoalitionRecommender
+from matcher.engine.recommend import CoalitionRecommender, EngineConfig
 from matcher.engine.snapshot import (
     FORMAT_VERSION,
     SnapshotStore,
@@ -184,6 +184,36 @@ def _mapped(array: Any) -> bool:
             return True
         array = getattr(array, "base", None)
     return False
+
+
+def test_need_coverage_is_read_from_the_snapshot_without_a_private_copy(
+    generated: tuple[Path, Dataset], tmp_path: Path
+) -> None:
+    built = build_index(generated[1])
+    opened = _round_trip(built, tmp_path / "coverage")
+    assert built.coverage is None and opened.coverage is not None
+    computed = CoalitionRecommender().fit(built)
+    mapped = CoalitionRecommender().fit(opened)
+    for code in built.capability_codes:
+        positions, values = mapped.need_coverage(code)
+        assert _mapped(positions) and _mapped(values), code
+        expected_positions, expected_values = computed.need_coverage(code)
+        assert positions.tolist() == expected_positions.tolist()
+        assert values.tolist() == expected_values.tolist()
+    # other credits than the table's: computed for this recommender, not read from the table
+    code = next(c for c in built.capability_codes if "." in c)
+    halved = dataclasses.replace(EngineConfig().credits, descendant=0.5, ancestor=0.1)
+    other = CoalitionRecommender(config=EngineConfig(credits=halved)).fit(opened)
+    positions, values = other.need_coverage(code)
+    assert not _mapped(values)
+    assert (
+        values.tolist()
+        == (
+            CoalitionRecommender(config=EngineConfig(credits=halved))
+            .fit(built)
+            .need_coverage(code)[1]
+        ).tolist()
+    )
 
 
 def test_an_opened_snapshot_has_no_dataset_and_says_so(seed: Dataset, tmp_path: Path) -> None:

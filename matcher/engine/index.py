@@ -63,6 +63,7 @@ from matcher.domain.model import (
     Sector,
 )
 from matcher.domain.taxonomy import Taxonomies
+from matcher.engine.coverage import CoverageTable
 from matcher.engine.directory import Directory, build_directory
 from matcher.engine.proximity import WalkGraph
 from matcher.engine.text import EmbeddingCache, TextIndex, build_text_index, make_encoder
@@ -214,6 +215,9 @@ class Index:
     #: The collaboration matrix prepared for walks, when a snapshot holds it (memory-mapped);
     #: ``None``: the recommender prepares it from ``collaboration`` when fitted.
     walk_graph: WalkGraph | None = field(default=None, repr=False, compare=False)
+    #: Every capability code's coverage, when a snapshot holds it (memory-mapped); ``None``:
+    #: the candidate sources compute what they read.
+    coverage: CoverageTable | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:

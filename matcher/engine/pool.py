@@ -52,8 +52,9 @@ import numpy.typing as npt
 
 from matcher.domain.arrays import FloatArray, IntArray
 from matcher.domain.model import ActivityType, Exclusion, Flag, Initiative
-from matcher.domain.taxonomy import MatchCredits, match_credit
+from matcher.domain.taxonomy import MatchCredits
 from matcher.engine.compiled import in_group
+from matcher.engine.coverage import capability_coverage
 from matcher.engine.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
 from matcher.engine.proximity import SparseScores
 from matcher.engine.text import initiative_text
@@ -106,7 +107,9 @@ class CandidateSources:
     -----
     Construction computes the holders of every capability code in the index, the most
     experienced organisations per activity type and per theme (experience: log(1 +
-    partnerships)); a need outside the index's codes is computed on first use and kept.
+    partnerships)). Coverage vectors come from the snapshot's table (``index.coverage``,
+    memory-mapped and shared by every worker) when it was computed with the same credits;
+    otherwise each is computed on first use and kept.
     """
 
     def __init__(self, index: Index, *, credits: MatchCredits, sizes: PoolSizes) -> None:
@@ -156,38 +159,23 @@ class CandidateSources:
         coverage : ndarray of float64
             Aligned with ``positions``.
         """
+        table = self.index.coverage
+        if table is not None and table.credits == self.credits:
+            stored = table.get(code)
+            if stored is not None:
+                return stored
         cached = self._coverage.get(code)
-        if cached is not None:
-            return cached
-        index = self.index
-        vocabulary = index.taxonomies.capabilities
-        related = {code, *vocabulary.descendants(code), *vocabulary.ancestors(code)}
-        parent = vocabulary.parent(code)
-        if parent is not None:
-            related.update(vocabulary.children(parent))
-        matrix = index.capability
-        positions: list[IntArray] = []
-        values: list[FloatArray] = []
-        for other in sorted(related):
-            credit = match_credit(vocabulary, code, other, self.credits)
-            column = index.capability_position.get(other)
-            if credit <= 0 or column is None:
-                continue
-            start, end = matrix.indptr[column], matrix.indptr[column + 1]
-            positions.append(matrix.indices[start:end].astype(np.int64))
-            values.append(matrix.data[start:end] * credit)
-        if positions:
-            all_positions = np.concatenate(positions)
-            all_values = np.concatenate(values)
-            order = np.lexsort((-all_values, all_positions))
-            all_positions, all_values = all_positions[order], all_values[order]
-            first = np.ones(all_positions.size, dtype=bool)
-            first[1:] = all_positions[1:] != all_positions[:-1]
-            result = (all_positions[first], np.minimum(all_values[first], 1.0))
-        else:
-            result = (np.zeros(0, dtype=np.int64), np.zeros(0))
-        self._coverage[code] = result
-        return result
+        if cached is None:
+            index = self.index
+            cached = capability_coverage(
+                index.capability,
+                index.capability_position,
+                index.taxonomies.capabilities,
+                code,
+                self.credits,
+            )
+            self._coverage[code] = cached
+        return cached
 
     def need_top(self, code: str) -> IntArray:
         """The ``sizes.per_need`` best holders of need ``code`` (coverage, then experience).

@@ -8,7 +8,9 @@ page cache, so every server worker that opens the same snapshot shares one copy 
 instead of building and holding its own (the way Annoy and faiss's ``IO_FLAG_MMAP`` serve an
 index file to many processes). Nothing in a snapshot needs the
 :class:`~matcher.domain.dataset.Dataset` of domain objects: names, partnerships, flags,
-conflicts and evidence are the columns of :class:`~matcher.engine.directory.Directory`.
+conflicts and evidence are the columns of :class:`~matcher.engine.directory.Directory`. The
+coverage of every capability code (:class:`~matcher.engine.coverage.CoverageTable`, for the
+default credits) is stored too, so that no worker computes and keeps its own.
 
 Layout of a snapshot folder::
 
@@ -70,7 +72,8 @@ import scipy.sparse as sp
 
 from matcher.domain.countries import CountryInfo, CountryTable
 from matcher.domain.exceptions import SnapshotError
-from matcher.domain.taxonomy import Taxonomies, Term, Vocabulary
+from matcher.domain.taxonomy import MatchCredits, Taxonomies, Term, Vocabulary
+from matcher.engine.coverage import CoverageTable
 from matcher.engine.directory import (
     CodedColumn,
     Directory,
@@ -246,6 +249,10 @@ def _index_arrays(index: Index) -> tuple[Arrays, dict[str, Any]]:
     arrays.update(_sources_arrays(index))
     for name, column in index.records.columns.items():
         arrays[f"records.{name}"] = np.asarray(column)
+    coverage = index.coverage or CoverageTable.build(
+        index.capability, index.capability_codes, index.taxonomies.capabilities, MatchCredits()
+    )
+    arrays.update(coverage.arrays("coverage"))
     facts = {
         "matrices": matrices,
         "capability_codes": list(index.capability_codes),
@@ -257,6 +264,7 @@ def _index_arrays(index: Index) -> tuple[Arrays, dict[str, Any]]:
         "by_country": list(index.by_country),
         "reference_year": index.reference_year,
         "inference_rules": list(_RULES),
+        "coverage": coverage.facts(),
     }
     return arrays, facts
 
@@ -806,6 +814,11 @@ def open_snapshot(path: Path | str, *, verify: bool = False) -> OpenedSnapshot:
                 row_start=arrays["walk.row_start"],
                 row_total=arrays["walk.row_total"],
                 degree=arrays["walk.degree"],
+            ),
+            coverage=(
+                CoverageTable.from_arrays(arrays, "coverage", facts["coverage"])
+                if "coverage" in facts
+                else None
             ),
         )
     except KeyError as err:
