@@ -101,6 +101,9 @@ class CountryTable(Mapping[str, CountryInfo]):
         self._rows = {row.alpha2: row for row in rows}
 
     def __getitem__(self, code: str) -> CountryInfo:
+        row = self._rows.get(code)
+        if row is not None:  # an alpha-2 code as stored: no need to normalise
+            return row
         alpha2 = normalise_country(code)
         try:
             return self._rows[alpha2]

@@ -469,9 +469,24 @@ class Directory:
     def partnerships_of(self, i: int) -> tuple[str, ...]:
         """The partnerships of the organisation at position ``i``, in the dataset's order of
         memberships."""
+        return tuple(self.partnership_ids[j] for j in self.partnership_rows_of(i).tolist())
+
+    def partnership_rows_of(self, i: int) -> IntArray:
+        """The partnership rows of the organisation at position ``i`` (as
+        :meth:`partnerships_of`, without making strings)."""
         c = self.columns
         start, end = c["membership.by_org.indptr"][i : i + 2].tolist()
-        return tuple(self.partnership_ids[j] for j in c["membership.partnership"][start:end])
+        rows: IntArray = c["membership.partnership"][start:end]
+        return rows
+
+    def partnership_row(self, partnership_id: str) -> int | None:
+        """The row of a partnership (``None`` if unknown)."""
+        return self._pid_position.get(partnership_id)
+
+    def start_years(self, rows: IntArray) -> IntArray:
+        """The start years of the partnerships at ``rows`` (0: unknown)."""
+        years: IntArray = self.columns["partnership.start_year"][rows]
+        return years
 
     def start_year(self, partnership_id: str) -> int | None:
         """A partnership's start year (``None`` if unknown, or the partnership is)."""
@@ -482,12 +497,14 @@ class Directory:
     def partnership(self, partnership_id: str) -> PartnershipLabel | None:
         """Name, start year and countries of a partnership (``None`` if unknown)."""
         j = self._pid_position.get(partnership_id)
-        if j is None:
-            return None
+        return None if j is None else self.partnership_at(j)
+
+    def partnership_at(self, j: int) -> PartnershipLabel:
+        """Name, start year and countries of the partnership at row ``j``."""
         year = int(self.columns["partnership.start_year"][j])
         where = self._pcountries[j]
         return PartnershipLabel(
-            partnership_id,
+            self.partnership_ids[j],
             self._pnames[j],
             year if year > 0 else None,
             frozenset(where.split(_ALIAS_SEPARATOR)) if where else frozenset(),

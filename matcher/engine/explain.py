@@ -14,7 +14,7 @@ introduces it, and an earlier rejection for the same lead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -258,10 +258,7 @@ class Explainer:
         index = self.index
         org_id = index.org_ids[position]
         reasons: list[str] = []
-        row = index.capability_rows.getrow(position)
-        held = {
-            index.capability_codes[c]: float(v) for c, v in zip(row.indices, row.data, strict=True)
-        }
+        held = self._held(position)
         for need in need_codes:
             code = self._best_held(need, held)
             if code is None:
@@ -303,10 +300,7 @@ class Explainer:
         """
         index = self.index
         org_id = index.org_ids[position]
-        row = index.capability_rows.getrow(position)
-        held = {
-            index.capability_codes[c]: float(v) for c, v in zip(row.indices, row.data, strict=True)
-        }
+        held = self._held(position)
         supports = []
         for need, value in covered.items():
             code = self._best_held(need, held)
@@ -316,8 +310,9 @@ class Explainer:
             label = self._label("capabilities", need)
             held_label = self._label("capabilities", code) if code != need else None
             if rules:
-                ids = sorted({p for e in rules for p in e.partnerships})
-                recent = self._most_recent(ids)
+                records = index.records
+                rows = {records.partnership_row(p) for e in rules for p in e.partnerships}
+                recent = self._most_recent(r for r in rows if r is not None)
                 supports.append(
                     Support(
                         label,
@@ -429,23 +424,48 @@ class Explainer:
             return f"being {'an' if label[:1] in 'aeiou' else 'a'} {label}"
         return rule
 
-    def _most_recent(self, partnership_ids: Sequence[str]) -> list[str]:
-        """``partnership_ids`` most recent first (by start year; undated last, then id)."""
-        records = self.index.records
-        return sorted(partnership_ids, key=lambda p: (-(records.start_year(p) or 0), p))
+    def _held(self, position: int) -> dict[str, float]:
+        """The capability codes the organisation at ``position`` holds, with their strength
+        (its row of ``capability_rows``, read without scipy's indexing)."""
+        index = self.index
+        matrix = index.capability_rows
+        start, end = matrix.indptr[position : position + 2].tolist()
+        codes = index.capability_codes
+        return {
+            codes[c]: v
+            for c, v in zip(
+                matrix.indices[start:end].tolist(), matrix.data[start:end].tolist(), strict=True
+            )
+        }
 
-    def _shared(self, a: int, b: int) -> list[str]:
-        """The partnerships the organisations at ``a`` and ``b`` shared, most recent first."""
-        if a == b or self.index.collaboration[a, b] <= 0:
+    def _most_recent(self, rows: Iterable[int]) -> list[int]:
+        """Partnership ``rows`` most recent first (by start year; undated last, then id)."""
+        records = self.index.records
+        chosen = list(rows)
+        years = records.start_years(np.asarray(chosen, dtype=np.int64)).tolist()
+        ids = [records.partnership_ids[j] for j in chosen]
+        order = sorted(range(len(chosen)), key=lambda k: (-years[k], ids[k]))
+        return [chosen[k] for k in order]
+
+    def _shared(self, a: int, b: int) -> list[int]:
+        """The partnership rows the organisations at ``a`` and ``b`` shared, most recent
+        first (none unless they have a tie in the collaboration matrix)."""
+        if a == b or self._tie(a, b) <= 0:
             return []
         records = self.index.records
-        common = set(records.partnerships_of(a)) & set(records.partnerships_of(b))
-        return self._most_recent(sorted(common))
+        common = np.intersect1d(records.partnership_rows_of(a), records.partnership_rows_of(b))
+        return self._most_recent(common.tolist())
 
-    def _past(self, partnership_id: str) -> PastPartnership:
-        """A partnership as :class:`~matcher.engine.reasons.PastPartnership`."""
-        partnership = self.index.records.partnership(partnership_id)
-        assert partnership is not None, partnership_id  # from the index's own memberships
+    def _tie(self, a: int, b: int) -> float:
+        """``collaboration[a, b]``, read from row ``a`` without scipy's indexing."""
+        matrix = self.index.collaboration
+        start, end = matrix.indptr[a : a + 2].tolist()
+        hits = np.flatnonzero(matrix.indices[start:end] == b)
+        return float(matrix.data[start + hits].sum()) if hits.size else 0.0
+
+    def _past(self, row: int) -> PastPartnership:
+        """The partnership at ``row`` as :class:`~matcher.engine.reasons.PastPartnership`."""
+        partnership = self.index.records.partnership_at(row)
         countries = self.index.taxonomies.countries
         return PastPartnership(
             partnership.name,
