@@ -104,6 +104,28 @@ MANIFEST = "manifest.json"
 
 Arrays = dict[str, npt.NDArray[Any]]
 _RULES: tuple[str, ...] = tuple(INFERENCE_RULES)
+#: The index's sparse matrices stored as their three arrays (besides the collaboration matrix).
+_MATRICES = ("capability", "capability_rows", "theme", "theme_by_column", "theme_sdg")
+#: The index's per-organisation arrays stored as they are, each under its attribute's name.
+_PLAIN = (
+    "inferred",
+    "activity",
+    "kind",
+    "sector",
+    "country_id",
+    "region_id",
+    "ldc",
+    "large",
+    "resources",
+    "motivations",
+    "worst_flag",
+    "partnerships",
+    "led",
+    "active",
+    "max_active",
+    "record",
+    "last_year",
+)
 
 
 @dataclass(frozen=True)
@@ -198,32 +220,14 @@ def _index_arrays(index: Index) -> tuple[Arrays, dict[str, Any]]:
     ids = StringColumn.from_strings(index.org_ids)
     arrays.update(ids.arrays("org.id"))
     arrays.update(KeyIndex(ids).arrays("org.key"))
-    for name in ("capability", "capability_rows", "theme", "theme_by_column", "theme_sdg"):
+    for name in _MATRICES:
         part, meta = _sparse(name, getattr(index, name))
         arrays.update(part)
         matrices[name] = meta
     part, meta = _sparse("collaboration", index.collaboration)
     arrays.update(part)
     matrices["collaboration"] = meta
-    for name in (
-        "inferred",
-        "activity",
-        "kind",
-        "sector",
-        "country_id",
-        "region_id",
-        "ldc",
-        "large",
-        "resources",
-        "motivations",
-        "worst_flag",
-        "partnerships",
-        "led",
-        "active",
-        "max_active",
-        "record",
-        "last_year",
-    ):
+    for name in _PLAIN:
         arrays[name] = np.asarray(getattr(index, name))
     region = CodedColumn.from_values(list(index.region))
     arrays["region.ids"] = region.ids
@@ -763,46 +767,26 @@ def open_snapshot(path: Path | str, *, verify: bool = False) -> OpenedSnapshot:
             position=position,
             capability_codes=capability_codes,
             capability_position=MappingProxyType({c: j for j, c in enumerate(capability_codes)}),
-            capability=_matrix(arrays, "capability", matrices["capability"]),
-            capability_rows=_matrix(arrays, "capability_rows", matrices["capability_rows"]),
             capability_sources=_SourcesMap(arrays, capability_codes, position, ids),
-            inferred=arrays["inferred"],
             evidence=_EvidenceMap(arrays, capability_codes, records.partnership_ids),
             theme_codes=tuple(facts["theme_codes"]),
-            theme=_matrix(arrays, "theme", matrices["theme"]),
-            theme_by_column=_matrix(arrays, "theme_by_column", matrices["theme_by_column"]),
-            theme_sdg=_matrix(arrays, "theme_sdg", matrices["theme_sdg"]),
-            activity=arrays["activity"],
             collaboration=collaboration,
-            kind=arrays["kind"],
-            sector=arrays["sector"],
             country=CodedColumn(arrays["country_id"], country_codes),
-            country_id=arrays["country_id"],
             country_lookup=MappingProxyType({c: k for k, c in enumerate(country_codes)}),
             by_country=MappingProxyType(dict(zip(facts["by_country"], by_country, strict=True))),
             by_sector=tuple(_grouped_arrays(arrays, "by_sector")),
             by_kind=tuple(_grouped_arrays(arrays, "by_kind")),
             region=CodedColumn(arrays["region.ids"], facts["region_codes"]),
-            region_id=arrays["region_id"],
-            ldc=arrays["ldc"],
-            large=arrays["large"],
-            resources=arrays["resources"],
             resource_codes=tuple(facts["resource_codes"]),
-            motivations=arrays["motivations"],
             motivation_codes=tuple(facts["motivation_codes"]),
-            worst_flag=arrays["worst_flag"],
             flags_of=records.flags_of(),
             conflicts_of=records.conflicts_of(),
-            partnerships=arrays["partnerships"],
-            led=arrays["led"],
-            active=arrays["active"],
-            max_active=arrays["max_active"],
-            record=arrays["record"],
-            last_year=arrays["last_year"],
             reference_year=int(facts["reference_year"]),
             taxonomies=taxonomies,
             records=records,
             source=None,
+            **{name: arrays[name] for name in _PLAIN},
+            **{name: _matrix(arrays, name, matrices[name]) for name in _MATRICES},
             text=_text_index(folder, arrays, manifest["text"]) if manifest.get("text") else None,
             walk_graph=WalkGraph(
                 matrix=(
