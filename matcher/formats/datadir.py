@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -383,37 +383,44 @@ def _lower_first(message: str) -> str:
     return message[:1].lower() + message[1:] if message else message
 
 
+#: Per file: the fields that no two rows may share, the column a repeat is reported in and
+#: the problem (formatted with those fields and ``first``, the line that had them first).
+_UNIQUE: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "organisations.csv": (("id",), "id", "duplicate id {id!r} (first on line {first})"),
+    "partnerships.csv": (("id",), "id", "duplicate id {id!r} (first on line {first})"),
+    "capabilities.csv": (
+        ("org_id", "capability"),
+        "capability",
+        "duplicate capability {capability!r} for {org_id!r} (first on line {first})",
+    ),
+    "memberships.csv": (
+        ("partnership_id", "org_id"),
+        "org_id",
+        "{org_id!r} is already a member of {partnership_id!r} (line {first})",
+    ),
+}
+
+
 def _first_of_each(
-    name: str,
-    objects: Iterable[tuple[int, Any]],
-    key: Callable[[Any], Hashable],
-    column: str,
-    repeated: Callable[[Any, int], str],
-    problems: _Problems,
+    name: str, objects: Iterable[tuple[int, Any]], problems: _Problems
 ) -> Iterator[tuple[int, Any]]:
-    """The ``(line, object)`` pairs of file ``name`` whose ``key`` no earlier line had; a
-    repeat is reported in ``column`` as ``repeated(object, first_line)``. Lazy, so that the
-    problems of a line stay together with those the caller finds on it."""
-    first_line: dict[Hashable, int] = {}
+    """The ``(line, object)`` pairs of file ``name`` whose :data:`_UNIQUE` fields no earlier
+    line had; a repeat is a problem. Lazy, so that the problems of a line stay together with
+    those the caller finds on it."""
+    fields, column, problem = _UNIQUE[name]
+    first_line: dict[tuple[Any, ...], int] = {}
     for line, obj in objects:
-        wanted = key(obj)
-        if wanted in first_line:
-            problems.add(name, line, column, repeated(obj, first_line[wanted]))
+        values = {field: getattr(obj, field) for field in fields}
+        key = tuple(values.values())
+        if key in first_line:
+            problems.add(name, line, column, problem.format(first=first_line[key], **values))
             continue
-        first_line[wanted] = line
+        first_line[key] = line
         yield line, obj
 
 
 def _unique_ids(name: str, objects: list[tuple[int, Any]], problems: _Problems) -> dict[str, Any]:
-    unique = _first_of_each(
-        name,
-        objects,
-        lambda obj: obj.id,
-        "id",
-        lambda obj, first: f"duplicate id {obj.id!r} (first on line {first})",
-        problems,
-    )
-    return {obj.id: obj for _, obj in unique}
+    return {obj.id: obj for _, obj in _first_of_each(name, objects, problems)}
 
 
 def _unique_identifiers(
@@ -559,30 +566,14 @@ def read_data_directory(folder: Path | str, taxonomies: Taxonomies | None = None
     )
 
     capabilities = []
-    for line, capability in _first_of_each(
-        "capabilities.csv",
-        built["capabilities.csv"],
-        lambda c: (c.org_id, c.capability),
-        "capability",
-        lambda c, first: (
-            f"duplicate capability {c.capability!r} for {c.org_id!r} (first on line {first})"
-        ),
-        problems,
-    ):
+    for line, capability in _first_of_each("capabilities.csv", built["capabilities.csv"], problems):
         if organisations.check(
             "capabilities.csv", line, "org_id", capability.org_id, "organisation", problems
         ):
             capabilities.append(capability)
 
     memberships = []
-    for line, membership in _first_of_each(
-        "memberships.csv",
-        built["memberships.csv"],
-        lambda m: (m.partnership_id, m.org_id),
-        "org_id",
-        lambda m, first: f"{m.org_id!r} is already a member of {m.partnership_id!r} (line {first})",
-        problems,
-    ):
+    for line, membership in _first_of_each("memberships.csv", built["memberships.csv"], problems):
         known_partnership = partnerships.check(
             "memberships.csv",
             line,
