@@ -754,23 +754,9 @@ class Initiative:
         return _initiative_from_mapping(data)
 
 
-_INITIATIVE_KEYS = frozenset(
-    {
-        "id",
-        "title",
-        "lead",
-        "themes",
-        "countries",
-        "activity_types",
-        "needs",
-        "constraints",
-        "count",
-        "description",
-        "source",
-        "complementarity",
-    }
-)
-_NEED_KEYS = frozenset({"capability", "weight", "quantity"})
+#: The keys of the JSON forms (DESIGN.md 5.2): the fields of the classes they build.
+_INITIATIVE_KEYS = frozenset(Initiative.__dataclass_fields__)
+_NEED_KEYS = frozenset(Need.__dataclass_fields__)
 _CONSTRAINT_KEYS = frozenset(Constraints.__dataclass_fields__)
 
 
