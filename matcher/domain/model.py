@@ -321,6 +321,16 @@ def _set(instance: object, name: str, value: object) -> None:
     object.__setattr__(instance, name, value)
 
 
+def _check_id_and_name(record: Organisation | Partnership, noun: str) -> str:
+    """Check the id and the name (not empty) of a named record; what messages call it
+    (``Organisation 'unicef'``)."""
+    check_id(record.id, noun)
+    what = f"{noun} {record.id!r}"
+    if not isinstance(record.name, str) or not record.name.strip():
+        raise ValidationError(f"{what}: name must not be empty", field="name", value=record.name)
+    return what
+
+
 @dataclass(frozen=True, slots=True)
 class Organisation:
     """A node of the graph: a UN entity, company, NGO, foundation, government, ...
@@ -347,10 +357,7 @@ class Organisation:
     identifiers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        check_id(self.id, "Organisation")
-        what = f"Organisation {self.id!r}"
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValidationError(f"{what}: name must not be empty", field="name", value=self.name)
+        what = _check_id_and_name(self, "Organisation")
         kind = _enum(Kind, self.kind, "organisation kind", "kind")
         _set(self, "kind", kind)
         sector = _optional_enum(Sector, self.sector, "sector", "sector")
@@ -452,10 +459,7 @@ class Partnership:
     description: str = ""
 
     def __post_init__(self) -> None:
-        check_id(self.id, "Partnership")
-        what = f"Partnership {self.id!r}"
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValidationError(f"{what}: name must not be empty", field="name", value=self.name)
+        what = _check_id_and_name(self, "Partnership")
         for name in ("start_year", "end_year"):
             year = getattr(self, name)
             if year is not None and (
@@ -754,23 +758,9 @@ class Initiative:
         return _initiative_from_mapping(data)
 
 
-_INITIATIVE_KEYS = frozenset(
-    {
-        "id",
-        "title",
-        "lead",
-        "themes",
-        "countries",
-        "activity_types",
-        "needs",
-        "constraints",
-        "count",
-        "description",
-        "source",
-        "complementarity",
-    }
-)
-_NEED_KEYS = frozenset({"capability", "weight", "quantity"})
+#: The keys of the JSON forms (DESIGN.md 5.2): the fields of the classes they build.
+_INITIATIVE_KEYS = frozenset(Initiative.__dataclass_fields__)
+_NEED_KEYS = frozenset(Need.__dataclass_fields__)
 _CONSTRAINT_KEYS = frozenset(Constraints.__dataclass_fields__)
 
 

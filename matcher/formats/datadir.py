@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -383,18 +383,44 @@ def _lower_first(message: str) -> str:
     return message[:1].lower() + message[1:] if message else message
 
 
-def _unique_ids(name: str, objects: list[tuple[int, Any]], problems: _Problems) -> dict[str, Any]:
-    first_line: dict[str, int] = {}
-    found: dict[str, Any] = {}
+#: Per file: the fields that no two rows may share, the column a repeat is reported in and
+#: the problem (formatted with those fields and ``first``, the line that had them first).
+_UNIQUE: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "organisations.csv": (("id",), "id", "duplicate id {id!r} (first on line {first})"),
+    "partnerships.csv": (("id",), "id", "duplicate id {id!r} (first on line {first})"),
+    "capabilities.csv": (
+        ("org_id", "capability"),
+        "capability",
+        "duplicate capability {capability!r} for {org_id!r} (first on line {first})",
+    ),
+    "memberships.csv": (
+        ("partnership_id", "org_id"),
+        "org_id",
+        "{org_id!r} is already a member of {partnership_id!r} (line {first})",
+    ),
+}
+
+
+def _first_of_each(
+    name: str, objects: Iterable[tuple[int, Any]], problems: _Problems
+) -> Iterator[tuple[int, Any]]:
+    """The ``(line, object)`` pairs of file ``name`` whose :data:`_UNIQUE` fields no earlier
+    line had; a repeat is a problem. Lazy, so that the problems of a line stay together with
+    those the caller finds on it."""
+    fields, column, problem = _UNIQUE[name]
+    first_line: dict[tuple[Any, ...], int] = {}
     for line, obj in objects:
-        if obj.id in first_line:
-            problems.add(
-                name, line, "id", f"duplicate id {obj.id!r} (first on line {first_line[obj.id]})"
-            )
+        values = {field: getattr(obj, field) for field in fields}
+        key = tuple(values.values())
+        if key in first_line:
+            problems.add(name, line, column, problem.format(first=first_line[key], **values))
             continue
-        first_line[obj.id] = line
-        found[obj.id] = obj
-    return found
+        first_line[key] = line
+        yield line, obj
+
+
+def _unique_ids(name: str, objects: list[tuple[int, Any]], problems: _Problems) -> dict[str, Any]:
+    return {obj.id: obj for _, obj in _first_of_each(name, objects, problems)}
 
 
 def _unique_identifiers(
@@ -540,38 +566,14 @@ def read_data_directory(folder: Path | str, taxonomies: Taxonomies | None = None
     )
 
     capabilities = []
-    seen_capabilities: dict[tuple[str, str], int] = {}
-    for line, capability in built["capabilities.csv"]:
-        key = (capability.org_id, capability.capability)
-        if key in seen_capabilities:
-            problems.add(
-                "capabilities.csv",
-                line,
-                "capability",
-                f"duplicate capability {capability.capability!r} for {capability.org_id!r} "
-                f"(first on line {seen_capabilities[key]})",
-            )
-            continue
-        seen_capabilities[key] = line
+    for line, capability in _first_of_each("capabilities.csv", built["capabilities.csv"], problems):
         if organisations.check(
             "capabilities.csv", line, "org_id", capability.org_id, "organisation", problems
         ):
             capabilities.append(capability)
 
     memberships = []
-    seen_members: dict[tuple[str, str], int] = {}
-    for line, membership in built["memberships.csv"]:
-        key = (membership.partnership_id, membership.org_id)
-        if key in seen_members:
-            problems.add(
-                "memberships.csv",
-                line,
-                "org_id",
-                f"{membership.org_id!r} is already a member of {membership.partnership_id!r} "
-                f"(line {seen_members[key]})",
-            )
-            continue
-        seen_members[key] = line
+    for line, membership in _first_of_each("memberships.csv", built["memberships.csv"], problems):
         known_partnership = partnerships.check(
             "memberships.csv",
             line,

@@ -240,6 +240,16 @@ def _get(connection: Connection, table: Any, record_id: str | int, what: str) ->
     return row
 
 
+def _missing_organisations(connection: Connection, org_ids: Iterable[str]) -> list[str]:
+    """The ids of ``org_ids`` that name no stored organisation, sorted."""
+    wanted = sorted(set(org_ids))
+    if not wanted:
+        return []
+    table = tables.organisations
+    found = set(connection.execute(select(table.c.id).where(table.c.id.in_(wanted))).scalars())
+    return [org_id for org_id in wanted if org_id not in found]
+
+
 def _children(
     connection: Connection,
     table: Any,
@@ -633,12 +643,7 @@ class SqlCatalog:
         )
 
     def _check_members(self, connection: Connection, memberships: Sequence[Membership]) -> None:
-        wanted = sorted({m.org_id for m in memberships})
-        if not wanted:
-            return
-        table = tables.organisations
-        found = set(connection.execute(select(table.c.id).where(table.c.id.in_(wanted))).scalars())
-        missing = [org_id for org_id in wanted if org_id not in found]
+        missing = _missing_organisations(connection, {m.org_id for m in memberships})
         if missing:
             raise ValidationError(
                 f"Organisation {missing[0]!r} not found", field="members", value=missing[0]
@@ -659,10 +664,14 @@ class SqlCatalog:
         conditions = [table.c.lead == lead] if lead else []
         if not include_archived:
             conditions.append(table.c.archived_at.is_(None))
-        condition = and_(True, *conditions)
-        with self.engine.connect() as connection:
-            total, rows = _paged(connection, table, condition, table.c.id, offset, limit)
-            return Page([_initiative(row) for row in rows], total, offset, limit)
+        return self._listing(
+            table,
+            conditions,
+            table.c.id,
+            offset,
+            limit,
+            lambda _, rows: [_initiative(row) for row in rows],
+        )
 
     def get_initiative(self, initiative_id: str) -> InitiativeRecord:
         """One initiative.
@@ -704,45 +713,21 @@ class SqlCatalog:
             "countries": ";".join(sorted(body.get("countries") or ())),
             "updated_at": now,
         }
-        table = tables.initiatives
-        try:
-            with writer(self.engine).begin() as connection:
-                if create:
-                    if self._exists(connection, table, initiative_id):
-                        raise DuplicateIdError(f"Initiative {initiative_id!r} already exists")
-                    version = 1
-                    connection.execute(
-                        insert(table),
-                        {
-                            "id": initiative_id,
-                            **values,
-                            "version": 1,
-                            "created_at": now,
-                            "created_by": actor,
-                        },
-                    )
-                else:
-                    version = self._next_version(
-                        connection, table, initiative_id, expected_version, "Initiative"
-                    )
-                    self._check_not_archived(connection, initiative_id)
-                    connection.execute(
-                        update(table)
-                        .where(table.c.id == initiative_id)
-                        .values(**values, version=version)
-                    )
-                insert_audit(
-                    connection,
-                    AuditEntry(
-                        actor,
-                        "create" if create else "update",
-                        "initiative",
-                        initiative_id,
-                        {"version": version},
-                    ),
-                )
-        except IntegrityError as err:
-            raise DuplicateIdError(f"Initiative {initiative_id!r} already exists") from err
+        with (
+            _duplicate_as("Initiative", initiative_id),
+            writer(self.engine).begin() as connection,
+        ):
+            self._write_entity(
+                connection,
+                tables.initiatives,
+                values,
+                create=create,
+                expected_version=expected_version,
+                what="Initiative",
+                actor=actor,
+                created={"created_at": now, "created_by": actor},
+                before_update=self._check_not_archived,
+            )
         return self.get_initiative(initiative_id)
 
     def delete_initiative(
@@ -1080,10 +1065,7 @@ class SqlCatalog:
 
     @staticmethod
     def _check_members_exist(connection: Connection, proposal_id: int, members: str) -> None:
-        wanted = sorted(m for m in members.split(";") if m)
-        table = tables.organisations
-        found = set(connection.execute(select(table.c.id).where(table.c.id.in_(wanted))).scalars())
-        missing = [m for m in wanted if m not in found]
+        missing = _missing_organisations(connection, {m for m in members.split(";") if m})
         if missing:
             raise ConflictError(
                 f"Proposal {proposal_id} cannot be approved: its member(s) "
@@ -1236,9 +1218,11 @@ class SqlCatalog:
         what: str,
         actor: str,
         created: Mapping[str, Any] | None = None,
+        before_update: Callable[[Connection, str], None] | None = None,
     ) -> int:
         """Insert (``create``, at version 1, with ``created``) or update the versioned row
-        ``values`` of ``table``, with its audit entry; the version written.
+        ``values`` of ``table``, with its audit entry; the version written. An update checks
+        the version, then calls ``before_update`` with the row's id.
 
         Raises
         ------
@@ -1255,6 +1239,8 @@ class SqlCatalog:
             connection.execute(insert(table), {**values, "version": version, **(created or {})})
         else:
             version = self._next_version(connection, table, record_id, expected_version, what)
+            if before_update is not None:
+                before_update(connection, record_id)
             connection.execute(
                 update(table).where(table.c.id == record_id).values(**values, version=version)
             )

@@ -52,6 +52,11 @@ class ImportReport:
     tables: Mapping[str, TableCounts]
     dry_run: bool = False
 
+    @classmethod
+    def of(cls, plans: Mapping[str, TablePlan], dry_run: bool) -> ImportReport:
+        """The report of an import planned as ``plans``."""
+        return cls({name: plan.counts for name, plan in plans.items()}, dry_run)
+
     @property
     def total(self) -> TableCounts:
         """The counts summed over every table."""
@@ -168,11 +173,11 @@ class InMemoryRepository:
     ) -> ImportReport:
         existing = {name: list(rows.values()) for name, rows in self._tables.items()}
         plans = plan_import(existing, dataset, self.taxonomies)
-        report = ImportReport({name: plan.counts for name, plan in plans.items()}, dry_run)
+        report = ImportReport.of(plans, dry_run)
         if dry_run:
             return report
         tables = copy.deepcopy(self._tables)  # applied to a copy: a failure changes nothing
-        total = sum(len(p.inserts) + len(p.updates) + len(p.deletes) for p in plans.values())
+        total = report.total.changed
         for name, plan in plans.items():
             table = tables[name]
             for row in plan.deletes:
@@ -194,7 +199,7 @@ class InMemoryRepository:
                     self._next_flag_id += 1
                 table[self._key(name, row)] = stored
             if progress is not None:
-                progress(name, len(plan.inserts) + len(plan.updates) + len(plan.deletes), total)
+                progress(name, plan.counts.changed, total)
         self._tables = tables
         self.record_audit(import_audit_entry(actor, report))
         return report

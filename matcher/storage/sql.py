@@ -263,11 +263,9 @@ class SqlRepository:
                 try:
                     existing = {name: self._read(connection, name) for name in TABLES}
                     plans = plan_import(existing, dataset, self.taxonomies)
-                    report = ImportReport(
-                        {name: plan.counts for name, plan in plans.items()}, dry_run
-                    )
+                    report = ImportReport.of(plans, dry_run)
                     if not dry_run:
-                        total = _rows_to_write(plans)
+                        total = report.total.changed
                         # child rows go out before their parents change, parents come in first
                         for name in reversed(list(plans)):
                             self._apply(connection, _only_deletes(plans[name]), progress, total)
@@ -370,10 +368,6 @@ def audit_entry(row: Any) -> AuditEntry:
         detail=row["detail"],
         at=aware(row["at"]),
     )
-
-
-def _rows_to_write(plans: dict[str, TablePlan]) -> int:
-    return sum(len(p.inserts) + len(p.updates) + len(p.deletes) for p in plans.values())
 
 
 def _only_deletes(plan: TablePlan) -> TablePlan:

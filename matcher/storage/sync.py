@@ -98,6 +98,11 @@ class TableCounts:
     unchanged: int = 0
     deleted: int = 0
 
+    @property
+    def changed(self) -> int:
+        """The rows an import writes: inserted, updated and deleted."""
+        return self.inserted + self.updated + self.deleted
+
 
 @dataclass(frozen=True, slots=True)
 class TablePlan:

@@ -7,6 +7,8 @@ concurrency (ETag / If-Match).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Column,
@@ -53,6 +55,18 @@ metadata = MetaData(
 ID = String(64)
 CODE = String(64)
 
+
+def _serial_id() -> Column[int]:
+    """The id the database numbers the rows of a table by."""
+    return Column("id", Integer, primary_key=True, autoincrement=True)
+
+
+def _parent(name: str, type_: Any, target: str, **options: Any) -> Column[Any]:
+    """A column naming the parent row ``target`` (``table.id``): a child row goes with its
+    parent (``ON DELETE CASCADE``)."""
+    return Column(name, type_, ForeignKey(target, ondelete="CASCADE"), **options)
+
+
 organisations = Table(
     "organisations",
     metadata,
@@ -80,7 +94,7 @@ organisations = Table(
 capabilities = Table(
     "capabilities",
     metadata,
-    Column("org_id", ID, ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    _parent("org_id", ID, "organisations.id", primary_key=True),
     Column("capability", CODE, primary_key=True),
     Column("strength", Float, nullable=False),
     Column("quantity", Float),
@@ -109,13 +123,8 @@ partnerships = Table(
 memberships = Table(
     "memberships",
     metadata,
-    Column(
-        "partnership_id",
-        ID,
-        ForeignKey("partnerships.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    Column("org_id", ID, ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    _parent("partnership_id", ID, "partnerships.id", primary_key=True),
+    _parent("org_id", ID, "organisations.id", primary_key=True),
     Column("role", String(16), nullable=False),
     Column("contribution_usd", Float),
     Index("ix_memberships_org_id", "org_id"),
@@ -124,8 +133,8 @@ memberships = Table(
 flags = Table(
     "flags",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("org_id", ID, ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    _serial_id(),
+    _parent("org_id", ID, "organisations.id", nullable=False),
     Column("category", CODE, nullable=False),
     Column("level", String(16), nullable=False),
     Column("note", Text, nullable=False, server_default=""),
@@ -139,8 +148,8 @@ flags = Table(
 conflicts = Table(
     "conflicts",
     metadata,
-    Column("org_a", ID, ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
-    Column("org_b", ID, ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    _parent("org_a", ID, "organisations.id", primary_key=True),
+    _parent("org_b", ID, "organisations.id", primary_key=True),
     Column("reason", Text, nullable=False, server_default=""),
 )
 
@@ -178,13 +187,8 @@ initiatives = Table(
 coalition_proposals = Table(
     "coalition_proposals",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "initiative_id",
-        ID,
-        ForeignKey("initiatives.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _serial_id(),
+    _parent("initiative_id", ID, "initiatives.id", nullable=False),
     Column("members", Text, nullable=False),
     Column("score", Float, nullable=False),
     Column("body", JSON, nullable=False),
@@ -199,13 +203,8 @@ coalition_proposals = Table(
 reviews = Table(
     "reviews",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "proposal_id",
-        Integer,
-        ForeignKey("coalition_proposals.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _serial_id(),
+    _parent("proposal_id", Integer, "coalition_proposals.id", nullable=False),
     Column("reviewer", String(128), nullable=False),
     Column("decision", String(32), nullable=False),
     Column("reason_code", String(64), nullable=False),
@@ -217,7 +216,7 @@ reviews = Table(
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    _serial_id(),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(128), nullable=False),
     Column("action", String(64), nullable=False),

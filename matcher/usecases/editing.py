@@ -16,7 +16,9 @@ matcher.domain.exceptions.UnknownCodeError: Unknown capability code 'fundin'
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
+from enum import Enum
 from typing import Any
 
 from matcher.domain.exceptions import UnknownCodeError, ValidationError
@@ -47,6 +49,42 @@ def _build(factory: Any, field_prefix: str, **fields: Any) -> Any:
         raise
 
 
+def _from_body(kind: Any, record_id: str, body: Mapping[str, Any], **given: Any) -> Any:
+    """A ``kind`` (a domain dataclass) named ``record_id`` from a request body: each of its
+    fields the body has, a set or tuple field as one (empty when absent); ``given`` fields
+    as given. One reading for organisations and partnerships alike."""
+    fields: dict[str, Any] = {}
+    for field in dataclasses.fields(kind):
+        if field.name == "id" or field.name in given:
+            continue
+        if isinstance(field.default, frozenset | tuple):
+            fields[field.name] = type(field.default)(body.get(field.name) or ())
+        elif field.name in body:
+            fields[field.name] = body[field.name]
+    return _build(kind, "", id=record_id, **fields, **given)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, frozenset):
+        return sorted(_json_value(item) for item in value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _json_fields(record: Any, leave_out: str = "") -> dict[str, Any]:
+    """The fields of a domain dataclass in their JSON form, in their order (but the one
+    named ``leave_out``): enums as their values, sets sorted, tuples as lists; the inverse
+    of :func:`_from_body`."""
+    return {
+        field.name: _json_value(getattr(record, field.name))
+        for field in dataclasses.fields(record)
+        if field.name != leave_out
+    }
+
+
 def organisation_from_body(
     org_id: str, body: Mapping[str, Any], taxonomies: Taxonomies
 ) -> tuple[Organisation, list[Capability]]:
@@ -57,33 +95,7 @@ def organisation_from_body(
     for name, vocabulary in (("kind", taxonomies.kinds), ("sector", taxonomies.sectors)):
         if body.get(name) is not None:
             vocabulary.check(body[name], name)
-    fields = {
-        key: body[key]
-        for key in (
-            "name",
-            "kind",
-            "sector",
-            "country",
-            "size",
-            "gc_status",
-            "verified_on",
-            "max_active",
-            "description",
-            "source",
-        )
-        if key in body
-    }
-    organisation = _build(
-        Organisation,
-        "",
-        id=org_id,
-        themes=frozenset(body.get("themes") or ()),
-        resources=frozenset(body.get("resources") or ()),
-        motivations=frozenset(body.get("motivations") or ()),
-        aliases=tuple(body.get("aliases") or ()),
-        identifiers=tuple(body.get("identifiers") or ()),
-        **fields,
-    )
+    organisation = _from_body(Organisation, org_id, body)
     capabilities = []
     for k, raw in _each_once(body.get("capabilities"), "capability", "capabilities", "Capability"):
         taxonomies.capabilities.check(raw["capability"], f"capabilities.{k}.capability")
@@ -107,34 +119,9 @@ def _each_once(
 
 def organisation_body(record: OrganisationRecord) -> dict[str, Any]:
     """The JSON form of a stored organisation."""
-    org = record.organisation
     return {
-        "id": org.id,
-        "name": org.name,
-        "kind": org.kind.value,
-        "sector": org.sector.value if org.sector else None,
-        "country": org.country,
-        "size": org.size.value if org.size else None,
-        "themes": sorted(org.themes),
-        "resources": sorted(org.resources),
-        "motivations": sorted(org.motivations),
-        "gc_status": org.gc_status.value if org.gc_status else None,
-        "verified_on": org.verified_on,
-        "max_active": org.max_active,
-        "description": org.description,
-        "aliases": list(org.aliases),
-        "source": org.source,
-        "identifiers": list(org.identifiers),
-        "capabilities": [
-            {
-                "capability": c.capability,
-                "strength": c.strength,
-                "quantity": c.quantity,
-                "unit": c.unit,
-                "source": c.source,
-            }
-            for c in record.capabilities
-        ],
+        **_json_fields(record.organisation),
+        "capabilities": [_json_fields(c, leave_out="org_id") for c in record.capabilities],
         "version": record.version,
     }
 
@@ -152,20 +139,8 @@ def partnership_from_body(
         raise ValidationError(
             f"end_year {end} is before start_year {start}", field="end_year", value=end
         )
-    fields = {
-        key: body[key]
-        for key in ("name", "start_year", "end_year", "amount_usd", "outcome", "source")
-        if key in body
-    }
-    partnership = _build(
-        Partnership,
-        "",
-        id=partnership_id,
-        countries=frozenset(body.get("countries") or ()),
-        themes=frozenset(body.get("themes") or ()),
-        activity_types=frozenset(body.get("activity_types") or ()),
-        description=body.get("description") or "",
-        **fields,
+    partnership = _from_body(
+        Partnership, partnership_id, body, description=body.get("description") or ""
     )
     memberships = [
         _build(Membership, f"members.{k}", partnership_id=partnership_id, **raw)
@@ -176,23 +151,9 @@ def partnership_from_body(
 
 def partnership_body(record: PartnershipRecord) -> dict[str, Any]:
     """The JSON form of a stored partnership."""
-    p = record.partnership
     return {
-        "id": p.id,
-        "name": p.name,
-        "start_year": p.start_year,
-        "end_year": p.end_year,
-        "countries": sorted(p.countries),
-        "themes": sorted(p.themes),
-        "activity_types": sorted(a.value for a in p.activity_types),
-        "amount_usd": p.amount_usd,
-        "outcome": p.outcome.value if p.outcome else None,
-        "source": p.source,
-        "description": p.description,
-        "members": [
-            {"org_id": m.org_id, "role": m.role.value, "contribution_usd": m.contribution_usd}
-            for m in record.memberships
-        ],
+        **_json_fields(record.partnership),
+        "members": [_json_fields(m, leave_out="partnership_id") for m in record.memberships],
         "version": record.version,
     }
 
