@@ -119,12 +119,7 @@ def rank_by_gain(
     seats : list of Seat
         Best first.
     """
-    base_parts = evaluate(problem, current)
-    base = sum(base_parts.values())
-    seats = []
-    for candidate in candidates:
-        parts = evaluate(problem, [*current, candidate])
-        seats.append(Seat(candidate, sum(parts.values()) - base, parts))
+    base_parts, seats = _seats(problem, current, [(c, None) for c in candidates])
     seats.sort(key=lambda seat: (-seat.gain, ids[seat.slot]))
     return base_parts, seats[:count]
 
@@ -162,12 +157,20 @@ def rank_by_affinity(
     seats : list of Seat
         Best first, each with its ``affinity``.
     """
+    base_parts, seats = _seats(problem, current, joiners)
+    seats.sort(key=lambda seat: (-((seat.affinity or 0.0) + weight * seat.gain), ids[seat.slot]))
+    return base_parts, seats[:count]
+
+
+def _seats(
+    problem: Problem, current: Sequence[int], candidates: Iterable[tuple[int, float | None]]
+) -> tuple[dict[str, float], list[Seat]]:
+    """The objective's terms of ``current``, and each candidate's seat: its gain when
+    joining and its terms then, with its affinity (if any) as given."""
     base_parts = evaluate(problem, current)
     base = sum(base_parts.values())
-    ranked = []
-    for slot, value in joiners:
+    seats = []
+    for slot, affinity in candidates:
         parts = evaluate(problem, [*current, slot])
-        gain = sum(parts.values()) - base
-        ranked.append((value + weight * gain, Seat(slot, gain, parts, value)))
-    ranked.sort(key=lambda item: (-item[0], ids[item[1].slot]))
-    return base_parts, [seat for _, seat in ranked[:count]]
+        seats.append(Seat(slot, sum(parts.values()) - base, parts, affinity))
+    return base_parts, seats

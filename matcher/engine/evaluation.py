@@ -530,14 +530,56 @@ def run_evaluation(
     ubiquitous_share: float = 0.5,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run the evaluation; return the summary (the JSON object) and the details.
+    """Hold-out evaluation of completion and cold start, with baselines (module docstring);
+    return the summary (the JSON object) and the details.
 
-    See :func:`evaluate` for the parameters; ``engine`` configures the product's recommender
-    (its ``walks`` and the seed also serve the PageRank baseline); ``progress`` is called
-    with (texts embedded, texts to embed). The details hold the split, the counts of skipped
-    partnerships, of leads by the rule that chose them, of leads and relevant members unseen
-    in history, whether and how words were used, what the affinity model trained on, and the
-    seconds each stage took.
+    Parameters
+    ----------
+    dataset : Dataset
+        All of it: the split happens here.
+    split_year : int
+    k : int
+        Cut-off of recall@k and NDCG@k.
+    min_size : int
+        Members a test partnership needs (lead included).
+    max_cases : int, optional
+        Evaluate a uniform sample of this many test partnerships (by ``seed``).
+    seed : int
+        Seeds the sample, the hidden members, the random baseline and the bootstrap.
+    depth : int
+        Answers asked of the product's ``complete`` per case (the rest by the fall-back).
+    resamples : int
+        Bootstrap resamples.
+    affinity : AffinityModel, optional
+        The product's learned model, unfitted (fitted here on the history) or fitted (on this
+        history only!); a default one when ``None``.
+    index_config : IndexConfig, optional
+    text_encoder : str, optional
+        ``"use"`` or ``"tfidf"``: the product reads the words (title and description) with
+        this encoder, and the TF-IDF text-only baseline runs; ``None`` for no words.
+    ubiquitous_share : float
+        Leave out organisations in at least this share of history partnerships (0: none).
+    engine : EngineConfig, optional
+        Configures the product's recommender (its ``walks`` and the seed also serve the
+        PageRank baseline).
+    progress : callable, optional
+        Called with (texts embedded, texts to embed).
+
+    Returns
+    -------
+    summary : dict
+        ``{"cases": N, "completion": {"method": {...}, "baselines": {...}}, "cold": {...}}``,
+        each metric ``{"value": v, "ci95": [low, high]}``.
+    details : dict
+        The split, the counts of skipped partnerships, of leads by the rule that chose them,
+        of leads and relevant members unseen in history, whether and how words were used,
+        what the affinity model trained on, and the seconds each stage took.
+
+    Notes
+    -----
+    One index build and one model fit on the history, then per case and task one
+    ``complete`` call and the baseline scorings over all organisations:
+    O(cases × organisations) for the baselines' ranks.
     """
     if k < 1:
         raise ValidationError(f"k must be at least 1, got {k}", field="k", value=k)
@@ -716,77 +758,16 @@ def run_evaluation(
     return summary, details
 
 
-def evaluate(
-    dataset: Dataset,
-    *,
-    split_year: int,
-    k: int = 10,
-    min_size: int = 3,
-    max_cases: int | None = None,
-    seed: int = 0,
-    depth: int = 100,
-    resamples: int = 1000,
-    affinity: AffinityModel | None = None,
-    index_config: IndexConfig | None = None,
-    text_encoder: str | None = None,
-    ubiquitous_share: float = 0.5,
-) -> dict[str, Any]:
-    """Hold-out evaluation of completion and cold start, with baselines (module docstring).
-
-    Parameters
-    ----------
-    dataset : Dataset
-        All of it: the split happens here.
-    split_year : int
-    k : int
-        Cut-off of recall@k and NDCG@k.
-    min_size : int
-        Members a test partnership needs (lead included).
-    max_cases : int, optional
-        Evaluate a uniform sample of this many test partnerships (by ``seed``).
-    seed : int
-        Seeds the sample, the hidden members, the random baseline and the bootstrap.
-    depth : int
-        Answers asked of the product's ``complete`` per case (the rest by the fall-back).
-    resamples : int
-        Bootstrap resamples.
-    affinity : AffinityModel, optional
-        The product's learned model, unfitted (fitted here on the history) or fitted (on this
-        history only!); a default one when ``None``.
-    index_config : IndexConfig, optional
-    text_encoder : str, optional
-        ``"use"`` or ``"tfidf"``: the product reads the words (title and description) with
-        this encoder, and the TF-IDF text-only baseline runs; ``None`` for no words.
-    ubiquitous_share : float
-        Leave out organisations in at least this share of history partnerships (0: none).
+def evaluate(dataset: Dataset, **settings: Any) -> dict[str, Any]:
+    """The summary alone of :func:`run_evaluation` (the same keyword arguments).
 
     Returns
     -------
     dict
         ``{"cases": N, "completion": {"method": {...}, "baselines": {...}}, "cold": {...}}``,
         each metric ``{"value": v, "ci95": [low, high]}``.
-
-    Notes
-    -----
-    One index build and one model fit on the history, then per case and task one
-    ``complete`` call and the baseline scorings over all organisations:
-    O(cases × organisations) for the baselines' ranks.
     """
-    summary, _ = run_evaluation(
-        dataset,
-        split_year=split_year,
-        k=k,
-        min_size=min_size,
-        max_cases=max_cases,
-        seed=seed,
-        depth=depth,
-        resamples=resamples,
-        affinity=affinity,
-        index_config=index_config,
-        text_encoder=text_encoder,
-        ubiquitous_share=ubiquitous_share,
-    )
-    return summary
+    return run_evaluation(dataset, **settings)[0]
 
 
 def render_text(summary: Mapping[str, Any], details: Mapping[str, Any] | None = None) -> str:
