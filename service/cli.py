@@ -17,9 +17,10 @@ from typing import Any, NoReturn
 import click
 from tqdm import tqdm
 
-from matcher.domain.dataset import RECORD_KINDS
+from matcher.domain.dataset import RECORD_KINDS, Dataset
 from matcher.domain.exceptions import DataDirectoryError, PartnerMatchError, ValidationError
 from matcher.domain.model import Initiative
+from matcher.domain.taxonomy import Taxonomies
 from matcher.engine.evaluation import render_text, run_evaluation
 from matcher.formats.cordis import convert_cordis_directory
 from matcher.formats.datadir import read_data_directory
@@ -58,6 +59,46 @@ def _db_option(function: Any) -> Any:
         show_default="$PARTNERMATCH_DATABASE_URL or sqlite:///var/partnermatch.db",
         help="Database URL.",
     )(function)
+
+
+def _data_option(function: Any) -> Any:
+    """``--data``: read the organisations from a data directory rather than the database."""
+    return click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Read organisations from a data directory instead of the database.",
+    )(function)
+
+
+def _snapshot_option(help_text: str) -> Callable[[Any], Any]:
+    """``--snapshot``: answer from an index snapshot folder; ``help_text`` says how."""
+    return click.option(
+        "--snapshot",
+        "snapshot_path",
+        type=click.Path(file_okay=False, path_type=Path),
+        help=help_text,
+    )
+
+
+def _format_option(function: Any) -> Any:
+    """``--format json|text`` (text by default)."""
+    return click.option(
+        "--format", "output_format", type=click.Choice(["json", "text"]), default="text"
+    )(function)
+
+
+def _text_encoder_option(
+    choices: Sequence[str], *, default: str, help_text: str
+) -> Callable[[Any], Any]:
+    """``--text-encoder``: which text encoder reads the words (``none``: no words)."""
+    return click.option(
+        "--text-encoder",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
 
 
 def _fail(message: str) -> NoReturn:
@@ -144,6 +185,12 @@ def _repository(database_url: str) -> SqlRepository:
     return open_repository(database_url, load_taxonomies())
 
 
+def _dataset(taxonomies: Taxonomies, data_dir: Path | None, database_url: str) -> Dataset:
+    """The organisations and history of ``data_dir`` when given, else of the database."""
+    repository = None if data_dir is not None else _repository(database_url)
+    return load_dataset(taxonomies, data_dir=data_dir, repository=repository)
+
+
 @cli.command("import")
 @click.argument(
     "directories", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path)
@@ -205,21 +252,11 @@ def export_command(directory: Path, database_url: str, spreadsheet_safe: bool) -
 
 @cli.command("recommend")
 @click.argument("initiative_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Read organisations from a data directory instead of the database.",
-)
+@_data_option
 @_db_option
-@click.option(
-    "--snapshot",
-    "snapshot_path",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Answer from an index snapshot (partnermatch index build), memory-mapped.",
-)
+@_snapshot_option("Answer from an index snapshot (partnermatch index build), memory-mapped.")
 @click.option("--count", type=click.IntRange(1, 50), help="Number of coalitions.")
-@click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="text")
+@_format_option
 def recommend_command(
     initiative_file: Path,
     data_dir: Path | None,
@@ -277,14 +314,12 @@ def recommend_command(
     "database_url",
     help="Recognise the lead among this database's organisations.",
 )
-@click.option(
-    "--text-encoder",
-    type=click.Choice(["use", "none"]),
+@_text_encoder_option(
+    ("use", "none"),
     default="use",
-    show_default=True,
-    help="use: also suggest terms close in meaning to a sentence (below acceptance).",
+    help_text="use: also suggest terms close in meaning to a sentence (below acceptance).",
 )
-@click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="text")
+@_format_option
 def draft_command(
     note: Any,
     data_dir: Path | None,
@@ -300,8 +335,7 @@ def draft_command(
         taxonomies = load_taxonomies()
         organisations = None
         if data_dir is not None or database_url:
-            repository = None if data_dir is not None else _repository(str(database_url))
-            dataset = load_dataset(taxonomies, data_dir=data_dir, repository=repository)
+            dataset = _dataset(taxonomies, data_dir, str(database_url))
             taxonomies, organisations = dataset.taxonomies, dataset.organisations
         draft = draft_note(
             text,
@@ -331,12 +365,8 @@ def draft_command(
 @click.option("--min-size", type=click.IntRange(2), default=3, show_default=True)
 @click.option("--max-cases", type=click.IntRange(1), help="A sample of N test cases.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--text-encoder",
-    type=click.Choice(["use", "tfidf"]),
-    default="use",
-    show_default=True,
-    help="How the product reads the partnerships' words.",
+@_text_encoder_option(
+    ("use", "tfidf"), default="use", help_text="How the product reads the partnerships' words."
 )
 @click.option(
     "--no-text", is_flag=True, help="The product without words (the baselines keep them)."
@@ -348,7 +378,7 @@ def draft_command(
     show_default=True,
     help="Leave out organisations in at least this share of history partnerships (0: none).",
 )
-@click.option("--format", "output_format", type=click.Choice(["json", "text"]), default="text")
+@_format_option
 def evaluate_command(
     data_dir: Path,
     split_year: int,
@@ -432,23 +462,16 @@ def index_group() -> None:
 
 
 @index_group.command("build")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Read organisations from a data directory instead of the database.",
-)
+@_data_option
 @_db_option
 @click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="Snapshot folder to write."
 )
 @click.option("--force", is_flag=True, help="Replace a snapshot already at --out.")
-@click.option(
-    "--text-encoder",
-    type=click.Choice(["use", "tfidf", "none"]),
+@_text_encoder_option(
+    ("use", "tfidf", "none"),
     default="none",
-    show_default=True,
-    help="Embed the organisations' words into the snapshot (see README, Words).",
+    help_text="Embed the organisations' words into the snapshot (see README, Words).",
 )
 def index_build_command(
     data_dir: Path | None, database_url: str, out: Path, force: bool, text_encoder: str
@@ -487,19 +510,11 @@ def index_build_command(
 
 @cli.command("report")
 @click.argument("initiatives", type=click.Path(path_type=Path))
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Read organisations from a data directory instead of the database.",
-)
+@_data_option
 @_db_option
-@click.option(
-    "--snapshot",
-    "snapshot_path",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Recommend from an index snapshot (memory-mapped; the local pool's forked workers "
-    "share its pages).",
+@_snapshot_option(
+    "Recommend from an index snapshot (memory-mapped; the local pool's forked workers "
+    "share its pages)."
 )
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
@@ -563,9 +578,7 @@ def report_command(
         if snapshot_path is not None:
             recommender = snapshot_recommender(snapshot_path)
         else:
-            taxonomies = load_taxonomies()
-            repository = None if data_dir is not None else _repository(database_url)
-            dataset = load_dataset(taxonomies, data_dir=data_dir, repository=repository)
+            dataset = _dataset(load_taxonomies(), data_dir, database_url)
             recommender = CoalitionRecommender().fit(build_index(dataset))
         entries = read_initiatives(initiatives, recommender.index_.taxonomies)
         if not entries:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask, HTTPError
@@ -103,37 +104,41 @@ def _http_error(error: HTTPError) -> Response:
     return problem(error.status_code, str(detail), headers=headers)
 
 
+#: The status of each domain error answered with its message alone. The most specific class
+#: of an error decides, as in Flask's choice of handler: a duplicate id is a conflict (409)
+#: although it is a validation error, and ValidationError has a handler of its own.
+_STATUSES: Mapping[type[PartnerMatchError], int] = {
+    DuplicateIdError: 409,
+    StaleVersionError: 409,
+    ConflictError: 409,
+    NotFoundError: 404,
+    PartnerMatchError: 422,
+}
+
+
+def _domain_problem(error: PartnerMatchError) -> Response:
+    """A domain error as a problem whose detail is its message, at its class's status."""
+    status = next(_STATUSES[cls] for cls in type(error).__mro__ if cls in _STATUSES)
+    return problem(status, str(error))
+
+
 def register_error_handlers(app: APIFlask) -> None:
     """Map domain errors to statuses and shape every error as problem+json."""
     app.error_processor(_http_error)
 
-    @app.errorhandler(DuplicateIdError)
-    def duplicate(error: DuplicateIdError) -> Response:
-        return problem(409, str(error))
-
-    @app.errorhandler(StaleVersionError)
-    @app.errorhandler(ConflictError)
-    def stale(error: PartnerMatchError) -> Response:
-        return problem(409, str(error))
+    for error_class in _STATUSES:
+        app.register_error_handler(error_class, _domain_problem)
 
     @app.errorhandler(ValidationError)
     def invalid(error: ValidationError) -> Response:
         errors = [{"path": error.field, "message": str(error)}] if error.field else None
         return problem(422, str(error), errors=errors)
 
-    @app.errorhandler(NotFoundError)
-    def not_found(error: NotFoundError) -> Response:
-        return problem(404, str(error))
-
     @app.errorhandler(StorageError)
     @app.errorhandler(OperationalError)
     def storage(error: Exception) -> Response:
         log.error("storage error: %s", error)
         return problem(503, "The database is unavailable; try again shortly")
-
-    @app.errorhandler(PartnerMatchError)
-    def domain(error: PartnerMatchError) -> Response:
-        return problem(422, str(error))
 
     @app.errorhandler(HTTPException)
     def http(error: HTTPException) -> Response:

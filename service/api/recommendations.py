@@ -15,6 +15,7 @@ from matcher.usecases.editing import check_initiative
 from matcher.usecases.proposing import check_members, evaluate_members
 from service.api import snapshot
 from service.auth import auth, roles_for
+from service.holder import Snapshot
 from service.schemas import (
     CompletionIn,
     CompletionOut,
@@ -27,15 +28,19 @@ from service.schemas import (
 bp = APIBlueprint("recommendations", __name__, url_prefix="/v1", tag="Recommendations")
 
 
-def _initiative(body: Mapping[str, Any]) -> Initiative:
+def _served_initiative(body: Mapping[str, Any]) -> tuple[Snapshot, Initiative]:
+    """The engine to answer with, and the initiative's JSON form checked against its
+    vocabularies (``request`` when it has no id): one snapshot serves both."""
     current = snapshot()
-    return check_initiative({**body, "id": body.get("id") or "request"}, current.dataset.taxonomies)
+    initiative = check_initiative(
+        {**body, "id": body.get("id") or "request"}, current.dataset.taxonomies
+    )
+    return current, initiative
 
 
 def recommendation_body(body: Mapping[str, Any]) -> dict[str, Any]:
     """Recommend for an initiative's JSON form; the answer carries its data version."""
-    current = snapshot()
-    initiative = _initiative(body)
+    current, initiative = _served_initiative(body)
     result = current.engine.recommend(initiative).to_dict()
     return {**result, "data_version": current.data_version}
 
@@ -56,8 +61,7 @@ def recommend(json_data: RecommendationIn) -> dict[str, Any]:
 @bp.output(CompletionOut)
 def complete(json_data: CompletionIn) -> dict[str, Any]:
     """Who should join this partial coalition: ranked candidates for one more seat."""
-    current = snapshot()
-    initiative = _initiative(json_data.initiative.model_dump(mode="json"))
+    current, initiative = _served_initiative(json_data.initiative.model_dump(mode="json"))
     candidates = current.engine.complete(initiative, json_data.members, k=json_data.k)
     return {
         "data_version": current.data_version,
@@ -81,8 +85,7 @@ def complete(json_data: CompletionIn) -> dict[str, Any]:
 @bp.output(WhatIfOut)
 def what_if(json_data: WhatIfIn) -> dict[str, Any]:
     """Score a coalition as it is and after swapping one member, with the change per term."""
-    current = snapshot()
-    initiative = _initiative(json_data.initiative.model_dump(mode="json"))
+    current, initiative = _served_initiative(json_data.initiative.model_dump(mode="json"))
     before = list(json_data.members)
     paths = [f"members.{k}" for k in range(len(before))]
     after, after_paths = list(before), list(paths)

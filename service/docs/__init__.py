@@ -9,38 +9,21 @@ origin.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, render_template, send_from_directory, url_for
+from flask import Flask, abort, render_template, send_from_directory, url_for
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.wrappers import Response
 
+from service.html_blueprints import content_security_policy, html_blueprint
+
 __all__ = ["bp", "init_app", "CONTENT_SECURITY_POLICY", "ASSETS"]
 
-bp = Blueprint(
-    "docs",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/docs/static",
-)
-bp.enable_openapi = False  # type: ignore[attr-defined]
+bp = html_blueprint("docs", __name__, static_url_path="/docs/static")
 
 #: The Swagger UI files the page uses; nothing else of the package is served.
 ASSETS = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"})
 
 #: Scripts, styles and calls from this origin only; Swagger UI draws icons as data: URIs.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "img-src 'self' data:",
-        "style-src 'self'",
-        "script-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
+CONTENT_SECURITY_POLICY = content_security_policy(connect_self=True)
 
 
 @bp.get("/docs")

@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 
 import pydantic
 from flask import (
-    Blueprint,
     current_app,
     flash,
     g,
@@ -53,6 +52,7 @@ from matcher.usecases.proposing import propose_coalition, propose_in_place_of
 from matcher.usecases.starting_points import StartingPoint, starting_points
 from service.auth import Caller
 from service.holder import Snapshot
+from service.html_blueprints import content_security_policy, html_blueprint
 from service.logsafe import printable
 from service.pages.coalition import (
     HEAT_SCALE,
@@ -77,30 +77,10 @@ from service.services import services
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint(
-    "pages",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/pages-static",
-)
-# APIFlask reads this attribute of every blueprint when it builds the OpenAPI document:
-# the pages are not part of the API.
-bp.enable_openapi = False  # type: ignore[attr-defined]
+bp = html_blueprint("pages", __name__, static_url_path="/pages-static")
 
 #: No inline script or style anywhere: everything comes from this origin.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "img-src 'self' data:",
-        "style-src 'self'",
-        "script-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -419,11 +399,11 @@ def queue() -> Response:
             }
         )
 
+    kept = {k: v for k, v in filters.items() if v or k == "status"}
+
     def link(to_page: int) -> str:
-        kept = {k: v for k, v in filters.items() if v or k == "status"}
         return f"{url_for('pages.queue')}?{urlencode({**kept, 'page': to_page})}"
 
-    kept = {k: v for k, v in filters.items() if v or k == "status"}
     return page(
         "queue.html",
         organisations=_lead_suggestions(services().holder.snapshot),
@@ -431,7 +411,7 @@ def queue() -> Response:
         rows=rows,
         filters=filters,
         problems=problems,
-        statuses=STATUSES,
+        status_choices=[(status, STATUS_LABELS[status]) for status in STATUSES],
         sorts=SORTS,
         themes=[(code, labeller.code("themes", code)) for code in labeller.taxonomies.themes],
         page_number=number,
@@ -558,6 +538,21 @@ def proposal(proposal_id: int) -> Response:
     return _proposal_page(services().catalog.get_proposal(proposal_id))
 
 
+def _check_review(form: Mapping[str, str], errors: list[str]) -> int:
+    """Check a reviewer's form (a decision or a replacement): its reason, its comment and the
+    proposal version it was shown with. Append what is wrong to ``errors``; return the version
+    (0 when missing)."""
+    if form.get("reason_code", "") not in REASONS:
+        errors.append("Choose a reason.")
+    if len(form.get("comment", "")) > 5000:
+        errors.append("The comment is longer than 5,000 characters.")
+    try:
+        return int(form.get("version", ""))
+    except ValueError:
+        errors.append("This form lacks the proposal version it was shown with: reload the page.")
+        return 0
+
+
 @bp.post("/proposals/<int:proposal_id>/decision")
 @requires("review")
 def decide(proposal_id: int) -> Response:
@@ -572,15 +567,7 @@ def decide(proposal_id: int) -> Response:
     errors = []
     if submitted["decision"] not in DECISIONS:
         errors.append("Choose approve, reject or request changes.")
-    if submitted["reason_code"] not in REASONS:
-        errors.append("Choose a reason.")
-    if len(submitted["comment"]) > 5000:
-        errors.append("The comment is longer than 5,000 characters.")
-    try:
-        version = int(form.get("version", ""))
-    except ValueError:
-        errors.append("This form lacks the proposal version it was shown with: reload the page.")
-        version = 0
+    version = _check_review(form, errors)
     if errors:
         return _proposal_page(record, 422, decision_errors=errors, submitted=submitted)
     try:
@@ -673,16 +660,8 @@ def replace(proposal_id: int, rank: int) -> Response:
     catalog = services().catalog
     record = catalog.get_proposal(proposal_id)
     form = request.form
-    errors = []
-    if form.get("reason_code", "") not in REASONS:
-        errors.append("Choose a reason.")
-    if len(form.get("comment", "")) > 5000:
-        errors.append("The comment is longer than 5,000 characters.")
-    try:
-        version = int(form.get("version", ""))
-    except ValueError:
-        errors.append("This form lacks the proposal version it was shown with: reload the page.")
-        version = 0
+    errors: list[str] = []
+    version = _check_review(form, errors)
     members = [m for m in form.get("members", "").split(",") if m]
     if not members:
         errors.append("This form lacks the coalition's members: reload the page.")
@@ -990,14 +969,22 @@ def relaxed(body: Mapping[str, Any], change: Any) -> dict[str, Any]:
     return result
 
 
+def _posted_json(field: str) -> Any:
+    """The JSON a page wrote into a hidden form field; ``None`` when it is missing or not
+    JSON."""
+    try:
+        return json.loads(request.form.get(field, ""))
+    except ValueError:
+        return None
+
+
 @bp.post("/recommend/relax")
 @requires("recommend")
 def relax() -> Response:
     """Re-run a request with one of the engine's verified relaxations applied."""
+    raw = _posted_json("initiative")
     try:
-        raw = json.loads(request.form.get("initiative", ""))
-        change = json.loads(request.form.get("change", ""))
-        body = relaxed(raw, change) if isinstance(raw, dict) else None
+        body = relaxed(raw, _posted_json("change")) if isinstance(raw, dict) else None
     except ValueError:
         body = None
     if body is None:
@@ -1047,10 +1034,7 @@ def _same_initiative(stored: Mapping[str, Any], body: Mapping[str, Any]) -> bool
 @bp.post("/recommend/propose")
 @requires("propose")
 def propose() -> Response:
-    try:
-        raw = json.loads(request.form.get("initiative", ""))
-    except ValueError:
-        return error_page(400, "The proposal form lacks its initiative: ask again.")
+    raw = _posted_json("initiative")
     if not isinstance(raw, dict):
         return error_page(400, "The proposal form lacks its initiative: ask again.")
     stored_id = request.form.get("initiative_id", "").strip()
