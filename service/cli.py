@@ -514,7 +514,7 @@ def index_build_command(
 @_db_option
 @_snapshot_option(
     "Recommend from an index snapshot (memory-mapped; the local pool's forked workers "
-    "share its pages)."
+    "share its pages, Dask workers open it by its path, so they must see it)."
 )
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
@@ -593,6 +593,7 @@ def report_command(
             resume=resume,
             concentration_threshold=concentration_threshold,
             figures=figures,
+            snapshot=snapshot_path,
         )
         summary = run_report(entries, recommender, options, log=lambda line: click.echo(line))
     except DataDirectoryError as err:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from matcher.usecases.indexing import snapshot_recommender
 from service.batch.outputs import csv_bytes, inside, safe_name, spreadsheet_safe
 from service.cli import cli
 from tests.conftest import REPO_ROOT, SEED_DIR
@@ -55,6 +57,13 @@ def _dask_report_like(local: Path, out: Path, *cluster: str) -> Result:
     for name in CSV_FILES:
         assert (out / name).read_bytes() == (local / name).read_bytes(), name
     return result
+
+
+def _seed_snapshot(out: Path) -> Path:
+    """The seed's index snapshot, built by ``partnermatch index build`` at ``out``."""
+    built = CliRunner().invoke(cli, ["index", "build", "--data", str(SEED_DIR), "--out", str(out)])
+    assert built.exit_code == 0, built.output
+    return out
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -395,6 +404,24 @@ def test_a_csv_portfolio_reports_like_the_json_one(tmp_path: Path) -> None:
     ]
 
 
+def test_a_recommender_from_a_snapshot_ships_as_its_path_and_answers_the_same(
+    tmp_path: Path,
+) -> None:
+    from matcher.domain.model import Initiative
+    from service.batch.work import SnapshotRecipe, dump_recommender, load_recommender
+
+    snapshot = _seed_snapshot(tmp_path / "seed.snapshot")
+    recommender = snapshot_recommender(snapshot)
+    whole = dump_recommender(recommender)
+    by_path = dump_recommender(recommender, snapshot=snapshot)
+    assert len(by_path) < 10_000 < len(whole)  # the configuration, not the index's arrays
+    assert isinstance(pickle.loads(by_path), SnapshotRecipe)
+    opened = load_recommender(by_path)
+    assert opened is not recommender and opened.config == recommender.config
+    initiative = Initiative.from_mapping(_seed_body("i50-child-labour-india"))
+    assert opened.recommend(initiative).to_dict() == recommender.recommend(initiative).to_dict()
+
+
 # Slow: Dask clusters and a real kill ---------------------------------------------------------
 
 
@@ -407,6 +434,24 @@ def test_dask_gives_byte_identical_reports_to_the_local_pool(
     result = _dask_report_like(local, out, "--workers", "2")
     assert "dask engine: 2 worker(s) ready" in result.stdout
     assert _tree(out) == _tree(local)  # pages and pictures too
+
+
+@pytest.mark.slow
+def test_dask_workers_opening_the_snapshot_give_the_reports_of_the_local_pool(
+    tmp_path: Path,
+) -> None:
+    snapshot = _seed_snapshot(tmp_path / "seed.snapshot")
+    reports = {}
+    for engine in ("local", "dask"):
+        out = tmp_path / engine
+        result = _report(
+            SEED_INITIATIVES, "--snapshot", snapshot, "--out", out, "--engine", engine,
+            "--workers", "2", "--max-load", "1",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        reports[engine] = _tree(out)
+    assert reports["dask"] == reports["local"]
+    assert any(name.endswith("result.json") for name in reports["local"])
 
 
 @pytest.mark.slow

@@ -117,6 +117,8 @@ class ReportOptions:
     figures: bool = True
     chunk: int | None = None
     progress: bool = True
+    #: The index snapshot the recommender was opened from: Dask workers open it by this path.
+    snapshot: Path | None = None
 
 
 @dataclass(slots=True)
@@ -185,7 +187,11 @@ def run_report(
     workers = 0
     if tasks:
         engine = open_engine(
-            options.engine, recommender, workers=options.workers, scheduler=options.scheduler
+            options.engine,
+            recommender,
+            workers=options.workers,
+            scheduler=options.scheduler,
+            snapshot=options.snapshot,
         )
         with engine:
             startup = engine.startup_seconds

@@ -2,7 +2,8 @@
 
 A worker holds one fitted :class:`~matcher.engine.recommend.CoalitionRecommender`, received once
 (inherited through ``fork`` by the local pool; unpickled once per Dask worker from bytes
-scattered to every worker). For each initiative it returns an :class:`Outcome`: the
+scattered to every worker, or, from an index snapshot, opened by each Dask worker from the
+snapshot's path). For each initiative it returns an :class:`Outcome`: the
 plain-data result (written as ``result.json``) and the rendered files as bytes. The parent
 writes everything, so a remote Dask cluster needs no shared file system.
 """
@@ -19,6 +20,7 @@ import pickle
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -28,8 +30,9 @@ from threadpoolctl import threadpool_limits
 from matcher.domain.exceptions import PartnerMatchError
 from matcher.domain.model import Initiative
 from matcher.engine.compiled import submatrix
-from matcher.engine.recommend import CoalitionRecommender
+from matcher.engine.recommend import CoalitionRecommender, EngineConfig
 from matcher.formats.initiative_files import initiative_to_mapping
+from matcher.usecases.indexing import snapshot_recommender
 from service.batch.render import render_initiative, warm_up
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "ReportSettings",
     "Task",
     "Outcome",
+    "SnapshotRecipe",
     "fingerprint",
     "dump_recommender",
     "load_recommender",
@@ -106,22 +110,43 @@ def _reduce_mapping_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, ...]:
     return _mapping_proxy, (dict(proxy),)
 
 
-def dump_recommender(recommender: CoalitionRecommender) -> bytes:
-    """Pickle a fitted recommender (its read-only mappings included) to ship it to workers."""
+@dataclass(frozen=True, slots=True)
+class SnapshotRecipe:
+    """A recommender for a worker to open itself: the index snapshot's path and the engine
+    configuration (a few hundred bytes to ship instead of the index's arrays)."""
+
+    path: str
+    config: EngineConfig
+
+
+def dump_recommender(
+    recommender: CoalitionRecommender, *, snapshot: Path | str | None = None
+) -> bytes:
+    """Pickle a fitted recommender (its read-only mappings included) to ship it to workers;
+    with ``snapshot``, the snapshot it was opened from
+    (:func:`~matcher.usecases.indexing.snapshot_recommender`), only its path and
+    configuration: each worker memory-maps the snapshot, so workers on one machine share its
+    pages (they must see the path)."""
+    shipped: CoalitionRecommender | SnapshotRecipe = (
+        recommender if snapshot is None else SnapshotRecipe(str(snapshot), recommender.config)
+    )
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = copyreg.dispatch_table.copy()
     pickler.dispatch_table[MappingProxyType] = _reduce_mapping_proxy
-    pickler.dump(recommender)
+    pickler.dump(shipped)
     return buffer.getvalue()
 
 
 def load_recommender(payload: bytes) -> CoalitionRecommender:
-    """The recommender :func:`dump_recommender` pickled."""
-    recommender = pickle.loads(payload)
-    if not isinstance(recommender, CoalitionRecommender):
-        raise TypeError(f"expected a CoalitionRecommender, got {type(recommender).__name__}")
-    return recommender
+    """The recommender :func:`dump_recommender` pickled (opened from its snapshot when it
+    shipped a :class:`SnapshotRecipe`)."""
+    shipped = pickle.loads(payload)
+    if isinstance(shipped, SnapshotRecipe):
+        return snapshot_recommender(shipped.path, shipped.config)
+    if not isinstance(shipped, CoalitionRecommender):
+        raise TypeError(f"expected a CoalitionRecommender, got {type(shipped).__name__}")
+    return shipped
 
 
 _installed: dict[str, CoalitionRecommender] = {}
