@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from apiflask import APIFlask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from matcher.engine.recommend import coalition_dict
-from matcher.storage.catalog import ProposalRecord
+from matcher.storage.catalog import ProposalRecord, SqlCatalog
 from matcher.usecases.apikeys import key_digest, new_key
 from matcher.usecases.directories import import_directory
 from matcher.usecases.editing import check_initiative
@@ -88,10 +90,35 @@ def propose(
     return found.catalog.create_proposal(str(body["id"]), coalition_dict(coalition), actor=actor)
 
 
+def reject(
+    catalog: SqlCatalog,
+    proposal_id: int,
+    reason_code: str,
+    comment: str = "",
+    *,
+    reviewer: str = "reviewer:Ron",
+) -> ProposalRecord:
+    """Reject a proposal still at its first version straight in the catalog: a reviewer's
+    earlier decision that a test starts from."""
+    return catalog.decide(
+        proposal_id,
+        reviewer=reviewer,
+        decision="reject",
+        reason_code=reason_code,
+        comment=comment,
+        expected_version=1,
+    )
+
+
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "no CSRF token on the page"
     return match.group(1)
+
+
+def submit(client: FlaskClient, url: str, page: str, **fields: Any) -> TestResponse:
+    """Post ``fields`` to ``url`` with the CSRF token of ``page``, as a form on it would."""
+    return client.post(url, data={"csrf_token": csrf_token(page), **fields})
 
 
 class PageReader(HTMLParser):
