@@ -3,9 +3,11 @@ per role."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from apiflask import APIFlask
@@ -17,6 +19,10 @@ from service.app import create_app
 from service.services import services
 
 SEED = Path(__file__).resolve().parent.parent / "data" / "seed"
+#: The seed's initiative for schools in Brazil, as a broker would post it.
+BRAZIL: dict[str, Any] = json.loads(
+    (SEED / "initiatives" / "i49-edu-quality-brazil.json").read_text(encoding="utf-8")
+)
 
 
 @pytest.fixture(scope="session")
@@ -37,21 +43,33 @@ def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "seed.db"
 
 
-@pytest.fixture
-def app(seeded_database: Path, tmp_path: Path) -> Iterator[APIFlask]:
-    """The service on a fresh copy of the seeded database, rebuilding its index inline."""
-    database = tmp_path / "api.db"
-    shutil.copy(seeded_database, database)
-    application = create_app(
+def api_app(database_url: str, **config: Any) -> APIFlask:
+    """The service on ``database_url`` as the API tests run it, rebuilding its index inline
+    and reading no words; ``config`` adds to or replaces these settings."""
+    return create_app(
         {
             "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{database}",
+            "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret",
             "INDEX_REFRESH": "inline",
             "TEXT_ENCODER": "none",
             "INDEX_POLL_SECONDS": 0.0,
+            **config,
         }
     )
+
+
+def app_on_a_copy(seeded_database: Path, folder: Path, **config: Any) -> APIFlask:
+    """:func:`api_app` on a fresh copy of the seeded database, in ``folder``."""
+    database = folder / "api.db"
+    shutil.copy(seeded_database, database)
+    return api_app(f"sqlite:///{database}", **config)
+
+
+@pytest.fixture
+def app(seeded_database: Path, tmp_path: Path) -> Iterator[APIFlask]:
+    """The service on a fresh copy of the seeded database, rebuilding its index inline."""
+    application = app_on_a_copy(seeded_database, tmp_path)
     yield application
     services(application).repository.engine.dispose()
 
@@ -81,3 +99,22 @@ def keys(app: APIFlask) -> dict[str, str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def propose_brazil(client: FlaskClient, keys: dict[str, str], rank: int = 0) -> dict[str, Any]:
+    """As the broker: post :data:`BRAZIL` unless it is there, and propose its ``rank``-th
+    recommended coalition; returns the proposal."""
+    broker = bearer(keys["broker"])
+    if client.get(f"/v1/initiatives/{BRAZIL['id']}", headers=broker).status_code == 404:
+        client.post("/v1/initiatives", json=BRAZIL, headers=broker)
+    recommended = client.post(
+        f"/v1/initiatives/{BRAZIL['id']}/recommendations", headers=broker
+    ).get_json()
+    response = client.post(
+        f"/v1/initiatives/{BRAZIL['id']}/proposals",
+        json={"coalition": recommended["coalitions"][rank]},
+        headers=broker,
+    )
+    assert response.status_code == 201, response.get_json()
+    proposal: dict[str, Any] = response.get_json()
+    return proposal

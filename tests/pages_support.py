@@ -91,18 +91,13 @@ def propose(
 
 
 def reject(
-    catalog: SqlCatalog,
-    proposal_id: int,
-    reason_code: str,
-    comment: str = "",
-    *,
-    reviewer: str = "reviewer:Ron",
+    catalog: SqlCatalog, proposal_id: int, reason_code: str, comment: str = ""
 ) -> ProposalRecord:
-    """Reject a proposal still at its first version straight in the catalog: a reviewer's
-    earlier decision that a test starts from."""
+    """Reject a proposal still at its first version straight in the catalog, as reviewer
+    Ron: a reviewer's earlier decision that a test starts from."""
     return catalog.decide(
         proposal_id,
-        reviewer=reviewer,
+        reviewer="reviewer:Ron",
         decision="reject",
         reason_code=reason_code,
         comment=comment,

@@ -318,7 +318,7 @@ def test_recommend_from_the_database_tells_the_reviewers_decisions(
     initiative = Initiative.from_mapping({**body, "count": 1})
     coalition = recommend(repository.load_dataset(), initiative).coalitions[0]
     proposal = catalog.create_proposal(body["id"], coalition_dict(coalition), actor="test")
-    reject(catalog, proposal.id, "capacity", reviewer="reviewer:r")
+    reject(catalog, proposal.id, "capacity")
     repository.engine.dispose()
     result = runner.invoke(
         cli,

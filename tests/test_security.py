@@ -21,9 +21,7 @@ from flask.testing import FlaskClient
 from matcher.usecases.apikeys import Role, key_digest, new_key
 from matcher.usecases.directories import import_directory
 from service.app import services
-from tests.api_fixtures import SEED, bearer
-
-BRAZIL = json.loads((SEED / "initiatives" / "i49-edu-quality-brazil.json").read_text())
+from tests.api_fixtures import BRAZIL, SEED, api_app, app_on_a_copy, bearer
 
 
 def problem_of(response: Any, status: int) -> dict[str, Any]:
@@ -294,18 +292,8 @@ def test_the_host_header_never_reaches_the_api_document(client: FlaskClient) -> 
 def test_the_api_documents_servers_only_as_configured(
     seeded_database: Path, tmp_path: Path
 ) -> None:
-    from service.app import create_app
-
-    database = tmp_path / "api.db"
-    shutil.copy(seeded_database, database)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{database}",
-            "SECRET_KEY": "test-secret",
-            "INDEX_REFRESH": "inline",
-            "SERVERS": [{"url": "https://partnermatch.example.org/"}],
-        }
+    app = app_on_a_copy(
+        seeded_database, tmp_path, SERVERS=[{"url": "https://partnermatch.example.org/"}]
     )
     try:
         spec = app.test_client().get("/openapi.json", headers={"Host": "evil.example"}).get_json()
@@ -729,17 +717,7 @@ def test_a_good_archive_still_imports(client: FlaskClient, keys: dict[str, str])
 @pytest.fixture
 def limited(app: APIFlask) -> Any:
     """A second app on the same database, 3 expensive requests a minute per caller."""
-    from service.app import create_app
-
-    limited = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": app.config["DATABASE_URL"],
-            "SECRET_KEY": "test-secret",
-            "INDEX_REFRESH": "inline",
-            "RATE_LIMIT": "3 per minute",
-        }
-    )
+    limited = api_app(app.config["DATABASE_URL"], RATE_LIMIT="3 per minute")
     yield limited
     services(limited).repository.engine.dispose()
 
