@@ -1,5 +1,6 @@
 """Fixtures for the HTTP API: an app on a copy of a seeded SQLite database, and one API key
-per role."""
+per role; with the helpers behind them (an app of any settings, a key of any role) and the
+seed's Brazil initiative, posted and proposed as a broker would."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from flask.testing import FlaskClient
 from matcher.usecases.apikeys import Role, key_digest, new_key
 from matcher.usecases.directories import import_directory
 from service.app import create_app
-from service.services import services
+from service.services import Services, services
 
 SEED = Path(__file__).resolve().parent.parent / "data" / "seed"
 #: The seed's initiative for schools in Brazil, as a broker would post it.
@@ -79,22 +80,19 @@ def client(app: APIFlask) -> FlaskClient:
     return app.test_client()
 
 
+def add_key(found: Services, role: str, name: str) -> str:
+    """A new API key of ``role``; returns the key itself."""
+    key = new_key()
+    found.catalog.add_key(
+        key.id, key_digest(key.token, found.key_secret), role=role, name=name, actor="test"
+    )
+    return key.token
+
+
 @pytest.fixture
 def keys(app: APIFlask) -> dict[str, str]:
     """A key per role: ``{"broker": "pm_...", "reviewer": ..., "admin": ...}``."""
-    found = services(app)
-    tokens = {}
-    for role in Role:
-        key = new_key()
-        found.catalog.add_key(
-            key.id,
-            key_digest(key.token, found.key_secret),
-            role=role.value,
-            name=f"{role.value}-1",
-            actor="test",
-        )
-        tokens[role.value] = key.token
-    return tokens
+    return {role.value: add_key(services(app), role.value, f"{role.value}-1") for role in Role}
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -16,7 +16,6 @@ from werkzeug.test import TestResponse
 
 from matcher.engine.recommend import coalition_dict
 from matcher.storage.catalog import ProposalRecord, SqlCatalog
-from matcher.usecases.apikeys import key_digest, new_key
 from matcher.usecases.directories import import_directory
 from matcher.usecases.editing import check_initiative
 from service.app import create_app
@@ -47,15 +46,6 @@ def make_app(db_path: Path, **config: Any) -> APIFlask:
 
 def close_app(app: APIFlask) -> None:
     services(app).catalog.engine.dispose()
-
-
-def add_key(found: Services, role: str, name: str) -> str:
-    """A new API key of ``role``; returns the key itself."""
-    key = new_key()
-    found.catalog.add_key(
-        key.id, key_digest(key.token, found.key_secret), role=role, name=name, actor="test"
-    )
-    return key.token
 
 
 def seed_initiative(name: str = "i49-edu-quality-brazil") -> dict[str, Any]:

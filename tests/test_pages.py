@@ -32,9 +32,9 @@ from service.pages.render import HEAT_COLOURS, contrast_ratio, heat_bucket, scor
 from service.pages.views import relaxed
 from service.schemas import RecommendationIn
 from service.services import Services, services
+from tests.api_fixtures import add_key
 from tests.pages_support import (
     REPO_ROOT,
-    add_key,
     close_app,
     csrf_token,
     make_app,
