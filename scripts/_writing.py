@@ -1,4 +1,5 @@
-"""What the scripts that write a data directory share: parsing and the rows-written report."""
+"""What the scripts share: parsing to an exit code, and the rows-written report of those that
+write a data directory."""
 
 from __future__ import annotations
 

@@ -7,13 +7,12 @@ increasing order, as by default) and the rows per file. Then reads and validates
 directory (when that size was generated) with
 :func:`matcher.formats.datadir.read_data_directory` and prints that time too.
 
-    python scripts/bench_generate.py [--sizes 10000,100000,1000000] [--seed 0] [--keep DIR]
+    python -m scripts.bench_generate [--sizes 10000,100000,1000000] [--seed 0] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
@@ -21,15 +20,12 @@ from pathlib import Path
 
 from matcher.formats.datadir import read_data_directory
 from matcher.formats.generate import generate_directory
+from scripts._bench import peak_rss_mib
+from scripts._writing import parse
 
 __all__ = ["main"]
 
 VALIDATED_SIZE = 10_000
-
-
-def _peak_rss_mib() -> float:
-    # ru_maxrss is in KiB on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _sizes(text: str) -> list[int]:
@@ -55,10 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep", type=Path, help="write the directories under this folder and keep them"
     )
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 2
+    args = parse(parser, argv)
+    if isinstance(args, int):
+        return args
     with tempfile.TemporaryDirectory() as scratch:
         root = args.keep or Path(scratch)
         for size in args.sizes:
@@ -73,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = "  ".join(f"{name} {count:,}" for name, count in counts.items())
             print(
                 f"{size:>9,} organisations  generate {elapsed:7.1f} s  "
-                f"peak RSS {_peak_rss_mib():7,.0f} MiB  |  {rows}",
+                f"peak RSS {peak_rss_mib():7,.0f} MiB  |  {rows}",
                 flush=True,
             )
         if VALIDATED_SIZE in args.sizes:
@@ -84,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{VALIDATED_SIZE:>9,} organisations  read_data_directory {elapsed:7.1f} s "
                 f"(no problem; {len(dataset.memberships):,} memberships)  "
-                f"peak RSS {_peak_rss_mib():7,.0f} MiB",
+                f"peak RSS {peak_rss_mib():7,.0f} MiB",
                 flush=True,
             )
     return 0

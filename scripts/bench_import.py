@@ -3,13 +3,12 @@
 Prints, per database: the time to read and validate the directory, to import it into an empty
 schema, to re-import it (nothing changes), and the process's peak memory.
 
-    python scripts/bench_import.py DIR [--sqlite] [--postgres URL]
+    python -m scripts.bench_import DIR [--sqlite] [--postgres URL]
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
@@ -22,10 +21,7 @@ from sqlalchemy import text
 from matcher.formats.datadir import read_data_directory
 from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.storage.sql import SqlRepository, make_engine, migrate
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from scripts._bench import peak_rss_mib
 
 
 def _bench(label: str, url: str, folder: Path, connect_args: dict[str, str]) -> None:
@@ -46,7 +42,7 @@ def _bench(label: str, url: str, folder: Path, connect_args: dict[str, str]) -> 
         f"{label:<11} rows {rows:>9,}  validate {validated - started:7.1f} s  "
         f"import {imported - validated:7.1f} s ({first.total.inserted:,} inserted)  "
         f"re-import {reimported - imported:7.1f} s ({second.total.unchanged:,} unchanged)  "
-        f"peak RSS {_peak_rss_mib():,.0f} MiB",
+        f"peak RSS {peak_rss_mib():,.0f} MiB",
         flush=True,
     )
 

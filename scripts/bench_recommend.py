@@ -13,7 +13,7 @@ how many texts were embedded and the embeddings' memory are printed) and every r
 the title and description of a generated partnership; the same requests without words are
 timed in the same run, so the difference is what text adds.
 
-    python scripts/bench_recommend.py --sizes 10000,100000 [--requests 200] [--networkx 20]
+    python -m scripts.bench_recommend --sizes 10000,100000 [--requests 200] [--networkx 20]
         [--quality 200] [--text none|use|tfidf] [--workdir /tmp/bench] [--seed 0]
 """
 
@@ -23,7 +23,6 @@ import argparse
 import dataclasses
 import functools
 import os
-import resource
 import sys
 import time
 from collections.abc import Sequence
@@ -42,12 +41,9 @@ from matcher.engine.recommend import CoalitionRecommender, EngineConfig, Recomme
 from matcher.engine.solvers import InfeasibleError, greedy, milp, solve
 from matcher.formats.datadir import read_data_directory
 from matcher.formats.generate import generate_directory
+from scripts._bench import peak_rss_mib
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def index_mib(index: Index) -> float:

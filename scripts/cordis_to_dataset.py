@@ -1,6 +1,6 @@
 """Convert the CORDIS Horizon 2020 files in SRC into a data directory OUT (DESIGN.md 5.1).
 
-Usage: ``python scripts/cordis_to_dataset.py ../shared/data/cordis-h2020 /tmp/cordis-dir``.
+Usage: ``python -m scripts.cordis_to_dataset ../shared/data/cordis-h2020 /tmp/cordis-dir``.
 Prints the rows written per file and the elapsed time; exit 1 with a one-line reason on
 stderr when SRC lacks ``participations.csv`` or ``programme_parts.csv`` (or they are
 unreadable), 2 on bad usage.

@@ -1,6 +1,6 @@
 """Hold-out evaluation of the recommender's completion and cold start, with baselines.
 
-Usage: ``python scripts/evaluate.py --data DIR --split-year Y [--k 10] [--min-size 3]
+Usage: ``python -m scripts.evaluate --data DIR --split-year Y [--k 10] [--min-size 3]
 [--max-cases N] [--seed S] [--text-encoder use|tfidf] [--no-text] [--ubiquitous-share 0.5]
 [--format json|text]`` (also ``partnermatch evaluate``, with the same options).
 
@@ -22,6 +22,7 @@ from pathlib import Path
 from matcher.domain.exceptions import PartnerMatchError
 from matcher.engine.evaluation import render_text, run_evaluation
 from matcher.formats.datadir import read_data_directory
+from scripts._writing import parse
 
 __all__ = ["main"]
 
@@ -61,11 +62,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluation; return the exit code (0 done, 1 failed, 2 bad usage)."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 2
+    args = parse(_parser(), argv)
+    if isinstance(args, int):
+        return args
     problems = []
     if args.k < 1:
         problems.append(f"--k must be at least 1, got {args.k}")

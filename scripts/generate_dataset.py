@@ -1,6 +1,6 @@
 """Write a synthetic data directory of N organisations (DESIGN.md 5.1) into DIR.
 
-Usage: ``python scripts/generate_dataset.py --orgs 100000 --out /tmp/synthetic [--seed 0]``.
+Usage: ``python -m scripts.generate_dataset --orgs 100000 --out /tmp/synthetic [--seed 0]``.
 Shows a progress bar per stage on stderr, then prints the rows written per file and the
 elapsed time. Exit 0 when done, 1 with a one-line reason on stderr when writing failed, 2 on
 bad usage (N below 1, a negative seed). See :mod:`matcher.formats.generate` for what is generated.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from matcher.domain.dataset import Dataset
 from matcher.domain.model import (
     Capability,
@@ -11,6 +13,7 @@ from matcher.domain.model import (
     Membership,
     Organisation,
     Partnership,
+    Role,
 )
 from matcher.domain.taxonomy import Taxonomies
 
@@ -29,6 +32,16 @@ def ask(**fields: object) -> Initiative:
     }
     body.update(fields)
     return Initiative.from_mapping(body)
+
+
+def led_teams(teams: Mapping[str, Sequence[str]]) -> list[Membership]:
+    """The memberships of each partnership's team, its first member the lead and the others
+    plain members: a hand-written history, one partnership a line."""
+    return [
+        Membership(partnership_id, org_id, Role.LEAD if k == 0 else Role.MEMBER)
+        for partnership_id, team in teams.items()
+        for k, org_id in enumerate(team)
+    ]
 
 
 def complementary_dataset(taxonomies: Taxonomies, **extra: object) -> Dataset:
@@ -71,6 +84,7 @@ def complementary_dataset(taxonomies: Taxonomies, **extra: object) -> Dataset:
 
 __all__ = [
     "complementary_dataset",
+    "led_teams",
     "Capability",
     "Conflict",
     "Flag",

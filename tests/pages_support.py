@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from apiflask import APIFlask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from matcher.engine.recommend import coalition_dict
-from matcher.storage.catalog import ProposalRecord
-from matcher.usecases.apikeys import key_digest, new_key
+from matcher.storage.catalog import ProposalRecord, SqlCatalog
 from matcher.usecases.directories import import_directory
 from matcher.usecases.editing import check_initiative
 from service.app import create_app
@@ -45,15 +46,6 @@ def make_app(db_path: Path, **config: Any) -> APIFlask:
 
 def close_app(app: APIFlask) -> None:
     services(app).catalog.engine.dispose()
-
-
-def add_key(found: Services, role: str, name: str) -> str:
-    """A new API key of ``role``; returns the key itself."""
-    key = new_key()
-    found.catalog.add_key(
-        key.id, key_digest(key.token, found.key_secret), role=role, name=name, actor="test"
-    )
-    return key.token
 
 
 def seed_initiative(name: str = "i49-edu-quality-brazil") -> dict[str, Any]:
@@ -88,10 +80,30 @@ def propose(
     return found.catalog.create_proposal(str(body["id"]), coalition_dict(coalition), actor=actor)
 
 
+def reject(
+    catalog: SqlCatalog, proposal_id: int, reason_code: str, comment: str = ""
+) -> ProposalRecord:
+    """Reject a proposal still at its first version straight in the catalog, as reviewer
+    Ron: a reviewer's earlier decision that a test starts from."""
+    return catalog.decide(
+        proposal_id,
+        reviewer="reviewer:Ron",
+        decision="reject",
+        reason_code=reason_code,
+        comment=comment,
+        expected_version=1,
+    )
+
+
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "no CSRF token on the page"
     return match.group(1)
+
+
+def submit(client: FlaskClient, url: str, page: str, **fields: Any) -> TestResponse:
+    """Post ``fields`` to ``url`` with the CSRF token of ``page``, as a form on it would."""
+    return client.post(url, data={"csrf_token": csrf_token(page), **fields})
 
 
 class PageReader(HTMLParser):

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.api_fixtures import BRAZIL
 from tests.storage_fixtures import POSTGRES_URL, postgres_schema
 
 CLI = [sys.executable, "-m", "service.cli"]
@@ -83,6 +84,28 @@ def call(
     except urllib.error.HTTPError as error:
         with error:
             return error.code, dict(error.headers), json.loads(error.read() or "null")
+
+
+def propose_over_http(
+    base: str, broker: str, *, posted: tuple[int, ...] = (201, 409)
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """As the broker, over HTTP: post :data:`~tests.api_fixtures.BRAZIL` (with a status in
+    ``posted``: 409 when it is there already) and propose its first recommended coalition;
+    returns the proposal's headers and body."""
+    assert call(base, "POST", "/v1/initiatives", broker, BRAZIL)[0] in posted
+    status, _, recommended = call(
+        base, "POST", f"/v1/initiatives/{BRAZIL['id']}/recommendations", broker
+    )
+    assert status == 200 and recommended["coalitions"]
+    status, headers, proposal = call(
+        base,
+        "POST",
+        f"/v1/initiatives/{BRAZIL['id']}/proposals",
+        broker,
+        {"coalition": recommended["coalitions"][0]},
+    )
+    assert status == 201
+    return headers, proposal
 
 
 @dataclass

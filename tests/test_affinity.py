@@ -20,6 +20,7 @@ from matcher.engine.affinity import (
 from matcher.engine.index import IndexConfig, build_index
 from matcher.engine.proximity import WalkGraph
 from matcher.engine.recommend import CoalitionRecommender
+from tests.engine_fixtures import led_teams
 
 THEMES = ("education", "health", "environment")
 COUNTRIES = ("FR", "DE", "IT")
@@ -264,19 +265,16 @@ def donors(taxonomies: Taxonomies) -> Dataset:
         Partnership("p5", "P5", start_year=2002, countries=["SN"]),
         Partnership("p6", "P6", start_year=2002, countries=["ML"]),
     ]
-    members = [
-        Membership("p1", "a", "lead"),
-        Membership("p1", "b"),
-        Membership("p2", "a", "lead"),
-        Membership("p2", "b"),
-        Membership("p3", "a", "lead"),
-        Membership("p3", "c"),
-        Membership("p4", "a", "lead"),
-        Membership("p4", "d"),
-        Membership("p5", "d", "lead"),
-        Membership("p5", "e"),
-        Membership("p6", "e", "lead"),
-    ]
+    members = led_teams(
+        {
+            "p1": ["a", "b"],
+            "p2": ["a", "b"],
+            "p3": ["a", "c"],
+            "p4": ["a", "d"],
+            "p5": ["d", "e"],
+            "p6": ["e"],
+        }
+    )
     return Dataset.build(
         organisations=orgs, partnerships=parts, memberships=members, taxonomies=taxonomies
     )

@@ -13,9 +13,8 @@ from apiflask import APIFlask
 from flask.testing import FlaskClient
 
 from service.services import services
-from tests.api_fixtures import SEED, bearer
+from tests.api_fixtures import BRAZIL, SEED, api_app, bearer, propose_brazil
 
-BRAZIL = json.loads((SEED / "initiatives" / "i49-edu-quality-brazil.json").read_text())
 ORG = {
     "id": "acme-foundation",
     "name": "Acme Foundation",
@@ -338,26 +337,10 @@ def test_an_unsafe_zip_is_refused(client: FlaskClient, keys: dict[str, str]) -> 
 # ---- proposals and reviews ------------------------------------------------------------------
 
 
-def _proposal(client: FlaskClient, keys: dict[str, str]) -> dict[str, Any]:
-    broker = bearer(keys["broker"])
-    client.post("/v1/initiatives", json=BRAZIL, headers=broker)
-    recommended = client.post(
-        "/v1/initiatives/i49-edu-quality-brazil/recommendations", headers=broker
-    ).get_json()
-    response = client.post(
-        "/v1/initiatives/i49-edu-quality-brazil/proposals",
-        json={"coalition": recommended["coalitions"][0]},
-        headers=broker,
-    )
-    assert response.status_code == 201, response.get_json()
-    proposal: dict[str, Any] = response.get_json()
-    return proposal
-
-
 def test_a_broker_proposes_and_a_reviewer_approves_once(
     client: FlaskClient, keys: dict[str, str]
 ) -> None:
-    proposal = _proposal(client, keys)
+    proposal = propose_brazil(client, keys)
     assert proposal["status"] == "proposed" and proposal["proposed_by"] == "broker:broker-1"
     queue = client.get(
         "/v1/proposals?status=proposed&lead=unicef", headers=bearer(keys["reviewer"])
@@ -386,7 +369,7 @@ def test_a_broker_proposes_and_a_reviewer_approves_once(
 
 
 def test_queue_filters_and_sorting(client: FlaskClient, keys: dict[str, str]) -> None:
-    proposal = _proposal(client, keys)
+    proposal = propose_brazil(client, keys)
     reviewer = bearer(keys["reviewer"])
     assert client.get("/v1/proposals?theme=education", headers=reviewer).get_json()["total"] == 1
     assert client.get("/v1/proposals?country=IN", headers=reviewer).get_json()["total"] == 0
@@ -586,18 +569,7 @@ def test_a_revoked_or_forged_key_is_refused(client: FlaskClient, keys: dict[str,
 def test_the_expensive_endpoints_are_rate_limited_per_key(
     keys: dict[str, str], app: APIFlask
 ) -> None:
-    from service.app import create_app
-
-    limited = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": app.config["DATABASE_URL"],
-            "SECRET_KEY": "test-secret",
-            "INDEX_REFRESH": "inline",
-            "TEXT_ENCODER": "none",
-            "RATE_LIMIT": "2 per minute",
-        }
-    )
+    limited = api_app(app.config["DATABASE_URL"], RATE_LIMIT="2 per minute")
     client = limited.test_client()
     ask = {"lead": "unicef", "needs": [{"capability": "funding"}], "count": 1}
     statuses = [

@@ -148,29 +148,35 @@ def test_the_import_check_sees_a_forbidden_import(tmp_path: Path) -> None:
     assert _imports(sample, "sample") == {"flask", "service.cli.main"}
 
 
-def test_the_circle_check_sees_a_circle_hidden_in_a_function(tmp_path: Path) -> None:
-    modules = _package_modules(
-        tmp_path,
-        {
-            "service/__init__.py": "",
-            "service/app.py": "from service.api import blueprint\n",
-            "service/api.py": "def f():\n    from service.app import services\n",
-        },
-    )
-    assert _cycles(_import_graph(modules)) == [["service.api", "service.app"]]
-
-
-def test_the_circle_check_resolves_relative_imports(tmp_path: Path) -> None:
-    modules = _package_modules(
-        tmp_path,
-        {
-            "service/__init__.py": "",
-            "service/pages/__init__.py": "from . import views\n",
-            "service/pages/views.py": "from ..pages import helpers\n",
-            "service/pages/helpers.py": "from .views import x\n",
-        },
-    )
-    assert _cycles(_import_graph(modules)) == [["service.pages.helpers", "service.pages.views"]]
+@pytest.mark.parametrize(
+    ("files", "cycle"),
+    [
+        pytest.param(
+            {
+                "service/__init__.py": "",
+                "service/app.py": "from service.api import blueprint\n",
+                "service/api.py": "def f():\n    from service.app import services\n",
+            },
+            ["service.api", "service.app"],
+            id="hidden-in-a-function",
+        ),
+        pytest.param(
+            {
+                "service/__init__.py": "",
+                "service/pages/__init__.py": "from . import views\n",
+                "service/pages/views.py": "from ..pages import helpers\n",
+                "service/pages/helpers.py": "from .views import x\n",
+            },
+            ["service.pages.helpers", "service.pages.views"],
+            id="through-relative-imports",
+        ),
+    ],
+)
+def test_the_circle_check_sees_a_circle_hidden_in_a_function_or_made_of_relative_imports(
+    tmp_path: Path, files: dict[str, str], cycle: list[str]
+) -> None:
+    modules = _package_modules(tmp_path, files)
+    assert _cycles(_import_graph(modules)) == [cycle]
 
 
 def test_the_layer_check_sees_a_lower_layer_importing_a_higher_one(tmp_path: Path) -> None:

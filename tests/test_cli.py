@@ -9,12 +9,14 @@ import pytest
 from click.testing import CliRunner
 
 from matcher.domain.model import Initiative
+from matcher.engine.evaluation import BASELINES, TEXT_BASELINES
 from matcher.engine.recommend import coalition_dict
 from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.storage.catalog import SqlCatalog
 from matcher.storage.sql import open_repository
 from matcher.usecases.recommending import recommend
 from service.cli import cli, main
+from tests.pages_support import reject
 from tests.test_datadir import VALID, write
 
 
@@ -287,15 +289,8 @@ def test_evaluate_prints_the_json_of_the_issue(runner: CliRunner, tmp_path: Path
     assert body["cases"] > 0
     for task in ("completion", "cold"):
         assert set(body[task]["method"]) == {"recall@5", "mrr", "ndcg@5"}
-        assert set(body[task]["baselines"]) == {
-            "random",
-            "popularity",
-            "theme_popularity",
-            "country_popularity",
-            "adamic_adar",
-            "ppr",
-            "text_tfidf",  # generated partnerships have descriptions
-        }
+        # every baseline, those reading words too: generated partnerships have descriptions
+        assert set(body[task]["baselines"]) == {*BASELINES, *TEXT_BASELINES}
         value = body[task]["method"]["recall@5"]
         assert value["ci95"][0] <= value["value"] <= value["ci95"][1]
 
@@ -323,14 +318,7 @@ def test_recommend_from_the_database_tells_the_reviewers_decisions(
     initiative = Initiative.from_mapping({**body, "count": 1})
     coalition = recommend(repository.load_dataset(), initiative).coalitions[0]
     proposal = catalog.create_proposal(body["id"], coalition_dict(coalition), actor="test")
-    catalog.decide(
-        proposal.id,
-        reviewer="reviewer:r",
-        decision="reject",
-        reason_code="capacity",
-        comment="",
-        expected_version=None,
-    )
+    reject(catalog, proposal.id, "capacity")
     repository.engine.dispose()
     result = runner.invoke(
         cli,

@@ -6,13 +6,14 @@ import dataclasses
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import ValidationError
-from matcher.domain.model import Membership, Organisation, Partnership
+from matcher.domain.model import Organisation, Partnership
 from matcher.domain.taxonomy import Taxonomies
 from matcher.engine.affinity import AffinityModel
 from matcher.engine.evaluation import (
@@ -32,6 +33,7 @@ from matcher.engine.evaluation import (
 )
 from matcher.engine.index import build_index
 from scripts.evaluate import main
+from tests.engine_fixtures import led_teams
 from tests.test_affinity import clustered
 
 
@@ -53,28 +55,17 @@ def hub(taxonomies: Taxonomies) -> Dataset:
         Partnership("t2", "T2", start_year=2003, themes=["health"]),
         Partnership("t3", "T3", start_year=2004, themes=["health"]),
     ]
-    members = [
-        Membership("h1", "lead", "lead"),
-        Membership("h1", "x"),
-        Membership("h1", "y"),
-        Membership("h2", "lead", "lead"),
-        Membership("h2", "x"),
-        Membership("h2", "y"),
-        Membership("h2", "z"),
-        Membership("h3", "n1", "lead"),
-        *(Membership("h3", f"n{i}") for i in range(2, 7)),
-        Membership("h4", "n2", "lead"),
-        Membership("h4", "n3"),
-        Membership("t1", "lead", "lead"),
-        Membership("t1", "x"),
-        Membership("t1", "y"),
-        Membership("t1", "z"),
-        Membership("t2", "lead", "lead"),
-        Membership("t2", "n1"),
-        Membership("t2", "new"),
-        Membership("t3", "x", "lead"),
-        Membership("t3", "y"),
-    ]
+    members = led_teams(
+        {
+            "h1": ["lead", "x", "y"],
+            "h2": ["lead", "x", "y", "z"],
+            "h3": [f"n{i}" for i in range(1, 7)],
+            "h4": ["n2", "n3"],
+            "t1": ["lead", "x", "y", "z"],
+            "t2": ["lead", "n1", "new"],
+            "t3": ["x", "y"],
+        }
+    )
     return Dataset.build(
         organisations=orgs, partnerships=parts, memberships=members, taxonomies=taxonomies
     )
@@ -172,15 +163,18 @@ def test_cases_hide_one_non_lead_member_of_each_large_enough_test_partnership(
 # ---- the run -------------------------------------------------------------------------------
 
 
+def run_with_heuristic(
+    dataset: Dataset, *, walks: int, **options: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``run_evaluation`` with the heuristic affinity model of ``walks`` random walks: quick,
+    and with nothing to train."""
+    return run_evaluation(dataset, affinity=AffinityModel.heuristic(walks=walks), **options)
+
+
 def test_the_member_tied_to_every_given_member_is_found_first(taxonomies: Taxonomies) -> None:
     dataset = hub(taxonomies)
-    summary, details = run_evaluation(
-        dataset,
-        split_year=2003,
-        k=1,
-        seed=0,
-        resamples=50,
-        affinity=AffinityModel.heuristic(walks=500),
+    summary, details = run_with_heuristic(
+        dataset, walks=500, split_year=2003, k=1, seed=0, resamples=50
     )
     assert summary["cases"] == 2
     # t1: whichever of x, y, z is hidden worked with the lead and the two others before
@@ -240,13 +234,7 @@ def test_a_learned_model_is_trained_on_history_only(taxonomies: Taxonomies) -> N
 
 def test_text_rendering_names_every_method(taxonomies: Taxonomies) -> None:
     dataset = clustered(taxonomies)
-    summary, details = run_evaluation(
-        dataset,
-        split_year=2004,
-        seed=0,
-        resamples=20,
-        affinity=AffinityModel.heuristic(walks=200),
-    )
+    summary, details = run_with_heuristic(dataset, walks=200, split_year=2004, seed=0, resamples=20)
     text = render_text(summary, details)
     for name in ("method", *BASELINES, "completion", "cold", "split_year"):
         assert name in text

@@ -32,17 +32,19 @@ from service.pages.render import HEAT_COLOURS, contrast_ratio, heat_bucket, scor
 from service.pages.views import relaxed
 from service.schemas import RecommendationIn
 from service.services import Services, services
+from tests.api_fixtures import add_key
 from tests.pages_support import (
     REPO_ROOT,
-    add_key,
     close_app,
     csrf_token,
     make_app,
     propose,
     read_page,
     recommend,
+    reject,
     seed_initiative,
     store_initiative,
+    submit,
 )
 
 #: How the form shows the lead unicef: by its name, which names no other organisation.
@@ -71,8 +73,7 @@ def keys(found: Services) -> dict[str, str]:
 
 
 def sign_in(client: FlaskClient, key: str) -> None:
-    token = csrf_token(client.get("/signin").text)
-    response = client.post("/signin", data={"csrf_token": token, "api_key": key})
+    response = submit(client, "/signin", client.get("/signin").text, api_key=key)
     assert response.status_code == 303, response.text
 
 
@@ -98,15 +99,13 @@ def proposal_id(found: Services) -> int:
 def decide(client: FlaskClient, proposal_id: int, **fields: str) -> Any:
     page = client.get(f"/proposals/{proposal_id}").text
     version = read_page(page).form_with("version")["version"][0]
-    data = {
-        "csrf_token": csrf_token(page),
+    defaults = {
         "version": version,
         "decision": "approve",
         "reason_code": "complementary_fit",
         "comment": "",
-        **fields,
     }
-    return client.post(f"/proposals/{proposal_id}/decision", data=data)
+    return submit(client, f"/proposals/{proposal_id}/decision", page, **{**defaults, **fields})
 
 
 # ---- pure helpers --------------------------------------------------------------------------
@@ -204,10 +203,8 @@ def test_signing_in_sets_a_hardened_session_cookie_holding_only_the_key_id_and_r
     app: Any, keys: dict[str, str]
 ) -> None:
     client = app.test_client()
-    token = csrf_token(client.get("/signin").text)
-    response = client.post(
-        "/signin", data={"csrf_token": token, "api_key": keys["reviewer"], "next": "/proposals"}
-    )
+    page = client.get("/signin").text
+    response = submit(client, "/signin", page, api_key=keys["reviewer"], next="/proposals")
     assert response.status_code == 303 and response.headers["Location"] == "/proposals"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
@@ -239,8 +236,7 @@ def test_the_session_cookie_settings_come_from_the_configuration(tmp_path: Path)
     try:
         key = add_key(services(app), "reviewer", "r")
         client = app.test_client()
-        token = csrf_token(client.get("/signin").text)
-        response = client.post("/signin", data={"csrf_token": token, "api_key": key})
+        response = submit(client, "/signin", client.get("/signin").text, api_key=key)
         assert "Secure" in response.headers["Set-Cookie"]
         cookie = client.get_cookie("session")
         assert cookie is not None and cookie.expires is not None
@@ -264,10 +260,8 @@ def test_a_wrong_key_is_refused(app: Any, keys: dict[str, str]) -> None:
 def test_sign_in_never_redirects_to_another_site(app: Any, keys: dict[str, str]) -> None:
     client = app.test_client()
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
-        token = csrf_token(client.get("/signin").text)  # signing in renews the token
-        response = client.post(
-            "/signin", data={"csrf_token": token, "api_key": keys["broker"], "next": target}
-        )
+        page = client.get("/signin").text  # signing in renews the token
+        response = submit(client, "/signin", page, api_key=keys["broker"], next=target)
         assert response.headers["Location"] == "/recommend"
 
 
@@ -303,7 +297,7 @@ def test_signing_out_ends_the_session(reviewer: FlaskClient) -> None:
     page = reviewer.get("/proposals")
     assert page.status_code == 200
     assert reviewer.get("/signout").status_code == 405
-    response = reviewer.post("/signout", data={"csrf_token": csrf_token(page.text)})
+    response = submit(reviewer, "/signout", page.text)
     assert response.status_code == 303 and response.headers["Location"] == "/signin"
     assert reviewer.get("/proposals").status_code == 303
 
@@ -333,14 +327,7 @@ def test_the_queue_filters_by_status_lead_theme_and_country(
     brazil = propose(found, seed_initiative("i49-edu-quality-brazil"), 0).id
     india = propose(found, seed_initiative("i50-child-labour-india"), 0).id
     decided = propose(found, seed_initiative("i50-child-labour-india"), 1).id
-    found.catalog.decide(
-        decided,
-        reviewer="reviewer:x",
-        decision="reject",
-        reason_code="other",
-        comment="",
-        expected_version=None,
-    )
+    reject(found.catalog, decided, "other")
     assert sorted(queue_ids(reviewer.get("/proposals").text)) == [brazil, india]
     assert queue_ids(reviewer.get("/proposals?status=rejected").text) == [decided]
     assert sorted(queue_ids(reviewer.get("/proposals?status=").text)) == [brazil, india, decided]
@@ -475,15 +462,14 @@ def test_a_stale_decision_is_refused_with_a_clear_message(
     sign_in(other, keys["admin"])
     page = other.get(f"/proposals/{proposal_id}").text  # opened before the approval
     assert decide(reviewer, proposal_id).status_code == 303
-    response = other.post(
+    response = submit(
+        other,
         f"/proposals/{proposal_id}/decision",
-        data={
-            "csrf_token": csrf_token(page),
-            "version": "1",
-            "decision": "reject",
-            "reason_code": "integrity_concern",
-            "comment": "late",
-        },
+        page,
+        version="1",
+        decision="reject",
+        reason_code="integrity_concern",
+        comment="late",
     )
     assert response.status_code == 409
     assert "Your decision was not recorded" in response.text
@@ -509,20 +495,34 @@ def test_an_incomplete_decision_is_refused(
     assert found.catalog.get_proposal(proposal_id).status == "proposed"
 
 
-def test_a_broker_sees_no_review_buttons_and_cannot_decide(
-    found: Services, broker: FlaskClient, proposal_id: int
+@pytest.mark.parametrize(
+    ("page_path", "action", "hidden", "fields"),
+    [
+        pytest.param(
+            "", "/decision", ('name="decision"', "Reason"), {"decision": "approve"}, id="decide"
+        ),
+        pytest.param(
+            "/alternatives/2",
+            "/alternatives/2",
+            ("Propose it in place of proposal",),
+            {"members": "itau"},
+            id="replace",
+        ),
+    ],
+)
+def test_a_broker_sees_no_reviewer_controls_and_cannot_decide_or_replace_a_proposal(
+    found: Services,
+    broker: FlaskClient,
+    proposal_id: int,
+    page_path: str,
+    action: str,
+    hidden: tuple[str, ...],
+    fields: dict[str, str],
 ) -> None:
-    html = broker.get(f"/proposals/{proposal_id}").text
-    assert 'name="decision"' not in html and "Reason" not in html
-    response = broker.post(
-        f"/proposals/{proposal_id}/decision",
-        data={
-            "csrf_token": csrf_token(html),
-            "version": "1",
-            "decision": "approve",
-            "reason_code": "other",
-        },
-    )
+    page = broker.get(f"/proposals/{proposal_id}{page_path}").text
+    assert not [text for text in hidden if text in page]
+    url = f"/proposals/{proposal_id}{action}"
+    response = submit(broker, url, page, version="1", reason_code="other", **fields)
     assert response.status_code == 403
     assert found.catalog.get_proposal(proposal_id).status == "proposed"
 
@@ -551,7 +551,7 @@ def test_a_broker_asks_for_a_recommendation_and_proposes_a_coalition(
     found: Services, broker: FlaskClient
 ) -> None:
     page = broker.get("/recommend").text
-    response = broker.post("/recommend", data={"csrf_token": csrf_token(page), **BROKER_FORM})
+    response = submit(broker, "/recommend", page, **BROKER_FORM)
     assert response.status_code == 200
     html = response.text
     forms = [f["fields"] for f in read_page(html).forms if "members" in f["fields"]]
@@ -596,7 +596,7 @@ def test_a_coalition_no_longer_recommended_is_not_proposed(
     found: Services, broker: FlaskClient
 ) -> None:
     page = broker.get("/recommend").text
-    results = broker.post("/recommend", data={"csrf_token": csrf_token(page), **BROKER_FORM})
+    results = submit(broker, "/recommend", page, **BROKER_FORM)
     chosen = {**read_page(results.text).form_with("members"), "members": ["nobody,itau"]}
     response = broker.post("/recommend/propose", data=chosen)
     assert response.status_code == 409
@@ -692,18 +692,15 @@ def pages_to_check(app: Any, found: Services, keys: dict[str, str]) -> list[tupl
     admin = app.test_client()
     sign_in(admin, keys["admin"])
     form_page = admin.get("/recommend").text
-    results = admin.post("/recommend", data={"csrf_token": csrf_token(form_page), **BROKER_FORM})
-    invalid = admin.post(
-        "/recommend", data={"csrf_token": csrf_token(form_page), **BROKER_FORM, "lead": ""}
-    )
-    stale = admin.post(
+    results = submit(admin, "/recommend", form_page, **BROKER_FORM)
+    invalid = submit(admin, "/recommend", form_page, **{**BROKER_FORM, "lead": ""})
+    stale = submit(
+        admin,
         f"/proposals/{proposal}/decision",
-        data={
-            "csrf_token": csrf_token(form_page),
-            "version": "7",
-            "decision": "approve",
-            "reason_code": "other",
-        },
+        form_page,
+        version="7",
+        decision="approve",
+        reason_code="other",
     )
     return [
         ("sign-in", app.test_client().get("/signin").text),
@@ -743,7 +740,7 @@ def test_a_pasted_concept_note_fills_in_the_request_form(broker: FlaskClient) ->
     )
     page = broker.get("/recommend").text
     assert 'name="note"' in page
-    response = broker.post("/recommend/draft", data={"csrf_token": csrf_token(page), "note": note})
+    response = submit(broker, "/recommend/draft", page, note=note)
     assert response.status_code == 200, response.text
     form = read_page(response.text).form_with("lead")
     assert form["lead"] == [UNICEF]
@@ -758,7 +755,7 @@ def test_a_pasted_concept_note_fills_in_the_request_form(broker: FlaskClient) ->
 
 def test_an_empty_concept_note_is_refused_with_a_message(broker: FlaskClient) -> None:
     page = broker.get("/recommend").text
-    response = broker.post("/recommend/draft", data={"csrf_token": csrf_token(page), "note": " "})
+    response = submit(broker, "/recommend/draft", page, note=" ")
     assert response.status_code == 422
     assert "Paste a concept note first." in response.text
 
@@ -790,14 +787,7 @@ def test_the_organisation_page_shows_its_record_in_words(
     dismiss_flag(found.repository, "itau", "press", by="Rita", reason="wrong company")
     found.holder.refresh(force=True)
     proposal = propose(found, seed_initiative(), 0)
-    found.catalog.decide(
-        proposal.id,
-        reviewer="reviewer:Ron",
-        decision="reject",
-        reason_code="conflict_of_interest",
-        comment="Too close",
-        expected_version=1,
-    )
+    reject(found.catalog, proposal.id, "conflict_of_interest", "Too close")
     html = reviewer.get("/organisations/itau").text
     words = text_of(html)
     assert "Company · Private sector · Brazil" in words  # labels, not codes
@@ -898,14 +888,7 @@ def test_the_proposal_page_shows_the_leads_record_and_opens_an_alternative(
     found: Services, reviewer: FlaskClient
 ) -> None:
     earlier = propose(found, seed_initiative(), 1)
-    found.catalog.decide(
-        earlier.id,
-        reviewer="reviewer:Ron",
-        decision="reject",
-        reason_code="capacity",
-        comment="",
-        expected_version=1,
-    )
+    reject(found.catalog, earlier.id, "capacity")
     proposal = propose(found, seed_initiative(), 0)
     html = reviewer.get(f"/proposals/{proposal.id}").text
     lead_record = html[html.index('id="lead-record"') : html.index('id="decision"')]
@@ -950,23 +933,6 @@ def test_a_reviewer_proposes_an_alternative_in_place_of_a_proposal(
     assert found.catalog.list_proposals(status=None).total == 2
 
 
-def test_a_broker_cannot_replace_a_proposal(found: Services, broker: FlaskClient) -> None:
-    proposal = propose(found, seed_initiative(), 0)
-    page = broker.get(f"/proposals/{proposal.id}/alternatives/2").text
-    assert "Propose it in place of proposal" not in page
-    response = broker.post(
-        f"/proposals/{proposal.id}/alternatives/2",
-        data={
-            "csrf_token": csrf_token(page),
-            "version": "1",
-            "members": "itau",
-            "reason_code": "other",
-        },
-    )
-    assert response.status_code == 403
-    assert found.catalog.get_proposal(proposal.id).status == "proposed"
-
-
 def test_the_print_stylesheet_leaves_out_navigation_forms_and_scroll_boxes() -> None:
     css = CSS.read_text(encoding="utf-8")
     printed = css[css.index("@media print") :]
@@ -976,8 +942,7 @@ def test_the_print_stylesheet_leaves_out_navigation_forms_and_scroll_boxes() -> 
 
 
 def post_form(client: FlaskClient, **fields: Any) -> Any:
-    page = client.get("/recommend").text
-    return client.post("/recommend", data={"csrf_token": csrf_token(page), **fields})
+    return submit(client, "/recommend", client.get("/recommend").text, **fields)
 
 
 def test_every_form_problem_is_shown_at_once_in_plain_words(broker: FlaskClient) -> None:

@@ -22,9 +22,9 @@ from playwright.sync_api import expect
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from service.services import Services, services
+from tests.api_fixtures import add_key
 from tests.pages_support import (
     REPO_ROOT,
-    add_key,
     close_app,
     make_app,
     propose,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html as html_module
-import json
 import re
 from typing import Any
 
@@ -14,29 +13,8 @@ from flask.testing import FlaskClient
 
 from service.pages.render import score_text
 from service.services import services
-from tests.api_fixtures import SEED, bearer
+from tests.api_fixtures import BRAZIL, bearer, propose_brazil
 from tests.pages_support import csrf_token, read_page
-
-BRAZIL: dict[str, Any] = json.loads(
-    (SEED / "initiatives" / "i49-edu-quality-brazil.json").read_text(encoding="utf-8")
-)
-
-
-def _propose(client: FlaskClient, keys: dict[str, str], rank: int = 0) -> dict[str, Any]:
-    broker = bearer(keys["broker"])
-    if client.get("/v1/initiatives/i49-edu-quality-brazil", headers=broker).status_code == 404:
-        client.post("/v1/initiatives", json=BRAZIL, headers=broker)
-    recommended = client.post(
-        "/v1/initiatives/i49-edu-quality-brazil/recommendations", headers=broker
-    ).get_json()
-    response = client.post(
-        "/v1/initiatives/i49-edu-quality-brazil/proposals",
-        json={"coalition": recommended["coalitions"][rank]},
-        headers=broker,
-    )
-    assert response.status_code == 201, response.get_json()
-    proposal: dict[str, Any] = response.get_json()
-    return proposal
 
 
 def _decide(
@@ -92,7 +70,7 @@ def test_the_openapi_document_describes_the_reasons(client: FlaskClient) -> None
 def test_an_approved_proposal_is_a_partnership_at_the_next_index_build(
     app: APIFlask, client: FlaskClient, keys: dict[str, str]
 ) -> None:
-    proposal = _propose(client, keys, rank=1)
+    proposal = propose_brazil(client, keys, rank=1)
     found = services(app)
     before = found.holder.snapshot
     assert before is not None and f"proposal-{proposal['id']}" not in before.dataset.partnerships
@@ -121,7 +99,7 @@ def test_an_approved_proposal_is_a_partnership_at_the_next_index_build(
 def test_a_rejection_is_told_and_costs_its_members_for_that_lead_only(
     client: FlaskClient, keys: dict[str, str]
 ) -> None:
-    proposal = _propose(client, keys)
+    proposal = propose_brazil(client, keys)
     members = sorted(proposal["members"])
     broker = bearer(keys["broker"])
 
@@ -154,7 +132,7 @@ def test_a_rejection_is_told_and_costs_its_members_for_that_lead_only(
 def test_the_coalition_page_gives_reasons_labels_units_and_the_scale(
     app: APIFlask, client: FlaskClient, keys: dict[str, str]
 ) -> None:
-    proposal = _propose(client, keys)
+    proposal = propose_brazil(client, keys)
     _sign_in(client, keys["reviewer"])
     page = client.get(f"/proposals/{proposal['id']}").text
     text = _visible_text(page)
@@ -186,7 +164,7 @@ def test_the_coalition_page_gives_reasons_labels_units_and_the_scale(
 def test_the_queue_and_the_proposal_page_round_the_score_alike(
     client: FlaskClient, keys: dict[str, str]
 ) -> None:
-    proposal = _propose(client, keys, rank=1)
+    proposal = propose_brazil(client, keys, rank=1)
     _sign_in(client, keys["reviewer"])
     shown = score_text(proposal["score"])
     assert re.fullmatch(r"\d+\.\d\d", shown)
@@ -218,7 +196,7 @@ def test_the_broker_page_calls_the_first_coalition_the_best_considered(
 def test_the_page_tells_a_reviewer_a_member_was_rejected_for_this_lead(
     client: FlaskClient, keys: dict[str, str]
 ) -> None:
-    rejected = _propose(client, keys)
+    rejected = propose_brazil(client, keys)
     _decide(client, keys, rejected["id"], "reject", "conflict_of_interest")
     again = client.post(
         "/v1/initiatives/i49-edu-quality-brazil/proposals",

@@ -4,7 +4,6 @@ kill -9 in the middle of an import and of reviews."""
 from __future__ import annotations
 
 import io
-import json
 import threading
 import time
 import zipfile
@@ -18,10 +17,9 @@ from matcher.formats.generate import generate_directory
 from matcher.storage import tables
 from matcher.storage.sql import make_engine
 from tests.api_fixtures import SEED
-from tests.server_fixtures import LiveServer, call, run_cli
+from tests.server_fixtures import LiveServer, call, propose_over_http, run_cli
 
 pytestmark = pytest.mark.slow
-BRAZIL = json.loads((SEED / "initiatives" / "i49-edu-quality-brazil.json").read_text())
 DECISION = {"decision": "approve", "reason_code": "complementary_fit", "comment": "race"}
 
 
@@ -54,18 +52,8 @@ def keys_for(url: str, *roles: str) -> list[str]:
 
 
 def propose(base: str, broker: str) -> int:
-    assert call(base, "POST", "/v1/initiatives", broker, BRAZIL)[0] in (201, 409)
-    _, _, recommended = call(
-        base, "POST", f"/v1/initiatives/{BRAZIL['id']}/recommendations", broker
-    )
-    status, _, proposal = call(
-        base,
-        "POST",
-        f"/v1/initiatives/{BRAZIL['id']}/proposals",
-        broker,
-        {"coalition": recommended["coalitions"][0]},
-    )
-    assert status == 201
+    """The id of a new proposal of the first coalition recommended for BRAZIL."""
+    _, proposal = propose_over_http(base, broker)
     return int(proposal["id"])
 
 

@@ -18,12 +18,10 @@ import pytest
 from apiflask import APIFlask
 from flask.testing import FlaskClient
 
-from matcher.usecases.apikeys import Role, key_digest, new_key
+from matcher.usecases.apikeys import Role, new_key
 from matcher.usecases.directories import import_directory
 from service.app import services
-from tests.api_fixtures import SEED, bearer
-
-BRAZIL = json.loads((SEED / "initiatives" / "i49-edu-quality-brazil.json").read_text())
+from tests.api_fixtures import BRAZIL, SEED, add_key, api_app, app_on_a_copy, bearer
 
 
 def problem_of(response: Any, status: int) -> dict[str, Any]:
@@ -36,15 +34,6 @@ def problem_of(response: Any, status: int) -> dict[str, Any]:
 
 def paths_of(problem: dict[str, Any]) -> list[str]:
     return [error["path"] for error in problem.get("errors", [])]
-
-
-def add_key(app: APIFlask, role: Role, name: str) -> str:
-    found = services(app)
-    key = new_key()
-    found.catalog.add_key(
-        key.id, key_digest(key.token, found.key_secret), role=role.value, name=name, actor="test"
-    )
-    return key.token
 
 
 def flag_organisation(app: APIFlask, tmp_path: Path, org_id: str, level: str = "red") -> None:
@@ -294,18 +283,8 @@ def test_the_host_header_never_reaches_the_api_document(client: FlaskClient) -> 
 def test_the_api_documents_servers_only_as_configured(
     seeded_database: Path, tmp_path: Path
 ) -> None:
-    from service.app import create_app
-
-    database = tmp_path / "api.db"
-    shutil.copy(seeded_database, database)
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{database}",
-            "SECRET_KEY": "test-secret",
-            "INDEX_REFRESH": "inline",
-            "SERVERS": [{"url": "https://partnermatch.example.org/"}],
-        }
+    app = app_on_a_copy(
+        seeded_database, tmp_path, SERVERS=[{"url": "https://partnermatch.example.org/"}]
     )
     try:
         spec = app.test_client().get("/openapi.json", headers={"Host": "evil.example"}).get_json()
@@ -320,7 +299,7 @@ def test_the_api_documents_servers_only_as_configured(
 def test_a_broker_cannot_change_or_delete_another_brokers_initiative(
     app: APIFlask, client: FlaskClient, keys: dict[str, str]
 ) -> None:
-    owner, other = keys["broker"], add_key(app, Role.BROKER, "broker-2")
+    owner, other = keys["broker"], add_key(services(app), Role.BROKER.value, "broker-2")
     created = client.post("/v1/initiatives", json=BRAZIL, headers=bearer(owner)).get_json()
     assert created["created_by"] == "broker:broker-1"
     url = f"/v1/initiatives/{BRAZIL['id']}"
@@ -729,17 +708,7 @@ def test_a_good_archive_still_imports(client: FlaskClient, keys: dict[str, str])
 @pytest.fixture
 def limited(app: APIFlask) -> Any:
     """A second app on the same database, 3 expensive requests a minute per caller."""
-    from service.app import create_app
-
-    limited = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": app.config["DATABASE_URL"],
-            "SECRET_KEY": "test-secret",
-            "INDEX_REFRESH": "inline",
-            "RATE_LIMIT": "3 per minute",
-        }
-    )
+    limited = api_app(app.config["DATABASE_URL"], RATE_LIMIT="3 per minute")
     yield limited
     services(limited).repository.engine.dispose()
 

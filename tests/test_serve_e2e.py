@@ -3,12 +3,10 @@ broker proposes, a reviewer approves, a second decision is refused; stopped by i
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.api_fixtures import SEED
-from tests.server_fixtures import LiveServer, call, run_cli
+from tests.server_fixtures import LiveServer, call, propose_over_http, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -21,20 +19,8 @@ def test_broker_to_reviewer_flow_over_http(live_server: LiveServer) -> None:
     admin = run_cli("keys", "create", "--role", "admin", "--db", url).strip()
     base = live_server.start().base
 
-    initiative = json.loads((SEED / "initiatives" / "i49-edu-quality-brazil.json").read_text())
-    assert call(base, "POST", "/v1/initiatives", broker, initiative)[0] == 201
-    status, _, recommended = call(
-        base, "POST", f"/v1/initiatives/{initiative['id']}/recommendations", broker
-    )
-    assert status == 200 and recommended["coalitions"]
-    status, headers, proposal = call(
-        base,
-        "POST",
-        f"/v1/initiatives/{initiative['id']}/proposals",
-        broker,
-        {"coalition": recommended["coalitions"][0]},
-    )
-    assert status == 201 and headers["ETag"] == '"1"'
+    headers, proposal = propose_over_http(base, broker, posted=(201,))
+    assert headers["ETag"] == '"1"'
 
     _, _, queue = call(base, "GET", "/v1/proposals?status=proposed", reviewer)
     assert [p["id"] for p in queue["items"]] == [proposal["id"]]

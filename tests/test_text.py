@@ -31,6 +31,7 @@ from matcher.engine.text import (
     build_text_index,
     make_encoder,
 )
+from tests.engine_fixtures import led_teams
 
 
 def words(taxonomies: Taxonomies) -> Dataset:
@@ -63,10 +64,7 @@ def words(taxonomies: Taxonomies) -> Dataset:
         ),
     ]
     members = [
-        Membership("p-schools", "a", "lead"),
-        Membership("p-schools", "b"),
-        Membership("p-water", "c", "lead"),
-        Membership("p-water", "b"),
+        *led_teams({"p-schools": ["a", "b"], "p-water": ["c", "b"]}),
         Membership("p-test", "c", "funder"),
         Membership("p-test", "a"),
         Membership("p-test", "b"),
