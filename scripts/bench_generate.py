@@ -20,8 +20,11 @@ from pathlib import Path
 
 from matcher.formats.datadir import read_data_directory
 from matcher.formats.generate import generate_directory
-from scripts._bench import peak_rss_mib
-from scripts._writing import parse
+
+if __package__ in (None, ""):  # run as a file (python scripts/NAME.py): find the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts._bench import peak_rss_mib  # noqa: E402
+from scripts._writing import parse  # noqa: E402
 
 __all__ = ["main"]
 

@@ -21,7 +21,10 @@ from sqlalchemy import text
 from matcher.formats.datadir import read_data_directory
 from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.storage.sql import SqlRepository, make_engine, migrate
-from scripts._bench import peak_rss_mib
+
+if __package__ in (None, ""):  # run as a file (python scripts/NAME.py): find the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts._bench import peak_rss_mib  # noqa: E402
 
 
 def _bench(label: str, url: str, folder: Path, connect_args: dict[str, str]) -> None:

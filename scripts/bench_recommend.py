@@ -41,7 +41,10 @@ from matcher.engine.recommend import CoalitionRecommender, EngineConfig, Recomme
 from matcher.engine.solvers import InfeasibleError, greedy, milp, solve
 from matcher.formats.datadir import read_data_directory
 from matcher.formats.generate import generate_directory
-from scripts._bench import peak_rss_mib
+
+if __package__ in (None, ""):  # run as a file (python scripts/NAME.py): find the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts._bench import peak_rss_mib  # noqa: E402
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 

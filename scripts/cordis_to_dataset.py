@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from matcher.formats.cordis import convert_cordis_directory
-from scripts._writing import parse, write_and_report
+
+if __package__ in (None, ""):  # run as a file (python scripts/NAME.py): find the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts._writing import parse, write_and_report  # noqa: E402
 
 __all__ = ["main"]
 

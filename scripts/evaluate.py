@@ -22,7 +22,10 @@ from pathlib import Path
 from matcher.domain.exceptions import PartnerMatchError
 from matcher.engine.evaluation import render_text, run_evaluation
 from matcher.formats.datadir import read_data_directory
-from scripts._writing import parse
+
+if __package__ in (None, ""):  # run as a file (python scripts/NAME.py): find the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts._writing import parse  # noqa: E402
 
 __all__ = ["main"]
 

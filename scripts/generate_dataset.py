@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 
 from matcher.formats.generate import generate_directory
-from scripts._writing import parse, write_and_report
+
+if __package__ in (None, ""):  # run as a file (python scripts/NAME.py): find the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts._writing import parse, write_and_report  # noqa: E402
 
 __all__ = ["main"]
 
