@@ -139,23 +139,17 @@ def rank_by_affinity(
 
     Parameters
     ----------
-    problem : Problem
-    current : sequence of int
-        Slots of the locked members.
+    problem, current, ids, count
+        As for :func:`rank_by_gain`.
     joiners : sequence of (slot, log-odds)
         The candidates, with their learned log-odds of joining.
     weight : float, keyword-only
         :math:`w`.
-    ids : sequence of str, keyword-only
-        The organisation id of each slot, to break ties.
-    count : int, keyword-only
 
     Returns
     -------
-    base_parts : dict of str to float
-        The objective's terms of ``current``.
-    seats : list of Seat
-        Best first, each with its ``affinity``.
+    base_parts, seats
+        As :func:`rank_by_gain` returns them, each seat with its ``affinity``.
     """
     base_parts, seats = _seats(problem, current, joiners)
     seats.sort(key=lambda seat: (-((seat.affinity or 0.0) + weight * seat.gain), ids[seat.slot]))

@@ -178,18 +178,8 @@ class CandidateSources:
         return cached
 
     def need_top(self, code: str) -> IntArray:
-        """The ``sizes.per_need`` best holders of need ``code`` (coverage, then experience).
-
-        Parameters
-        ----------
-        code : str
-            A capability code of the index's taxonomy.
-
-        Returns
-        -------
-        ndarray of int64
-            Index positions, in no particular order.
-        """
+        """The ``sizes.per_need`` best holders of need ``code`` (coverage, then experience):
+        index positions, in no particular order."""
         cached = self._need_top.get(code)
         if cached is None:
             positions, values = self.need_coverage(code)
@@ -202,32 +192,13 @@ class CandidateSources:
         return cached
 
     def activity_top(self, activity: ActivityType) -> IntArray:
-        """The ``sizes.per_activity`` most experienced organisations in ``activity``.
-
-        Parameters
-        ----------
-        activity : ActivityType
-
-        Returns
-        -------
-        ndarray of int64
-            Index positions, in no particular order.
-        """
+        """The ``sizes.per_activity`` most experienced organisations in ``activity`` (index
+        positions, in no particular order)."""
         return self._activity_top[ACTIVITY_TYPES.index(activity)]
 
     def theme_top(self, column: int) -> IntArray:
-        """The ``sizes.theme`` most experienced organisations on the theme at ``column``.
-
-        Parameters
-        ----------
-        column : int
-            The theme's position in ``index.theme_codes``.
-
-        Returns
-        -------
-        ndarray of int64
-            Index positions, in no particular order.
-        """
+        """The ``sizes.theme`` most experienced organisations on the theme at ``column`` of
+        ``index.theme_codes`` (index positions, in no particular order)."""
         return self._theme_top[column]
 
     def gather(
@@ -439,14 +410,8 @@ def build_pool(
     initiative : Initiative
     sources : CandidateSources
     gates : Gates
-    lead : int, keyword-only
-        The lead's index position.
-    forced : sequence of int, keyword-only
-        Index positions of the required members.
-    proximity, common : SparseScores, keyword-only
-        Personalised PageRank and Adamic-Adar from the lead and the required members.
-    need_vectors : sequence of (positions, coverage), keyword-only
-        :meth:`CandidateSources.need_coverage` of each need, in order.
+    lead, forced, proximity, common, need_vectors
+        As for :meth:`CandidateSources.gather`, keyword-only.
 
     Returns
     -------

@@ -227,12 +227,8 @@ def build_rules(
 
     Parameters
     ----------
-    index : Index
-    initiative : Initiative
-    pool : ndarray of int64
-        Index positions of the candidates, ascending.
-    lead : int, keyword-only
-        The lead's index position.
+    index, initiative, pool, lead
+        As for :func:`build_problem`.
     forced : sequence of int, keyword-only
         Index positions of the required members (each in ``pool``).
     complementary : bool, keyword-only
