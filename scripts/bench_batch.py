@@ -15,10 +15,12 @@ It also times ``recommend()`` alone in one process: the ceiling per core.
 
     python scripts/bench_batch.py [--orgs 100000] [--initiatives 1000]
         [--figure-initiatives 200] [--workers 1,2] [--engines local,dask]
-        [--workdir /tmp/partnermatch-bench] [--seed 0] [--repeat 1]
+        [--workdir /tmp/partnermatch-bench] [--seed 0] [--repeat 1] [--snapshot]
 
-With ``--repeat R`` each configuration runs R times and the fastest run is kept (on a shared
-machine the others are slowed by other work).
+With ``--snapshot`` the recommender is opened from an index snapshot written once into
+``--workdir`` (as ``partnermatch report --snapshot``): Dask workers then open it by its path
+instead of receiving the pickled index. With ``--repeat R`` each configuration runs R times
+and the fastest run is kept (on a shared machine the others are slowed by other work).
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from pathlib import Path
 from matcher.domain.exceptions import PartnerMatchError
 from matcher.engine.index import build_index
 from matcher.engine.recommend import CoalitionRecommender
+from matcher.engine.snapshot import write_snapshot
 from matcher.formats.datadir import read_data_directory
 from matcher.formats.generate import generate_directory
 from matcher.formats.initiative_files import InitiativeEntry, read_initiatives
+from matcher.usecases.indexing import snapshot_recommender
 from service.batch import ReportOptions, run_report
 from service.batch.engines import default_workers
 
@@ -57,14 +61,14 @@ def _run(
     engine: str,
     workers: int,
     figures: bool,
+    snapshot: Path | None,
 ) -> dict[str, float]:
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
-    summary = run_report(
-        entries,
-        recommender,
-        ReportOptions(out=out, engine=engine, workers=workers, figures=figures, progress=False),
+    options = ReportOptions(
+        out=out, engine=engine, workers=workers, figures=figures, progress=False, snapshot=snapshot
     )
+    summary = run_report(entries, recommender, options)
     wall = time.perf_counter() - started
     if summary.failed:
         print(f"  ({summary.failed} initiatives failed: {summary.errors[0]})", file=sys.stderr)
@@ -90,6 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per configuration; the fastest is kept"
     )
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="answer from an index snapshot (built once in --workdir): the local pool's workers "
+        "share its pages, Dask workers open it by its path",
+    )
     args = parser.parse_args(argv)
     worker_counts = [int(w) for w in args.workers.split(",")]
     load_before = ", ".join(f"{value:.2f}" for value in os.getloadavg())
@@ -104,7 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     dataset = read_data_directory(folder)
     read = time.perf_counter() - started
     started = time.perf_counter()
-    recommender = CoalitionRecommender().fit(build_index(dataset))
+    index = build_index(dataset)
+    snapshot = args.workdir / f"snapshot-orgs-{args.orgs}" if args.snapshot else None
+    if snapshot is not None:
+        if not snapshot.exists():
+            write_snapshot(index, snapshot)
+        recommender = snapshot_recommender(snapshot)
+    else:
+        recommender = CoalitionRecommender().fit(index)
     fitted = time.perf_counter() - started
     portfolio = args.workdir / f"initiatives-{args.orgs}-{args.initiatives}-{args.seed}.jsonl"
     bodies = initiative_bodies(dataset, recommender.index_, args.initiatives, args.seed)
@@ -135,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for workers in worker_counts:
                 out = args.workdir / "bench-batch-out"
                 runs = [
-                    _run(subset, recommender, out, engine, workers, figures)
+                    _run(subset, recommender, out, engine, workers, figures, snapshot)
                     for _ in range(max(1, args.repeat))
                 ]
                 results[mode, engine, workers] = max(runs, key=lambda run: run["rate"])
