@@ -34,6 +34,8 @@ __all__ = [
     "record_columns",
     "record_row",
     "dataset_records",
+    "records_by_file",
+    "term_rows",
 ]
 
 Record = Organisation | Capability | Partnership | Membership | Flag | Conflict
@@ -78,6 +80,34 @@ def _term_rows(vocabulary: Vocabulary, builtin: Vocabulary, name: str) -> list[d
     ]
 
 
+def records_by_file(dataset: Dataset) -> dict[str, list[Record]]:
+    """The records of each interchange file of ``dataset``, in the dataset's order, empty
+    files too (the records themselves, not rows: a caller converts them one by one)."""
+    records: dict[str, list[Record]] = {name: [] for name in RECORD_FILES.values()}
+    for kept in (
+        dataset.organisations.values(),
+        dataset.capabilities,
+        dataset.partnerships.values(),
+        dataset.memberships,
+        dataset.flags,
+        dataset.conflicts,
+    ):
+        for record in kept:
+            records[RECORD_FILES[type(record)]].append(record)
+    return records
+
+
+def term_rows(dataset: Dataset, builtin: Taxonomies) -> dict[str, list[dict[str, Any]]]:
+    """The rows of the taxonomy extension files: the terms of ``dataset``'s vocabularies that
+    ``builtin`` does not hold, by file name."""
+    return {
+        name: _term_rows(
+            getattr(dataset.taxonomies, vocabulary), getattr(builtin, vocabulary), name
+        )
+        for vocabulary, name in TERM_FILES.items()
+    }
+
+
 def dataset_records(
     dataset: Dataset, builtin: Taxonomies | None = None
 ) -> dict[str, list[dict[str, Any]]]:
@@ -86,21 +116,10 @@ def dataset_records(
     With ``builtin``, also the taxonomy extension files: the terms of ``dataset``'s
     vocabularies that ``builtin`` does not hold.
     """
-    everything: list[Record] = [
-        *dataset.organisations.values(),
-        *dataset.capabilities,
-        *dataset.partnerships.values(),
-        *dataset.memberships,
-        *dataset.flags,
-        *dataset.conflicts,
-    ]
-    records: dict[str, list[Record]] = {name: [] for name in RECORD_FILES.values()}
-    for record in everything:
-        records[RECORD_FILES[type(record)]].append(record)
-    rows = {name: [record_row(record) for record in kept] for name, kept in records.items()}
+    rows = {
+        name: [record_row(record) for record in kept]
+        for name, kept in records_by_file(dataset).items()
+    }
     if builtin is not None:
-        for vocabulary, name in TERM_FILES.items():
-            rows[name] = _term_rows(
-                getattr(dataset.taxonomies, vocabulary), getattr(builtin, vocabulary), name
-            )
+        rows.update(term_rows(dataset, builtin))
     return rows

@@ -21,9 +21,10 @@ from matcher.formats.records import (
     RECORD_FILES,
     TERM_FILES,
     Record,
-    dataset_records,
     record_columns,
     record_row,
+    records_by_file,
+    term_rows,
 )
 
 __all__ = [
@@ -99,15 +100,16 @@ def row_to_record(kind: type[R], row: Mapping[Any, Any]) -> R:
 
 def dataset_rows(dataset: Dataset, builtin: Taxonomies) -> dict[str, list[Row]]:
     """The rows of every table for ``dataset``; taxonomy terms not in ``builtin`` included."""
-    files = dataset_records(dataset, builtin)
+    records = records_by_file(dataset)  # each converted straight to its table row
     rows = {
-        table: [_table_row(table, values) for values in files[RECORD_FILES[kind]]]
+        table: [record_to_row(record) for record in records[RECORD_FILES[kind]]]
         for kind, table in RECORD_TABLES.items()
     }
+    terms = term_rows(dataset, builtin)
     rows["taxonomy_terms"] = [
         {"vocabulary": vocabulary, **{c: _stored(c, values.get(c)) for c in _TERM_COLUMNS}}
         for vocabulary, name in TERM_FILES.items()
-        for values in files[name]
+        for values in terms[name]
     ]
     return rows
 
