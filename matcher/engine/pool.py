@@ -53,7 +53,7 @@ import numpy.typing as npt
 from matcher.domain.arrays import FloatArray, IntArray
 from matcher.domain.model import ActivityType, Exclusion, Flag, Initiative
 from matcher.domain.taxonomy import MatchCredits
-from matcher.engine.compiled import in_group
+from matcher.engine.compiled import in_group, submatrix
 from matcher.engine.coverage import capability_coverage
 from matcher.engine.index import ACTIVITY_TYPES, KINDS, SECTORS, Index
 from matcher.engine.proximity import SparseScores
@@ -525,7 +525,11 @@ def _relevance(
             value = value + np.where(holders[slot] == positions, coverage[slot], 0.0)
     columns = _theme_columns(index, initiative)
     if columns:
-        value = value + 0.2 * (index.theme[positions][:, columns].sum(axis=1).A1 > 0)
+        theme = index.theme
+        block = submatrix(
+            theme.indptr, theme.indices, theme.data, positions, np.unique(np.asarray(columns))
+        )
+        value = value + 0.2 * (block.sum(axis=1) > 0)
     query = _text_query(index, initiative)
     if query is not None and index.text is not None:
         value = value + np.maximum(index.text.similarity(query, positions), 0.0)
