@@ -13,7 +13,7 @@ from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import NotFoundError
 from matcher.domain.model import Capability, Conflict, Flag, Membership, Organisation
 from matcher.domain.taxonomy import Taxonomies, Term
-from matcher.storage.repository import InMemoryRepository, Repository
+from matcher.storage.repository import InMemoryRepository, Repository, plan_import
 from matcher.storage.rows import record_to_row, row_to_record
 from matcher.storage.sql import SqlRepository
 from matcher.storage.sync import TableCounts
@@ -231,3 +231,18 @@ def test_table_rows_hold_codes_and_lists_as_text_and_read_back_to_the_same_recor
     assert row_to_record(Capability, record_to_row(funding)) == Capability(
         "acme", "funding", strength=0.5
     )
+
+
+def test_a_first_import_plans_every_row_as_an_insert_made_only_when_written(
+    seed: Dataset,
+) -> None:
+    plans = plan_import({}, seed, seed.taxonomies)
+    organisations = plans["organisations"].inserts
+    assert len(organisations) == len(seed.organisations)
+    assert organisations[0] == record_to_row(next(iter(seed.organisations.values())))
+    assert organisations[0] is not organisations[0]  # made on each read, not held
+    assert [row["id"] for row in organisations] == list(seed.organisations)
+    # against existing rows the planner compares and keeps what it inserts
+    again = plan_import({"organisations": [organisations[0]]}, seed, seed.taxonomies)
+    assert again["organisations"].counts.unchanged == 1
+    assert again["organisations"].counts.inserted == len(seed.organisations) - 1

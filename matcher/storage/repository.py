@@ -18,7 +18,7 @@ from matcher.domain.exceptions import NotFoundError
 from matcher.domain.model import Organisation
 from matcher.domain.taxonomy import Taxonomies
 from matcher.storage.rows import Row, dataset_rows, rows_to_dataset
-from matcher.storage.sync import IMPORT_ORDER, TABLES, TableCounts, TablePlan, plan_table, scope_of
+from matcher.storage.sync import IMPORT_ORDER, TABLES, TableCounts, TablePlan, plan_table
 
 __all__ = [
     "ProgressCallback",
@@ -121,12 +121,21 @@ class Repository(Protocol):
 def plan_import(
     existing: Mapping[str, list[Row]], dataset: Dataset, builtin: Taxonomies
 ) -> dict[str, TablePlan]:
-    """Plan every table of an import of ``dataset`` over ``existing`` rows."""
+    """Plan every table of an import of ``dataset`` over ``existing`` rows.
+
+    The parent ids whose child rows are replaced (what
+    :func:`~matcher.storage.sync.scope_of` reads from rows) are the dataset's organisation
+    and partnership ids, read from its mappings rather than from rows made for the purpose.
+    """
     incoming = dataset_rows(dataset, builtin)
+    parents = {
+        "organisations": frozenset(dataset.organisations),
+        "partnerships": frozenset(dataset.partnerships),
+    }
     plans = {}
     for name in IMPORT_ORDER:
         spec = TABLES[name]
-        scope = scope_of(incoming, spec.parent) if spec.parent else None
+        scope = parents[spec.parent] if spec.parent else None
         plans[name] = plan_table(spec, existing.get(name, []), incoming[name], scope)
     return plans
 

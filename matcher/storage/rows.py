@@ -8,9 +8,9 @@ SQL repository and the in-memory one, so both store exactly the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.model import Capability, Conflict, Flag, Membership, Organisation, Partnership
@@ -34,6 +34,7 @@ __all__ = [
     "record_to_row",
     "row_to_record",
     "dataset_rows",
+    "RecordRows",
     "rows_to_dataset",
 ]
 
@@ -98,12 +99,41 @@ def row_to_record(kind: type[R], row: Mapping[Any, Any]) -> R:
     return kind(**values)
 
 
-def dataset_rows(dataset: Dataset, builtin: Taxonomies) -> dict[str, list[Row]]:
-    """The rows of every table for ``dataset``; taxonomy terms not in ``builtin`` included."""
-    records = records_by_file(dataset)  # each converted straight to its table row
-    rows = {
-        table: [record_to_row(record) for record in records[RECORD_FILES[kind]]]
-        for kind, table in RECORD_TABLES.items()
+class RecordRows(Sequence[Row]):
+    """The table rows of a list of records, each made when read (:func:`record_to_row`):
+    an import holds its records once, not a second copy of every row.
+
+    >>> rows = RecordRows([Organisation("acme", "Acme", "company")])
+    >>> len(rows), rows[0]["id"], [row["kind"] for row in rows[0:1]]
+    (1, 'acme', ['company'])
+    """
+
+    def __init__(self, records: Sequence[Record]) -> None:
+        self._records = records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @overload
+    def __getitem__(self, i: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Row]: ...
+
+    def __getitem__(self, i: int | slice) -> Row | list[Row]:
+        if isinstance(i, slice):
+            return [record_to_row(record) for record in self._records[i]]
+        return record_to_row(self._records[i])
+
+
+def dataset_rows(dataset: Dataset, builtin: Taxonomies) -> dict[str, Sequence[Row]]:
+    """The rows of every table for ``dataset``; taxonomy terms not in ``builtin`` included.
+
+    The rows of the record tables are made as they are read (:class:`RecordRows`).
+    """
+    records = records_by_file(dataset)
+    rows: dict[str, Sequence[Row]] = {
+        table: RecordRows(records[RECORD_FILES[kind]]) for kind, table in RECORD_TABLES.items()
     }
     terms = term_rows(dataset, builtin)
     rows["taxonomy_terms"] = [

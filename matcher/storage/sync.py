@@ -19,7 +19,7 @@ TableCounts(inserted=1, updated=1, unchanged=1, deleted=0)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,7 +109,7 @@ class TablePlan:
     """What to do to one table: rows to insert, rows to update, existing rows to delete."""
 
     spec: TableSpec
-    inserts: list[Row] = field(default_factory=list)
+    inserts: Sequence[Row] = field(default_factory=list)
     updates: list[Row] = field(default_factory=list)
     deletes: list[Row] = field(default_factory=list)
     unchanged: int = 0
@@ -161,14 +161,20 @@ def plan_table(
 
     Notes
     -----
-    O(n) in the number of rows, with one dict of the existing rows.
+    O(n) in the number of rows, with one dict of the existing rows. When no existing row is
+    in scope, ``incoming`` (a sequence) becomes the inserts as it is, not copied: rows made
+    on access (:class:`~matcher.storage.rows.RecordRows`) are then made only when written.
     """
     compared = [column for column in spec.ignore]
     current: dict[tuple[Any, ...], Row] = {}
     for row in existing:
         if _in_scope(row, spec, scope) or not spec.scope:
             current[tuple(row[column] for column in spec.key)] = row
-    plan = TablePlan(spec)
+    if not current and isinstance(incoming, Sequence):
+        # nothing to compare with or delete: every incoming row is inserted, as it comes
+        return TablePlan(spec, inserts=incoming)
+    inserts: list[Row] = []
+    plan = TablePlan(spec, inserts=inserts)
     seen: set[tuple[Any, ...]] = set()
     unchanged = 0
     for row in incoming:
@@ -176,7 +182,7 @@ def plan_table(
         seen.add(key)
         old = current.get(key)
         if old is None:
-            plan.inserts.append(row)
+            inserts.append(row)
         elif any(
             old.get(column) != value for column, value in row.items() if column not in compared
         ):
