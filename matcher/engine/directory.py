@@ -47,6 +47,7 @@ from matcher.domain.model import (
     Sector,
     Size,
 )
+from matcher.domain.sequences import MadeOnRead
 from matcher.domain.taxonomy import Taxonomies
 from matcher.integrity.screening import ScreeningPolicy
 
@@ -94,7 +95,7 @@ def _date(days: int) -> dt.date | None:
     return None if days == NO_DATE else _EPOCH + dt.timedelta(days=int(days))
 
 
-class StringColumn(Sequence[str]):
+class StringColumn(MadeOnRead[str]):
     """A read-only sequence of strings stored as one UTF-8 buffer and ``n + 1`` offsets.
 
     Parameters
@@ -126,22 +127,9 @@ class StringColumn(Sequence[str]):
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        k = int(i)
-        if k < 0:
-            k += len(self.offsets) - 1
-        bounds: list[int] = self.offsets[k : k + 2].tolist() if k >= 0 else []
-        if len(bounds) != 2:
-            raise IndexError(f"string {i} out of range ({len(self)})")
-        return self.data[bounds[0] : bounds[1]].tobytes().decode("utf-8")
+    def _make(self, k: int) -> str:
+        start, end = self.offsets[k : k + 2].tolist()
+        return self.data[start:end].tobytes().decode("utf-8")
 
     def __iter__(self) -> Iterator[str]:
         text = bytes(self.data)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.model import Capability, Conflict, Flag, Membership, Organisation, Partnership
+from matcher.domain.sequences import MadeOnRead
 from matcher.domain.taxonomy import Taxonomies, Term
 from matcher.formats.datadir import LIST_SEPARATOR, TAXONOMY_EXTENSIONS
 from matcher.formats.datadir_writer import format_cell
@@ -99,7 +100,7 @@ def row_to_record(kind: type[R], row: Mapping[Any, Any]) -> R:
     return kind(**values)
 
 
-class RecordRows(Sequence[Row]):
+class RecordRows(MadeOnRead[Row]):
     """The table rows of a list of records, each made when read (:func:`record_to_row`):
     an import holds its records once, not a second copy of every row.
 
@@ -114,16 +115,8 @@ class RecordRows(Sequence[Row]):
     def __len__(self) -> int:
         return len(self._records)
 
-    @overload
-    def __getitem__(self, i: int) -> Row: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Row]: ...
-
-    def __getitem__(self, i: int | slice) -> Row | list[Row]:
-        if isinstance(i, slice):
-            return [record_to_row(record) for record in self._records[i]]
-        return record_to_row(self._records[i])
+    def _make(self, k: int) -> Row:
+        return record_to_row(self._records[k])
 
 
 def dataset_rows(dataset: Dataset, builtin: Taxonomies) -> dict[str, Sequence[Row]]:
