@@ -124,11 +124,13 @@ def dump_recommender(
 ) -> bytes:
     """Pickle a fitted recommender (its read-only mappings included) to ship it to workers;
     with ``snapshot``, the snapshot it was opened from
-    (:func:`~matcher.usecases.indexing.snapshot_recommender`), only its path and
-    configuration: each worker memory-maps the snapshot, so workers on one machine share its
-    pages (they must see the path)."""
+    (:func:`~matcher.usecases.indexing.snapshot_recommender`), only its absolute path and
+    the configuration: each worker memory-maps the snapshot, so workers on one machine share
+    its pages (they must see the path)."""
     shipped: CoalitionRecommender | SnapshotRecipe = (
-        recommender if snapshot is None else SnapshotRecipe(str(snapshot), recommender.config)
+        recommender
+        if snapshot is None
+        else SnapshotRecipe(str(Path(snapshot).resolve()), recommender.config)
     )
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
