@@ -14,6 +14,7 @@ build time (read, index, write, by whichever worker took the lock) for the split
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ def _worker(database: str, snapshots: Path, poll: float) -> int:
     from matcher.formats.taxonomy_io import load_taxonomies
     from matcher.storage.catalog import SqlCatalog
     from matcher.storage.sql import SqlRepository, make_engine
+    from matcher.usecases.decisions import load_history
     from service.holder import EngineHolder
 
     engine = make_engine(database)
@@ -38,7 +40,10 @@ def _worker(database: str, snapshots: Path, poll: float) -> int:
     repository = SqlRepository(engine, taxonomies)
     catalog = SqlCatalog(engine, taxonomies)
     holder = EngineHolder(
-        repository.load_snapshot, catalog.data_version, poll_seconds=poll, snapshot_dir=snapshots
+        functools.partial(load_history, repository, catalog),
+        catalog.data_version,
+        poll_seconds=poll,
+        snapshot_dir=snapshots,
     )
     holder.refresh(force=True)
     current = holder.wait(timeout=3600)
