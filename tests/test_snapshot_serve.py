@@ -3,13 +3,18 @@ data version and every worker serves the new version within seconds of a write."
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from matcher.engine.snapshot import SnapshotStore
+from matcher.formats.generate import generate_directory
 from tests.api_fixtures import SEED
+from tests.conftest import REPO_ROOT
 from tests.server_fixtures import LiveServer, call, run_cli
 
 pytestmark = pytest.mark.slow
@@ -39,3 +44,17 @@ def test_served_workers_share_one_snapshot_and_all_switch_after_a_write(
         seen.append(call(base, "GET", "/readyz")[2]["index_version"])
     assert SnapshotStore(snapshots).versions() == [version, version + 1]
     assert live_server.stop() == 0
+
+
+@pytest.mark.slow
+def test_the_switch_benchmark_reports_each_worker_on_the_written_version(tmp_path: Path) -> None:
+    folder = tmp_path / "orgs-300"
+    generate_directory(300, folder, seed=1)
+    finished = subprocess.run(
+        [sys.executable, "scripts/bench_switch.py", str(folder), "--workers", "2", "--poll",
+         "0.2", "--workdir", str(tmp_path / "work")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "2 workers serving data version 2" in finished.stdout
+    assert re.search(r"every worker on version 3: [\d.]+ s, [\d.]+ s", finished.stdout)
