@@ -86,6 +86,8 @@ def record_to_row(record: Record) -> Row:
 
 
 def _split(text: str) -> tuple[str, ...]:
+    if not text:  # most list columns are empty
+        return ()
     return tuple(part for part in text.split(LIST_SEPARATOR) if part)
 
 

@@ -162,7 +162,9 @@ class SqlRepository:
     ) -> list[Row]:
         table = self._table(name)
         query = select(table) if where is None else select(table).where(where)
-        return [dict(row) for row in connection.execute(query).mappings()]
+        result = connection.execute(query)
+        columns = list(result.keys())  # once, not per row as a mapping row would
+        return [dict(zip(columns, row, strict=True)) for row in result]
 
     def neighbourhood(self, org_id: str, also: Iterable[str] = ()) -> Dataset:
         """One organisation with what its record page shows, read in one transaction: its
