@@ -12,6 +12,7 @@ matcher.domain.exceptions.UnknownCodeError: Unknown country code 'XX': use ISO 3
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -41,7 +42,20 @@ def normalise_country(code: object, *, field: str | None = "country") -> str:
             field=field,
             value=code,
         )
-    upper = code.strip().upper()
+    alpha2 = _alpha2(code.strip().upper())
+    if alpha2 is None:
+        raise UnknownCodeError(
+            f"Unknown country code {code!r}: use ISO 3166-1 alpha-2 or alpha-3",
+            field=field,
+            value=code,
+        )
+    return alpha2
+
+
+@functools.lru_cache(maxsize=1024)
+def _alpha2(upper: str) -> str | None:
+    """The alpha-2 code of an upper-case alpha-2 or alpha-3 code or alias (``None``: none);
+    memoised, as a directory names the same few hundred codes again and again."""
     upper = _ALIASES.get(upper, upper)
     if upper in _EXTRA:
         return "XK"
@@ -50,13 +64,7 @@ def normalise_country(code: object, *, field: str | None = "country") -> str:
         country = pycountry.countries.get(alpha_2=upper)
     elif len(upper) == 3:
         country = pycountry.countries.get(alpha_3=upper)
-    if country is None:
-        raise UnknownCodeError(
-            f"Unknown country code {code!r}: use ISO 3166-1 alpha-2 or alpha-3",
-            field=field,
-            value=code,
-        )
-    return str(country.alpha_2)
+    return None if country is None else str(country.alpha_2)
 
 
 def country_name(alpha2: str) -> str:

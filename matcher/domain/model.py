@@ -260,6 +260,8 @@ def identifier_key(identifier: str) -> str:
 
 
 def _enum(enum: type[_E], value: object, what: str, field_name: str) -> _E:
+    if isinstance(value, enum):
+        return value
     try:
         return enum(value)  # type: ignore[arg-type]
     except ValueError:
@@ -287,7 +289,9 @@ def _listed(values: Iterable[str] | str | None, expected: str, field_name: str) 
 
 def _codes(values: Iterable[str] | str | None, what: str, field_name: str) -> frozenset[str]:
     codes = frozenset(_listed(values, f"{what} must be a list of codes", field_name))
-    for code in sorted(codes):
+    if all(isinstance(code, str) and _CODE_PATTERN.fullmatch(code) for code in codes):
+        return codes
+    for code in sorted(codes, key=str):  # the first invalid one, whatever the set's order
         if not isinstance(code, str) or not _CODE_PATTERN.fullmatch(code):
             raise ValidationError(f"{what} code {code!r} is invalid", field=field_name, value=code)
     return codes
