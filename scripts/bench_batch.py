@@ -114,14 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     dataset = read_data_directory(folder)
     read = time.perf_counter() - started
     started = time.perf_counter()
-    index = build_index(dataset)
     snapshot = args.workdir / f"snapshot-orgs-{args.orgs}" if args.snapshot else None
     if snapshot is not None:
         if not snapshot.exists():
-            write_snapshot(index, snapshot)
+            write_snapshot(build_index(dataset), snapshot)
         recommender = snapshot_recommender(snapshot)
     else:
-        recommender = CoalitionRecommender().fit(index)
+        recommender = CoalitionRecommender().fit(build_index(dataset))
     fitted = time.perf_counter() - started
     portfolio = args.workdir / f"initiatives-{args.orgs}-{args.initiatives}-{args.seed}.jsonl"
     bodies = initiative_bodies(dataset, recommender.index_, args.initiatives, args.seed)

@@ -49,7 +49,9 @@ class MadeOnRead(Sequence[T]):
         if isinstance(i, slice):
             return [self._make(k) for k in range(*i.indices(len(self)))]
         size = len(self)
-        k = int(i) + size if int(i) < 0 else int(i)
+        k = int(i)
+        if k < 0:
+            k += size
         if not 0 <= k < size:
             raise IndexError(f"item {i} out of range ({size})")
         return self._make(k)

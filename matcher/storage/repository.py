@@ -123,9 +123,9 @@ def plan_import(
 ) -> dict[str, TablePlan]:
     """Plan every table of an import of ``dataset`` over ``existing`` rows.
 
-    The parent ids whose child rows are replaced (what
-    :func:`~matcher.storage.sync.scope_of` reads from rows) are the dataset's organisation
-    and partnership ids, read from its mappings rather than from rows made for the purpose.
+    A child table's scope, the parent ids whose child rows are replaced, is the dataset's
+    organisation or partnership ids, read from its mappings rather than from rows made for
+    the purpose.
     """
     incoming = dataset_rows(dataset, builtin)
     parents = {

@@ -19,7 +19,7 @@ TableCounts(inserted=1, updated=1, unchanged=1, deleted=0)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,6 @@ __all__ = [
     "TableCounts",
     "TablePlan",
     "plan_table",
-    "scope_of",
 ]
 
 Row = dict[str, Any]
@@ -123,11 +122,6 @@ class TablePlan:
             unchanged=self.unchanged,
             deleted=len(self.deletes),
         )
-
-
-def scope_of(incoming: Mapping[str, Iterable[Row]], parent: str) -> frozenset[str]:
-    """The ids of a parent table that the imported rows name."""
-    return frozenset(row["id"] for row in incoming.get(parent, ()))
 
 
 def _in_scope(row: Row, spec: TableSpec, scope: frozenset[str] | None) -> bool:

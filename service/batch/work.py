@@ -142,12 +142,13 @@ def dump_recommender(
 
 def load_recommender(payload: bytes) -> CoalitionRecommender:
     """The recommender :func:`dump_recommender` pickled (opened from its snapshot when it
-    shipped a :class:`SnapshotRecipe`)."""
+    shipped a :class:`SnapshotRecipe`), its compiled loops loaded, ready to answer."""
     shipped = pickle.loads(payload)
     if isinstance(shipped, SnapshotRecipe):
-        return snapshot_recommender(shipped.path, shipped.config)
+        return snapshot_recommender(shipped.path, shipped.config)  # fitting warms it up
     if not isinstance(shipped, CoalitionRecommender):
         raise TypeError(f"expected a CoalitionRecommender, got {type(shipped).__name__}")
+    shipped.warm_up()
     return shipped
 
 
@@ -186,7 +187,6 @@ def run_chunk_with(
             _prepare_worker()
             _installed.clear()
             recommender = _installed[token] = load_recommender(payload)
-            recommender.warm_up()
     return [describe(recommender, task, settings) for task in tasks]
 
 
