@@ -12,6 +12,7 @@ from gunicorn.app.base import BaseApplication
 
 from service.app import create_app
 from service.logsafe import EscapingFilter
+from service.services import services
 
 __all__ = ["serve", "EscapingLogger", "write_problem"]
 
@@ -73,7 +74,12 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         util.write_error = write_problem
 
     def load(self) -> Any:
-        return create_app(self._app_config)
+        app = create_app(self._app_config)
+        # A worker takes connections only once its first index is served (or its build
+        # failed), so a started server never answers 503 from one worker while another is
+        # ready. The wait stays under gunicorn's worker timeout, which counts from the fork.
+        services(app).holder.wait(timeout=self.cfg.timeout / 2)
+        return app
 
 
 def serve(

@@ -117,6 +117,8 @@ class LiveServer:
     workers: int = 2
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    #: the status of every ``/readyz`` answer :meth:`start` got while it waited
+    readiness_answers: list[int] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -143,11 +145,15 @@ class LiveServer:
         log.close()
         deadline = time.monotonic() + timeout
         ready = 0
+        self.readiness_answers = []
         while ready < 2 * self.workers:  # every worker has built its index
             try:
-                ready = ready + 1 if call(self.base, "GET", "/readyz")[0] == 200 else 0
+                status = call(self.base, "GET", "/readyz")[0]
             except OSError:
                 ready = 0
+            else:
+                self.readiness_answers.append(status)
+                ready = ready + 1 if status == 200 else 0
             assert self.process.poll() is None, self.log_path.read_text()
             assert time.monotonic() < deadline, "the server did not become ready"
             time.sleep(0.1)

@@ -1,5 +1,7 @@
 """End to end over real HTTP: ``partnermatch serve`` (gunicorn, 2 workers) on PostgreSQL, a
-broker proposes, a reviewer approves, a second decision is refused; stopped by its PID."""
+broker proposes, a reviewer approves, a second decision is refused; stopped by its PID. A
+started server answers from its first connection: no worker takes requests before its index
+is built."""
 
 from __future__ import annotations
 
@@ -40,3 +42,16 @@ def test_broker_to_reviewer_flow_over_http(live_server: LiveServer) -> None:
     assert live_server.stop() == 0
     log = live_server.log_path.read_text()
     assert broker not in log and reviewer not in log  # keys are never logged
+
+
+def test_no_worker_answers_before_its_index_is_built(live_server: LiveServer) -> None:
+    url = live_server.database_url
+    run_cli("import", str(SEED), "--db", url)
+    broker = run_cli("keys", "create", "--role", "broker", "--db", url).strip()
+    base = live_server.start().base
+
+    assert live_server.readiness_answers and set(live_server.readiness_answers) == {200}
+    for _ in range(6):  # whichever worker answers has its index: never 503
+        _, proposal = propose_over_http(base, broker)
+        assert proposal["id"]
+    assert live_server.stop() == 0
