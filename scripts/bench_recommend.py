@@ -11,7 +11,9 @@ solver: the mean ratio of its objective to the MILP optimum on the same candidat
 With ``--text use`` (or ``tfidf``) the index also embeds the organisations' words (the time,
 how many texts were embedded and the embeddings' memory are printed) and every request gets
 the title and description of a generated partnership; the same requests without words are
-timed in the same run, so the difference is what text adds.
+timed in the same run, so the difference is what text adds. Requests run with one BLAS
+thread, as in a server worker (``partnermatch serve`` sets it; the index build's batch
+embedding raises it for that call).
 
     python -m scripts.bench_recommend --sizes 10000,100000 [--requests 200] [--networkx 20]
         [--quality 200] [--text none|use|tfidf] [--workdir /tmp/bench] [--seed 0]
@@ -32,6 +34,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from matcher.domain.dataset import Dataset
 from matcher.domain.model import ActivityType, Initiative
@@ -168,15 +171,16 @@ def latencies(
     cpu: list[float] | None = None,
 ) -> list[float]:
     """Seconds per request; the recommendations go to ``answers`` and the CPU seconds of
-    each request (what the request itself cost, without waiting for a core other processes
-    hold: the figure that stays meaningful on a shared machine) to ``cpu`` when given."""
+    each request (what the request itself cost, in every thread of this process, without
+    waiting for a core other processes hold: the figure that stays meaningful on a shared
+    machine) to ``cpu`` when given."""
     times = []
     for initiative in requests:
-        started, started_cpu = time.perf_counter(), time.thread_time()
+        started, started_cpu = time.perf_counter(), time.process_time()
         result = engine.recommend(initiative)
         times.append(time.perf_counter() - started)
         if cpu is not None:
-            cpu.append(time.thread_time() - started_cpu)
+            cpu.append(time.process_time() - started_cpu)
         if answers is not None:
             answers.append(result)
     return times
@@ -281,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/partnermatch-bench"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    threadpool_limits(1)
     for size in (int(s) for s in args.sizes.split(",")):
         folder = args.workdir / f"orgs-{size}"
         if not (folder / "organisations.csv").exists():

@@ -9,6 +9,7 @@ from typing import Any
 
 from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
+from threadpoolctl import threadpool_limits
 
 from service.app import create_app
 from service.logsafe import EscapingFilter
@@ -74,6 +75,11 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         util.write_error = write_problem
 
     def load(self) -> Any:
+        # One BLAS thread per worker: the workers (one per core) are the parallelism, and a
+        # BLAS helper thread spins on a core for milliseconds after each call, which took a
+        # second core for a whole request with words. Embedding a batch of texts during a
+        # rebuild raises it for that call (SentenceEncoder.threads).
+        threadpool_limits(1)
         app = create_app(self._app_config)
         # A worker takes connections only once its first index is served (or its build
         # failed), so a started server never answers 503 from one worker while another is

