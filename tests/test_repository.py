@@ -13,6 +13,8 @@ from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import NotFoundError
 from matcher.domain.model import Capability, Conflict, Flag, Membership, Organisation
 from matcher.domain.taxonomy import Taxonomies, Term
+from matcher.formats.datadir import read_data_directory
+from matcher.formats.generate import generate_directory
 from matcher.storage.repository import InMemoryRepository, Repository, plan_import
 from matcher.storage.rows import record_to_row, row_to_record
 from matcher.storage.sql import SqlRepository
@@ -231,6 +233,41 @@ def test_table_rows_hold_codes_and_lists_as_text_and_read_back_to_the_same_recor
     assert row_to_record(Capability, record_to_row(funding)) == Capability(
         "acme", "funding", strength=0.5
     )
+
+
+@pytest.mark.parametrize("directory", ["seed", "iati-sample", "generated"])
+def test_a_trusted_row_gives_the_record_validation_gives_field_for_field_and_type_for_type(
+    directory: str, taxonomies: Taxonomies, tmp_path: Path
+) -> None:
+    if directory == "generated":
+        folder = tmp_path / "generated"
+        generate_directory(300, folder, seed=3)
+    else:
+        folder = Path(__file__).resolve().parent.parent / "data" / directory
+    dataset = read_data_directory(folder, taxonomies)
+    records = [
+        *dataset.organisations.values(),
+        *dataset.partnerships.values(),
+        *dataset.capabilities,
+        *dataset.memberships,
+        *dataset.flags,
+        *dataset.conflicts,
+    ]
+    compared = 0
+    for record in records:
+        row = record_to_row(record)
+        checked, trusted = (
+            row_to_record(type(record), row),
+            row_to_record(type(record), row, trusted=True),
+        )
+        for field in dataclasses.fields(record):
+            value = getattr(trusted, field.name)
+            assert value == getattr(checked, field.name), (record, field.name)
+            assert type(value) is type(getattr(checked, field.name)), (record, field.name)
+            if isinstance(value, frozenset | tuple):
+                assert {type(v) for v in value} == {type(v) for v in getattr(checked, field.name)}
+        compared += 1
+    assert compared == len(records) > 100
 
 
 def test_a_first_import_plans_every_row_as_an_insert_made_only_when_written(

@@ -309,7 +309,9 @@ def build_index(
     theme_cols: list[int] = []
     theme_codes = tuple(taxonomies.themes)
     theme_position = {code: j for j, code in enumerate(theme_codes)}
-    seen_by_rule: dict[tuple[int, str], list[str]] = defaultdict(list)
+    seen_by_rule: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    role_rule = {role: f"role:{role.value}" for role in Role}
+    activity_rule = {activity: f"activity:{activity.value}" for activity in ActivityType}
     pair_rows: list[npt.NDArray[np.int64]] = []
     pair_cols: list[npt.NDArray[np.int64]] = []
     pair_weights: list[npt.NDArray[np.float64]] = []
@@ -335,12 +337,14 @@ def build_index(
             active[idx] += 1
         for k in kinds_present:
             activity_counts[idx, k] += 1
+        activity_rules = [activity_rule[a] for a in partnership.activity_types]
         for i, role in group:
             if role is Role.LEAD:
                 led[i] += 1
-            seen_by_rule[(i, f"role:{role.value}")].append(pid)
-            for a in partnership.activity_types:
-                seen_by_rule[(i, f"activity:{a.value}")].append(pid)
+            seen = seen_by_rule[i]
+            seen[role_rule[role]].append(pid)
+            for rule in activity_rules:
+                seen[rule].append(pid)
             for j in theme_js:
                 theme_rows.append(i)
                 theme_cols.append(j)
@@ -395,9 +399,11 @@ def build_index(
         key = (i, capability_position[c.capability])
         strengths[key] = max(strengths.get(key, 0.0), c.strength)
     evidence: dict[int, tuple[Evidence, ...]] = {}
+    by_kind = {kind: _kind_evidence(kind, config) for kind in Kind}
+    no_history: dict[str, list[str]] = {}
     for org_id, org in dataset.organisations.items():
         i = position[org_id]
-        found = _infer(i, org, seen_by_rule, config)
+        found = _infer(seen_by_rule.get(i, no_history), config) + by_kind[org.kind]
         kept = tuple(
             item
             for item in found
@@ -569,31 +575,45 @@ def _country_ids(countries: Sequence[str | None]) -> tuple[IntArray, dict[str, i
     return ids, lookup
 
 
-def _infer(
-    i: int,
-    org: Organisation,
-    seen_by_rule: Mapping[tuple[int, str], Sequence[str]],
-    config: IndexConfig,
-) -> tuple[Evidence, ...]:
+#: The rules read from an organisation's history (role and activity), in order.
+_HISTORY_RULES = tuple(
+    (rule, targets) for rule, targets in INFERENCE_RULES.items() if not rule.startswith("kind:")
+)
+
+
+def _infer(seen: Mapping[str, Sequence[str]], config: IndexConfig) -> tuple[Evidence, ...]:
+    """The evidence of the history rules an organisation's partnerships ``seen`` (by rule)
+    support, each stronger the more partnerships show it."""
+    if not seen:
+        return ()
     found: list[Evidence] = []
-    for rule, targets in INFERENCE_RULES.items():
-        if rule.startswith("kind:"):
-            if rule != f"kind:{org.kind.value}":
-                continue
-            partnership_ids: Sequence[str] = ()
-            support = 1.0
-        else:
-            partnership_ids = seen_by_rule.get((i, rule), ())
-            if not partnership_ids:
-                continue
-            support = min(1.0, len(partnership_ids) / config.inference_saturation)
+    for rule, targets in _HISTORY_RULES:
+        partnership_ids = seen.get(rule)
+        if not partnership_ids:
+            continue
+        support = min(1.0, len(partnership_ids) / config.inference_saturation)
+        shown = tuple(partnership_ids)
         for capability, base in targets:
             found.append(
                 Evidence(
                     capability=capability,
                     strength=round(base * support * config.inferred_strength, 6),
                     rule=rule,
-                    partnerships=tuple(partnership_ids),
+                    partnerships=shown,
                 )
             )
     return tuple(found)
+
+
+def _kind_evidence(kind: Kind, config: IndexConfig) -> tuple[Evidence, ...]:
+    """The evidence every organisation of ``kind`` gets from its kind's rule (if any)."""
+    rule = f"kind:{kind.value}"
+    return tuple(
+        Evidence(
+            capability=capability,
+            strength=round(base * config.inferred_strength, 6),
+            rule=rule,
+            partnerships=(),
+        )
+        for capability, base in INFERENCE_RULES.get(rule, ())
+    )
