@@ -92,11 +92,12 @@ def propose_over_http(
     """As the broker, over HTTP: post :data:`~tests.api_fixtures.BRAZIL` (with a status in
     ``posted``: 409 when it is there already) and propose its first recommended coalition;
     returns the proposal's headers and body."""
-    assert call(base, "POST", "/v1/initiatives", broker, BRAZIL)[0] in posted
+    status, _, posted_body = call(base, "POST", "/v1/initiatives", broker, BRAZIL)
+    assert status in posted, (status, posted_body)
     status, _, recommended = call(
         base, "POST", f"/v1/initiatives/{BRAZIL['id']}/recommendations", broker
     )
-    assert status == 200 and recommended["coalitions"]
+    assert status == 200 and recommended["coalitions"], (status, recommended)
     status, headers, proposal = call(
         base,
         "POST",
@@ -104,7 +105,7 @@ def propose_over_http(
         broker,
         {"coalition": recommended["coalitions"][0]},
     )
-    assert status == 201
+    assert status == 201, (status, proposal)
     return headers, proposal
 
 
