@@ -123,8 +123,9 @@ def _load_use() -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _blas_limits() -> Callable[..., Any]:
-    """threadpoolctl's limiter over the BLAS libraries loaded now (found once: the scan of
-    the loaded libraries is the slow part)."""
+    """threadpoolctl's limiter over the BLAS libraries loaded at the first encoding, numpy's
+    among them (the one the encoder's products use). Found once: the scan of the loaded
+    libraries costs 0.5 ms, a tenth of encoding one text; limiting costs 0.02 ms."""
     from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
     limit: Callable[..., Any] = ThreadpoolController().limit
