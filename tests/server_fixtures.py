@@ -3,6 +3,7 @@ schema of its own, keys made with the CLI, stopped by its PID."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -38,6 +39,11 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+#: what a client sees when the server dies under it: a refused or reset connection, or a
+#: response cut short (``http.client.IncompleteRead``)
+CONNECTION_LOST = (OSError, http.client.HTTPException)
 
 
 def cli_env() -> dict[str, str]:
@@ -125,7 +131,24 @@ class LiveServer:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120) -> LiveServer:
+    def start(self, timeout: float = 120, *, new_port: bool = False) -> LiveServer:
+        """Serve and wait until every worker has built its index.
+
+        ``new_port`` moves to a fresh port first (a restart after ``kill -9``). The port was
+        free when probed, but another process may take it before gunicorn binds (the client
+        side of any connection draws from the same range): then this starts on a fresh one.
+        """
+        if new_port:
+            self.port = free_port()
+        for _ in range(3):
+            if self._launch(timeout):
+                return self
+            self.port = free_port()
+        raise AssertionError(f"no free port to serve on:\n{self.log_path.read_text()}")
+
+    def _launch(self, timeout: float) -> bool:
+        """One try at :meth:`start`; False when the port was taken."""
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
@@ -149,16 +172,21 @@ class LiveServer:
         self.readiness_answers = []
         while ready < 2 * self.workers:  # every worker has built its index
             try:
-                status = call(self.base, "GET", "/readyz")[0]
-            except OSError:
+                status = call(self.base, "GET", "/readyz", timeout=5)[0]
+            except CONNECTION_LOST:
                 ready = 0
             else:
                 self.readiness_answers.append(status)
                 ready = ready + 1 if status == 200 else 0
-            assert self.process.poll() is None, self.log_path.read_text()
+            if self.process.poll() is not None:
+                with self.log_path.open("rb") as log_file:
+                    log_file.seek(log_start)
+                    this_launch = log_file.read().decode(errors="replace")
+                assert "Address already in use" in this_launch, self.log_path.read_text()
+                return False
             assert time.monotonic() < deadline, "the server did not become ready"
             time.sleep(0.1)
-        return self
+        return True
 
     def stop(self) -> int:
         """SIGTERM, wait; the exit status."""

@@ -17,7 +17,13 @@ from matcher.formats.generate import generate_directory
 from matcher.storage import tables
 from matcher.storage.sql import make_engine
 from tests.api_fixtures import SEED
-from tests.server_fixtures import LiveServer, call, propose_over_http, run_cli
+from tests.server_fixtures import (
+    CONNECTION_LOST,
+    LiveServer,
+    call,
+    propose_over_http,
+    run_cli,
+)
 
 pytestmark = pytest.mark.slow
 DECISION = {"decision": "approve", "reason_code": "complementary_fit", "comment": "race"}
@@ -173,7 +179,7 @@ def test_kill_9_during_an_import_leaves_it_all_there_or_not_at_all(
             outcome["response"] = call(
                 base, "POST", "/v1/import", admin, raw=archive, content_type="application/zip"
             )
-        except OSError as err:  # the server died under us
+        except CONNECTION_LOST as err:  # the server died under us
             outcome["error"] = err
 
     thread = threading.Thread(target=upload)
@@ -188,8 +194,7 @@ def test_kill_9_during_an_import_leaves_it_all_there_or_not_at_all(
     assert after in (before, before + 20_000)
     if after == before:
         assert capabilities == count_rows(url, tables.capabilities)
-    live_server.port += 1
-    base = live_server.start().base  # restarts cleanly on the same database
+    base = live_server.start(new_port=True).base  # restarts cleanly on the same database
     status, _, page = call(base, "GET", "/v1/organisations?limit=1", admin)
     assert status == 200 and page["total"] == after
 
@@ -205,7 +210,7 @@ def test_kill_9_during_reviews_leaves_each_decision_whole(live_server: LiveServe
         for proposal in proposals:
             try:
                 call(base, "POST", f"/v1/proposals/{proposal}/reviews", reviewer, DECISION)
-            except OSError:
+            except CONNECTION_LOST:
                 return
 
     thread = threading.Thread(target=review_all)
