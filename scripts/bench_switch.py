@@ -6,7 +6,9 @@ that each hold the service's :class:`~service.holder.EngineHolder` on the same
 as ``partnermatch serve`` does with ``PARTNERMATCH_SNAPSHOT_DIR``), renames one organisation
 through the catalogue (a write that bumps the data version), and prints for each worker the
 delay from the write to the moment it serves the new data version, with the new snapshot's
-build time (read, index, write, by whichever worker took the lock) for the split.
+build time (read, index, write, by whichever worker took the lock) for the split. Then a
+reviewer rejects a proposal (a write that moves the data version but not the index's: the
+workers take it without a new snapshot) and it prints the same delays for it.
 
     python scripts/bench_switch.py DIR [--workers 2] [--poll 1.0] [--workdir /tmp/switch]
 """
@@ -21,9 +23,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -32,7 +35,7 @@ def _worker(database: str, snapshots: Path, poll: float) -> int:
     from matcher.formats.taxonomy_io import load_taxonomies
     from matcher.storage.catalog import SqlCatalog
     from matcher.storage.sql import SqlRepository, make_engine
-    from matcher.usecases.decisions import load_history
+    from matcher.usecases.decisions import load_history, load_judgements
     from service.holder import EngineHolder
 
     engine = make_engine(database)
@@ -41,7 +44,8 @@ def _worker(database: str, snapshots: Path, poll: float) -> int:
     catalog = SqlCatalog(engine, taxonomies)
     holder = EngineHolder(
         functools.partial(load_history, repository, catalog),
-        catalog.data_version,
+        functools.partial(load_judgements, catalog),
+        catalog.versions,
         poll_seconds=poll,
         snapshot_dir=snapshots,
     )
@@ -60,6 +64,23 @@ def _worker(database: str, snapshots: Path, poll: float) -> int:
             print(json.dumps({"version": served, "at": time.time()}), flush=True)
         time.sleep(0.01)
     return 0
+
+
+def _switch(
+    workers: Sequence[subprocess.Popen[str]], catalog: Any, write: Callable[[], object]
+) -> tuple[list[float], int]:
+    """Make ``write``; the delay from it until each worker served the data version it made,
+    and that version."""
+    written = time.time()
+    write()
+    version = int(catalog.data_version())
+    delays = []
+    for worker in workers:
+        assert worker.stdout is not None
+        line = json.loads(worker.stdout.readline())
+        assert line["version"] == version, line
+        delays.append(line["at"] - written)
+    return delays, version
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,23 +124,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     org_id = next(iter(dataset.organisations))
     record = catalog.get_organisation(org_id)
     renamed = replace(record.organisation, name=record.organisation.name + " (renamed)")
-    written = time.time()
-    catalog.update_organisation(
-        renamed, record.capabilities, expected_version=record.version, actor="bench"
+    delays, version = _switch(
+        workers,
+        catalog,
+        lambda: catalog.update_organisation(
+            renamed, record.capabilities, expected_version=record.version, actor="bench"
+        ),
     )
-    version = catalog.data_version()
-    delays = []
-    for worker in workers:
-        assert worker.stdout is not None
-        line = json.loads(worker.stdout.readline())
-        assert line["version"] == version, line
-        delays.append(line["at"] - written)
     manifest = json.loads((snapshots / f"v{version:012d}" / "manifest.json").read_text())
     print(
         f"  write -> every worker on version {version}: "
         + ", ".join(f"{d:.2f} s" for d in delays)
         + f" (poll {args.poll:g} s; the new snapshot built once in "
         f"{manifest['build_seconds']:.2f} s, written in {manifest['write_seconds']:.2f} s)"
+    )
+
+    lead, *members = list(dataset.organisations)[1:4]
+    initiative = {
+        "id": "bench-switch",
+        "title": "Switch benchmark",
+        "lead": lead,
+        "needs": [{"capability": "funding", "weight": 1.0}],
+    }
+    catalog.save_initiative("bench-switch", initiative, create=True, actor="bench")
+    proposal = catalog.create_proposal(
+        "bench-switch", {"members": [{"id": m} for m in members]}, actor="bench"
+    )
+    delays, version = _switch(
+        workers,
+        catalog,
+        lambda: catalog.decide(
+            proposal.id,
+            reviewer="bench",
+            decision="reject",
+            reason_code="capacity",
+            comment="",
+            expected_version=1,
+        ),
+    )
+    print(
+        f"  rejection -> every worker on version {version}: "
+        + ", ".join(f"{d:.2f} s" for d in delays)
+        + f" (poll {args.poll:g} s; no new snapshot: {len(list(snapshots.glob('v*')))} in the "
+        "folder)"
     )
     for worker in workers:
         assert worker.stdin is not None

@@ -18,7 +18,7 @@ from matcher.engine.text import make_encoder
 from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.storage.catalog import SqlCatalog
 from matcher.storage.sql import SqlRepository, make_engine, migrate
-from matcher.usecases.decisions import load_history
+from matcher.usecases.decisions import load_history, load_judgements
 from service import docs, pages
 from service.api import (
     audit,
@@ -112,7 +112,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     catalog = SqlCatalog(engine, taxonomies)
     holder = EngineHolder(
         functools.partial(load_history, repository, catalog),
-        catalog.data_version,
+        functools.partial(load_judgements, catalog),
+        catalog.versions,
         config=app.config.get("ENGINE_CONFIG") or EngineConfig(),
         index_config=IndexConfig(text_encoder=_text_encoder(app.config["TEXT_ENCODER"])),
         background=app.config["INDEX_REFRESH"] != "inline",

@@ -12,6 +12,13 @@ first, and every worker memory-maps it: the arrays are shared by all workers thr
 cache, and a worker switches to a new data version in the time it takes to open a snapshot
 (milliseconds) once one exists. :meth:`EngineHolder.watch` polls the data version in a
 background thread, so an idle worker switches too.
+
+A reviewer's rejection moves the data version but not the index's
+(:class:`~matcher.storage.repository.DataVersions`): the holder then reads the rejections
+standing and serves the same fitted engine with them
+(:meth:`~matcher.engine.recommend.CoalitionRecommender.with_rejections`), in milliseconds at
+any size, with no new index or snapshot. The snapshot folder holds one snapshot per index
+version.
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ from matcher.engine.intake import ConceptNoteIntake
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig
 from matcher.engine.snapshot import SnapshotStore, open_snapshot
 from matcher.engine.text import EmbeddingCache
-from matcher.usecases.decisions import History
+from matcher.storage.repository import DataVersions
+from matcher.usecases.decisions import History, Judgements
 from matcher.usecases.drafting import make_intake
-from matcher.usecases.indexing import rejections_from_json, rejections_to_json
+from matcher.usecases.indexing import rejections_to_json
 
 __all__ = ["Records", "Snapshot", "EngineHolder"]
 
@@ -53,12 +61,14 @@ class Records(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A fitted engine and the data version it was built from."""
+    """A fitted engine, the data version it answers for and the index version it was built
+    from (lower when the writes since were rejections only)."""
 
     data_version: int
     engine: CoalitionRecommender
     dataset: Records
     built_in_seconds: float
+    index_version: int
 
 
 class EngineHolder:
@@ -68,10 +78,13 @@ class EngineHolder:
     ----------
     load : callable
         Returns the :class:`~matcher.usecases.decisions.History` to build from: the data
-        version and the dataset read in one consistent snapshot of the database, with the
+        versions and the dataset read in one consistent snapshot of the database, with the
         reviewers' decisions (approved coalitions as partnerships, rejections).
-    current_version : callable
-        The database's data version now (cheap).
+    load_judgements : callable
+        Returns the :class:`~matcher.usecases.decisions.Judgements`: the data versions and
+        the rejections standing (cheap: no dataset).
+    current_versions : callable
+        The database's :class:`~matcher.storage.repository.DataVersions` now (cheap).
     index_config : IndexConfig, optional
         How the index is built (its ``text_encoder`` embeds the organisations' words; a
         rebuild embeds only the texts that changed since the previous one).
@@ -87,7 +100,8 @@ class EngineHolder:
     def __init__(
         self,
         load: Callable[[], History],
-        current_version: Callable[[], int],
+        load_judgements: Callable[[], Judgements],
+        current_versions: Callable[[], DataVersions],
         *,
         config: EngineConfig | None = None,
         index_config: IndexConfig | None = None,
@@ -96,7 +110,8 @@ class EngineHolder:
         snapshot_dir: Path | str | None = None,
     ) -> None:
         self._load = load
-        self._current_version = current_version
+        self._load_judgements = load_judgements
+        self._current_versions = current_versions
         self._config = config or EngineConfig()
         self._index_config = index_config or IndexConfig()
         self._intake: tuple[int, ConceptNoteIntake] | None = None
@@ -124,32 +139,65 @@ class EngineHolder:
         return history, index
 
     def _build_for_store(self) -> tuple[int, Index, dict[str, Any]]:
-        """What the snapshot of the data now holds: the reviewers' rejections go into its
-        manifest, so that every worker fits on the same ones."""
+        """The index of the data now, as the snapshot of its index version; the reviewers'
+        rejections go into its manifest for ``recommend --snapshot``, but workers read the
+        ones standing from the database (they move without a new snapshot)."""
         history, index = self._read_and_build()
-        return history.data_version, index, {"rejections": rejections_to_json(history.rejections)}
+        extra = {"rejections": rejections_to_json(history.rejections)}
+        return history.versions.index, index, extra
 
     def build(self) -> Snapshot:
-        """Build (or, with a snapshot folder, open) the index of the data now and serve it."""
+        """Serve the data now: the served engine with the rejections standing when only
+        rejections were written since its index; else a new index (built, or with a
+        snapshot folder opened once one process has written it)."""
         started = time.perf_counter()
+        served = self._snapshot
+        if served is not None:
+            judged = self._load_judgements()
+            if judged.versions.index <= served.index_version:
+                engine = served.engine.with_rejections(judged.rejections)
+                return self._serve(
+                    Snapshot(
+                        judged.versions.data,
+                        engine,
+                        served.dataset,
+                        time.perf_counter() - started,
+                        served.index_version,
+                    )
+                )
         records: Records
         if self._store is None:
             history, index = self._read_and_build()
-            version, rejections = history.data_version, history.rejections
+            versions, rejections = history.versions, history.rejections
             records = index.dataset
         else:
-            version, path = self._store.ensure(self._current_version(), self._build_for_store)
+            built, path = self._store.ensure(self._current_versions().index, self._build_for_store)
             opened = open_snapshot(path)
             index = opened.index
-            rejections = rejections_from_json(opened.manifest.get("rejections", ()))
             records = index.records
+            judged = self._load_judgements()
+            versions, rejections = judged.versions, judged.rejections
+            if versions.index > built:
+                # an index write since the snapshot: served as of the snapshot's version, so
+                # that the next poll builds again
+                versions = DataVersions(built, built)
         engine = CoalitionRecommender(config=self._config).fit(index, rejections=rejections)
-        snapshot = Snapshot(version, engine, records, time.perf_counter() - started)
+        return self._serve(
+            Snapshot(versions.data, engine, records, time.perf_counter() - started, versions.index)
+        )
+
+    def _serve(self, snapshot: Snapshot) -> Snapshot:
+        """Serve ``snapshot`` unless a newer one is served already."""
         with self._lock:
             current = self._snapshot
             if current is None or snapshot.data_version >= current.data_version:
                 self._snapshot = snapshot
-        log.info("index built for data version %s in %.1f s", version, snapshot.built_in_seconds)
+        log.info(
+            "serving data version %s (index version %s) after %.2f s",
+            snapshot.data_version,
+            snapshot.index_version,
+            snapshot.built_in_seconds,
+        )
         return snapshot
 
     def intake(self, snapshot: Snapshot) -> ConceptNoteIntake:
@@ -188,7 +236,7 @@ class EngineHolder:
             return
         self._last_poll = now
         served = self._snapshot.data_version if self._snapshot is not None else -1
-        if self._current_version() <= served:
+        if self._current_versions().data <= served:
             return
         with self._lock:
             if self._building:

@@ -591,8 +591,14 @@ class AuditPage(PageInfo):
 
 class HealthOut(BaseModel):
     status: str
-    data_version: int | None = None
-    index_version: int | None = None
+    data_version: int | None = Field(None, description="The database's data version now.")
+    index_version: int | None = Field(
+        None,
+        description=(
+            "The data version this worker's engine answers for: data_version once it serves "
+            "every write (a rejection within a poll; other writes after the index is rebuilt)."
+        ),
+    )
     detail: str | None = None
 
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import html as html_module
 import re
+from pathlib import Path
 from typing import Any
 
+import pytest
 from apiflask import APIFlask
 from flask.testing import FlaskClient
 
+from matcher.engine.snapshot import SnapshotStore
 from service.pages.render import score_text
 from service.services import services
-from tests.api_fixtures import BRAZIL, bearer, propose_brazil
+from tests.api_fixtures import BRAZIL, add_key, app_on_a_copy, bearer, propose_brazil
 from tests.pages_support import csrf_token, read_page
 
 
@@ -124,6 +127,44 @@ def test_a_rejection_is_told_and_costs_its_members_for_that_lead_only(
     other = what_if("undp")  # another lead: untouched
     assert other["score_parts"]["rejected"] == 0.0
     assert all("Rejected" not in r for m in other["members"] for r in m["reasons"])
+
+
+@pytest.mark.parametrize("snapshots", [False, True], ids=["in-memory", "snapshot-folder"])
+def test_a_rejection_is_served_at_once_on_the_same_index_and_an_approval_builds_one(
+    seeded_database: Path, tmp_path: Path, snapshots: bool
+) -> None:
+    folder = tmp_path / "snapshots"
+    app = app_on_a_copy(
+        seeded_database, tmp_path, **({"SNAPSHOT_DIR": str(folder)} if snapshots else {})
+    )
+    client = app.test_client()
+    keys = {role: add_key(services(app), role, f"{role}-1") for role in ("broker", "reviewer")}
+    rejected, approved = propose_brazil(client, keys), propose_brazil(client, keys, rank=1)
+    holder = services(app).holder
+    before = holder.snapshot
+    assert before is not None and before.index_version == before.data_version
+    stored = SnapshotStore(folder).versions()
+
+    _decide(client, keys, rejected["id"], "reject", "conflict_of_interest")
+    after = holder.snapshot
+    assert after is not None and after.data_version == before.data_version + 1
+    assert after.index_version == before.index_version
+    assert after.engine.index_ is before.engine.index_  # the same index, no rebuild
+    assert set(after.engine.rejected("unicef")) == set(rejected["members"])
+    assert not before.engine.rejected("unicef")  # the engine served before is left as it was
+    assert SnapshotStore(folder).versions() == stored  # and no snapshot written for it
+
+    _decide(client, keys, approved["id"], "approve", "complementary_fit")
+    rebuilt = holder.snapshot
+    assert rebuilt is not None and rebuilt.index_version == rebuilt.data_version
+    assert rebuilt.data_version == after.data_version + 1
+    index = rebuilt.engine.index_
+    assert f"proposal-{approved['id']}" in index.records.partnerships_of(index.position["unicef"])
+    lifted = set(rejected["members"]) & set(approved["members"])  # approved again: lifted
+    assert set(rebuilt.engine.rejected("unicef")) == set(rejected["members"]) - lifted
+    if snapshots:
+        assert SnapshotStore(folder).versions()[-1] == rebuilt.index_version
+    services(app).repository.engine.dispose()
 
 
 # ---- the pages -------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from matcher.formats.generate import generate_directory
 from matcher.formats.initiative_files import read_initiatives
 from matcher.storage.catalog import SqlCatalog
 from matcher.storage.sql import SqlRepository, make_engine, migrate
-from matcher.usecases.decisions import load_history
+from matcher.usecases.decisions import load_history, load_judgements
 from service.cli import cli
 from service.holder import EngineHolder
 
@@ -393,7 +393,8 @@ def _database(tmp_path: Path, seed: Dataset) -> tuple[SqlRepository, SqlCatalog]
 def _holder(repository: SqlRepository, catalog: SqlCatalog, folder: Path) -> EngineHolder:
     return EngineHolder(
         functools.partial(load_history, repository, catalog),
-        catalog.data_version,
+        functools.partial(load_judgements, catalog),
+        catalog.versions,
         background=True,
         poll_seconds=0.1,
         snapshot_dir=folder,

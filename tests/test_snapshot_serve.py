@@ -57,4 +57,9 @@ def test_the_switch_benchmark_reports_each_worker_on_the_written_version(tmp_pat
     )  # fmt: skip
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert "2 workers serving data version 2" in finished.stdout
-    assert re.search(r"every worker on version 3: [\d.]+ s, [\d.]+ s", finished.stdout)
+    assert re.search(r"write -> every worker on version 3: [\d.]+ s, [\d.]+ s", finished.stdout)
+    # a rejection: served by both workers, from the snapshot of version 3
+    assert re.search(
+        r"rejection -> every worker on version 4: [\d.]+ s, [\d.]+ s .*no new snapshot: 2 in",
+        finished.stdout,
+    )

@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -291,12 +292,21 @@ class CoalitionRecommender:
         self.explainer_ = Explainer(
             index, self.graph_, self.gates_, credits=config.credits, gap_below=config.gap_below
         )
-        by_lead: dict[str, dict[str, Rejection]] = {}
-        for rejection in sorted(rejections, key=lambda r: (r.decided_on, r.proposal or 0)):
-            by_lead.setdefault(rejection.lead, {})[rejection.member] = rejection
-        self.rejections_ = by_lead
+        self.rejections_ = _rejections_by_lead(rejections)
         self.warm_up()
         return self
+
+    def with_rejections(self, rejections: Iterable[Rejection]) -> CoalitionRecommender:
+        """This fitted recommender with ``rejections`` in place of the ones it was fitted with.
+
+        A rejection changes no index: the copy shares the index, the walk graph, the gates
+        and the candidate sources with this one, so it costs nothing to make (the service
+        takes a reviewer's rejection this way instead of rebuilding its index).
+        """
+        self._fitted()
+        judged = copy.copy(self)
+        judged.rejections_ = _rejections_by_lead(rejections)
+        return judged
 
     def warm_up(self) -> None:
         """Load (or compile, the first time on a machine) the engine's compiled loops
@@ -699,3 +709,11 @@ def _with_one_more_seat(initiative: Initiative, locked: Sequence[str]) -> Initia
 def _affinity_reason(log_odds: float) -> str:
     """The first reason of a candidate ranked by the learned affinity."""
     return f"affinity: log-odds {log_odds:+.2f} of joining such a coalition (learned from history)"
+
+
+def _rejections_by_lead(rejections: Iterable[Rejection]) -> dict[str, dict[str, Rejection]]:
+    """By lead, then member: the latest rejection (by date, then proposal number)."""
+    by_lead: dict[str, dict[str, Rejection]] = {}
+    for rejection in sorted(rejections, key=lambda r: (r.decided_on, r.proposal or 0)):
+        by_lead.setdefault(rejection.lead, {})[rejection.member] = rejection
+    return by_lead

@@ -43,9 +43,16 @@ from matcher.domain.exceptions import (
 from matcher.domain.model import Capability, Membership, Organisation, Partnership
 from matcher.domain.taxonomy import Taxonomies
 from matcher.storage import tables
-from matcher.storage.repository import AuditEntry
+from matcher.storage.repository import AuditEntry, DataVersions
 from matcher.storage.rows import record_to_row, row_to_record
-from matcher.storage.sql import audit_entry, aware, bump_data_version, insert_audit, writer
+from matcher.storage.sql import (
+    audit_entry,
+    aware,
+    bump_data_version,
+    insert_audit,
+    read_versions,
+    writer,
+)
 
 __all__ = [
     "StaleVersionError",
@@ -370,11 +377,13 @@ class SqlCatalog:
     # ---- data version ------------------------------------------------------------------
 
     def data_version(self) -> int:
-        """The version of the data the recommendation index is built from."""
-        table = tables.data_version
+        """The version of the data the engine serves (every write moves it)."""
+        return self.versions().data
+
+    def versions(self) -> DataVersions:
+        """The data version and the version of the last write the index is built from."""
         with self.engine.connect() as connection:
-            value = connection.execute(select(table.c.version).where(table.c.id == 1)).scalar()
-        return int(value or 0)
+            return read_versions(connection)
 
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
@@ -992,9 +1001,10 @@ class SqlCatalog:
 
         The status changes only if the proposal is still ``proposed`` at the version the
         reviewer saw: of several reviewers deciding at once exactly one succeeds. An
-        approval or a rejection bumps the data version: the next index build learns from it
-        (an approved coalition becomes a partnership of the history, a rejection lowers
-        its members for that lead).
+        approval or a rejection bumps the data version: the engine learns from it (an
+        approved coalition becomes a partnership of the history at the next index build,
+        so an approval moves the index version too; a rejection lowers its members for that
+        lead without a new index).
 
         Raises
         ------
@@ -1060,7 +1070,8 @@ class SqlCatalog:
                 ),
             )
             if decision in ("approve", "reject"):
-                bump_data_version(connection)
+                # an approval adds a partnership to the history; a rejection only a penalty
+                bump_data_version(connection, index=decision == "approve")
         return self.get_proposal(proposal_id)
 
     @staticmethod

@@ -22,6 +22,7 @@ from matcher.storage.sync import IMPORT_ORDER, TABLES, TableCounts, TablePlan, p
 
 __all__ = [
     "ProgressCallback",
+    "DataVersions",
     "AuditEntry",
     "ImportReport",
     "Repository",
@@ -31,6 +32,16 @@ __all__ = [
 
 #: Called as ``progress(table, rows_just_written, rows_to_write_in_all)`` while an import writes.
 ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DataVersions:
+    """Where the stored data stands: ``data`` moves with every write the engine serves;
+    ``index`` is the ``data`` of the last write its index is built from (every write but a
+    reviewer's rejection, which the engine takes without a new index)."""
+
+    data: int
+    index: int
 
 
 @dataclass(frozen=True, slots=True)

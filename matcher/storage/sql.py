@@ -37,6 +37,7 @@ from matcher.domain.taxonomy import Taxonomies
 from matcher.storage import tables
 from matcher.storage.repository import (
     AuditEntry,
+    DataVersions,
     ImportReport,
     ProgressCallback,
     import_audit_entry,
@@ -54,6 +55,7 @@ __all__ = [
     "CHUNK_ROWS",
     "writer",
     "bump_data_version",
+    "read_versions",
     "insert_audit",
     "audit_entry",
     "aware",
@@ -290,17 +292,16 @@ class SqlRepository:
     def load_dataset(self) -> Dataset:
         return self.load_snapshot()[1]
 
-    def load_snapshot(self) -> tuple[int, Dataset]:
-        """The data version and the dataset, read in one consistent snapshot."""
+    def load_snapshot(self) -> tuple[DataVersions, Dataset]:
+        """The data versions and the dataset, read in one consistent snapshot."""
         engine = self.engine
         if engine.dialect.name == "postgresql":
             engine = engine.execution_options(isolation_level="REPEATABLE READ")
         with engine.connect() as connection, connection.begin():
-            table = tables.data_version
-            version = connection.execute(select(table.c.version).where(table.c.id == 1)).scalar()
+            versions = read_versions(connection)
             rows = {name: self._read(connection, name) for name in TABLES}
         # the rows were written from validated records: converted, not checked again
-        return int(version or 0), rows_to_dataset(rows, self.taxonomies, trusted=True)
+        return versions, rows_to_dataset(rows, self.taxonomies, trusted=True)
 
     def get_organisation(self, org_id: str) -> Organisation:
         table = tables.organisations
@@ -383,15 +384,27 @@ def _without_deletes(plan: TablePlan) -> TablePlan:
     )
 
 
-def bump_data_version(connection: Connection) -> int:
-    """Add one to the data version (in the caller's transaction) and return it."""
+def bump_data_version(connection: Connection, *, index: bool = True) -> int:
+    """Add one to the data version (in the caller's transaction) and return it.
+
+    ``index=False`` for a write the engine takes without rebuilding its index (a reviewer's
+    rejection): the index version stays where it was (:class:`DataVersions`).
+    """
     table = tables.data_version
-    connection.execute(
-        update(table)
-        .where(table.c.id == 1)
-        .values(version=table.c.version + 1, updated_at=dt.datetime.now(dt.UTC))
-    )
+    values: dict[str, Any] = {"version": table.c.version + 1, "updated_at": dt.datetime.now(dt.UTC)}
+    if index:
+        values["index_version"] = table.c.version + 1  # SET reads the row as it was
+    connection.execute(update(table).where(table.c.id == 1).values(**values))
     return int(connection.execute(select(table.c.version).where(table.c.id == 1)).scalar_one())
+
+
+def read_versions(connection: Connection) -> DataVersions:
+    """The data version and the index version (both 0 before the first migration's row)."""
+    table = tables.data_version
+    row = connection.execute(
+        select(table.c.version, table.c.index_version).where(table.c.id == 1)
+    ).first()
+    return DataVersions(0, 0) if row is None else DataVersions(int(row[0]), int(row[1]))
 
 
 def open_repository(url: str, taxonomies: Taxonomies) -> SqlRepository:

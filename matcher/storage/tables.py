@@ -237,11 +237,14 @@ api_keys = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 
-#: One row: bumped by every write to the data the index is built from.
+#: One row: ``version`` is bumped by every write to the data the engine serves;
+#: ``index_version`` is the version of the last write the index itself is built from (every
+#: write but a rejection, which the engine takes without rebuilding its index).
 data_version = Table(
     "data_version",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("index_version", Integer, nullable=False, server_default="0"),
 )

@@ -29,15 +29,18 @@ from matcher.domain.taxonomy import Vocabulary
 from matcher.engine.index import INFERENCE_RULES
 from matcher.engine.reasons import Rejection
 from matcher.storage.catalog import InitiativeRecord, ProposalRecord, ReviewRecord, SqlCatalog
+from matcher.storage.repository import DataVersions
 from matcher.storage.sql import SqlRepository
 
 __all__ = [
     "History",
+    "Judgements",
     "proposal_partnership",
     "member_role",
     "rejections",
     "with_decisions",
     "load_history",
+    "load_judgements",
 ]
 
 Decided = tuple[ProposalRecord, InitiativeRecord]
@@ -45,11 +48,25 @@ Decided = tuple[ProposalRecord, InitiativeRecord]
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """What an index is built from: the data version, the dataset with the approved
+    """What an index is built from: the data versions, the dataset with the approved
     proposals as partnerships, and the rejections."""
 
-    data_version: int
+    versions: DataVersions
     dataset: Dataset
+    rejections: tuple[Rejection, ...]
+
+    @property
+    def data_version(self) -> int:
+        """The version of the data read (every write moves it)."""
+        return self.versions.data
+
+
+@dataclass(frozen=True, slots=True)
+class Judgements:
+    """The rejections standing at ``versions``: what the engine needs of the reviewers'
+    decisions besides its index (a rejection moves the data version, not the index's)."""
+
+    versions: DataVersions
     rejections: tuple[Rejection, ...]
 
 
@@ -198,6 +215,14 @@ def load_history(repository: SqlRepository, catalog: SqlCatalog) -> History:
     """What the index is built from now: the stored dataset and data version read in one
     snapshot, then the decisions (read after it, so they are never older than the version
     says: a decision made in between at worst causes one more rebuild)."""
-    version, dataset = repository.load_snapshot()
+    versions, dataset = repository.load_snapshot()
     decided = catalog.decided_proposals()
-    return History(version, with_decisions(dataset, decided), tuple(rejections(decided)))
+    return History(versions, with_decisions(dataset, decided), tuple(rejections(decided)))
+
+
+def load_judgements(catalog: SqlCatalog) -> Judgements:
+    """The data versions, then the rejections standing (read after them, as in
+    :func:`load_history`: a decision made in between is at worst taken up again at the next
+    poll, never missed)."""
+    versions = catalog.versions()
+    return Judgements(versions, tuple(rejections(catalog.decided_proposals())))
