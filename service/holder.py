@@ -229,19 +229,26 @@ class EngineHolder:
         """Start a rebuild if the database moved past the served version.
 
         Cheap when nothing changed: the version is asked at most every ``poll_seconds``
-        unless ``force``.
+        unless ``force``. Inline (``background=False``), it returns once the data now is
+        served, waiting for a build another thread (the watcher) has under way if need be.
         """
         now = time.monotonic()
         if not force and now - self._last_poll < self._poll_seconds:
             return
         self._last_poll = now
-        served = self._snapshot.data_version if self._snapshot is not None else -1
-        if self._current_versions().data <= served:
-            return
-        with self._lock:
-            if self._building:
+        for _ in range(3):
+            served = self._snapshot.data_version if self._snapshot is not None else -1
+            if self._current_versions().data <= served:
                 return
-            self._building = True
+            with self._lock:
+                busy, self._building = self._building, True
+            if not busy:
+                break
+            if self._background:
+                return
+            self.wait()  # that build may have read the data before the last write: check again
+        else:
+            return
         if self._background:
             threading.Thread(target=self._build_guarded, name="index-rebuild", daemon=True).start()
         else:

@@ -134,9 +134,10 @@ def test_a_rejection_is_served_at_once_on_the_same_index_and_an_approval_builds_
     seeded_database: Path, tmp_path: Path, snapshots: bool
 ) -> None:
     folder = tmp_path / "snapshots"
-    app = app_on_a_copy(
-        seeded_database, tmp_path, **({"SNAPSHOT_DIR": str(folder)} if snapshots else {})
-    )
+    # with a snapshot folder the holder's watcher polls too, and may be the one building when
+    # a decision's answer is due: the answer waits for it
+    settings = {"SNAPSHOT_DIR": str(folder), "INDEX_POLL_SECONDS": 0.05} if snapshots else {}
+    app = app_on_a_copy(seeded_database, tmp_path, **settings)
     client = app.test_client()
     keys = {role: add_key(services(app), role, f"{role}-1") for role in ("broker", "reviewer")}
     rejected, approved = propose_brazil(client, keys), propose_brazil(client, keys, rank=1)

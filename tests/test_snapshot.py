@@ -35,8 +35,9 @@ from matcher.formats.datadir import read_data_directory
 from matcher.formats.generate import generate_directory
 from matcher.formats.initiative_files import read_initiatives
 from matcher.storage.catalog import SqlCatalog
+from matcher.storage.repository import DataVersions
 from matcher.storage.sql import SqlRepository, make_engine, migrate
-from matcher.usecases.decisions import load_history, load_judgements
+from matcher.usecases.decisions import History, Judgements, load_history, load_judgements
 from service.cli import cli
 from service.holder import EngineHolder
 
@@ -447,3 +448,34 @@ def test_two_holders_share_one_snapshot_and_both_switch_after_a_write(
 
 def _fields(organisation: Any) -> dict[str, Any]:
     return {name: getattr(organisation, name) for name in organisation.__dataclass_fields__}
+
+
+def test_an_inline_refresh_waits_for_a_build_under_way_and_then_serves_the_data_now(
+    seed: Dataset,
+) -> None:
+    versions = [DataVersions(1, 1)]
+    entered, release = threading.Event(), threading.Event()
+
+    def load() -> History:
+        seen = versions[0]  # read before the write below
+        if not release.is_set():
+            entered.set()
+            release.wait(30)
+        return History(seen, seed, ())
+
+    holder = EngineHolder(
+        load,
+        lambda: Judgements(versions[0], ()),
+        lambda: versions[0],
+        background=False,
+        poll_seconds=0.0,
+    )
+    first = threading.Thread(target=holder.refresh, kwargs={"force": True})  # the watcher
+    first.start()
+    assert entered.wait(30)
+    versions[0] = DataVersions(2, 2)  # a write while that build reads the data before it
+    threading.Timer(0.2, release.set).start()
+    holder.refresh(force=True)  # the write's answer
+    first.join(30)
+    served = holder.snapshot
+    assert served is not None and (served.data_version, served.index_version) == (2, 2)
