@@ -16,7 +16,6 @@ workers take it without a new snapshot) and it prints the same delays for it.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import shutil
 import subprocess
@@ -35,19 +34,14 @@ def _worker(database: str, snapshots: Path, poll: float) -> int:
     from matcher.formats.taxonomy_io import load_taxonomies
     from matcher.storage.catalog import SqlCatalog
     from matcher.storage.sql import SqlRepository, make_engine
-    from matcher.usecases.decisions import load_history, load_judgements
     from service.holder import EngineHolder
 
     engine = make_engine(database)
     taxonomies = load_taxonomies()
     repository = SqlRepository(engine, taxonomies)
     catalog = SqlCatalog(engine, taxonomies)
-    holder = EngineHolder(
-        functools.partial(load_history, repository, catalog),
-        functools.partial(load_judgements, catalog),
-        catalog.versions,
-        poll_seconds=poll,
-        snapshot_dir=snapshots,
+    holder = EngineHolder.on_database(
+        repository, catalog, poll_seconds=poll, snapshot_dir=snapshots
     )
     holder.refresh(force=True)
     current = holder.wait(timeout=3600)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +17,6 @@ from matcher.engine.text import make_encoder
 from matcher.formats.taxonomy_io import load_taxonomies
 from matcher.storage.catalog import SqlCatalog
 from matcher.storage.sql import SqlRepository, make_engine, migrate
-from matcher.usecases.decisions import load_history, load_judgements
 from service import docs, pages
 from service.api import (
     audit,
@@ -110,10 +108,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     migrate(engine)
     repository = SqlRepository(engine, taxonomies)
     catalog = SqlCatalog(engine, taxonomies)
-    holder = EngineHolder(
-        functools.partial(load_history, repository, catalog),
-        functools.partial(load_judgements, catalog),
-        catalog.versions,
+    holder = EngineHolder.on_database(
+        repository,
+        catalog,
         config=app.config.get("ENGINE_CONFIG") or EngineConfig(),
         index_config=IndexConfig(text_encoder=_text_encoder(app.config["TEXT_ENCODER"])),
         background=app.config["INDEX_REFRESH"] != "inline",

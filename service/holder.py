@@ -23,6 +23,7 @@ version.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -38,8 +39,10 @@ from matcher.engine.intake import ConceptNoteIntake
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig
 from matcher.engine.snapshot import SnapshotStore, open_snapshot
 from matcher.engine.text import EmbeddingCache
+from matcher.storage.catalog import SqlCatalog
 from matcher.storage.repository import DataVersions
-from matcher.usecases.decisions import History, Judgements
+from matcher.storage.sql import SqlRepository
+from matcher.usecases.decisions import History, Judgements, load_history, load_judgements
 from matcher.usecases.drafting import make_intake
 from matcher.usecases.indexing import rejections_to_json
 
@@ -125,6 +128,20 @@ class EngineHolder:
         self._text_cache: EmbeddingCache | None = None
         self._watcher: threading.Thread | None = None
         self.last_error: str | None = None
+
+    @classmethod
+    def on_database(
+        cls, repository: SqlRepository, catalog: SqlCatalog, **options: Any
+    ) -> EngineHolder:
+        """The holder the service runs: the history, the rejections standing and the data
+        versions read from the database behind ``repository`` and ``catalog``; ``options``
+        as for the constructor."""
+        return cls(
+            functools.partial(load_history, repository, catalog),
+            functools.partial(load_judgements, catalog),
+            catalog.versions,
+            **options,
+        )
 
     @property
     def snapshot(self) -> Snapshot | None:

@@ -5,7 +5,6 @@ switches every worker to a new snapshot."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import mmap
 import threading
@@ -37,7 +36,7 @@ from matcher.formats.initiative_files import read_initiatives
 from matcher.storage.catalog import SqlCatalog
 from matcher.storage.repository import DataVersions
 from matcher.storage.sql import SqlRepository, make_engine, migrate
-from matcher.usecases.decisions import History, Judgements, load_history, load_judgements
+from matcher.usecases.decisions import History, Judgements
 from service.cli import cli
 from service.holder import EngineHolder
 
@@ -392,10 +391,9 @@ def _database(tmp_path: Path, seed: Dataset) -> tuple[SqlRepository, SqlCatalog]
 
 
 def _holder(repository: SqlRepository, catalog: SqlCatalog, folder: Path) -> EngineHolder:
-    return EngineHolder(
-        functools.partial(load_history, repository, catalog),
-        functools.partial(load_judgements, catalog),
-        catalog.versions,
+    return EngineHolder.on_database(
+        repository,
+        catalog,
         background=True,
         poll_seconds=0.1,
         snapshot_dir=folder,
