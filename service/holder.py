@@ -248,14 +248,18 @@ class EngineHolder:
         Cheap when nothing changed: the version is asked at most every ``poll_seconds``
         unless ``force``. Inline (``background=False``), it returns once the data now is
         served, waiting for a build another thread (the watcher) has under way if need be.
+        When only rejections were written since the served index, the new rejections are
+        taken at once in the calling thread, even in the background mode (it costs a read of
+        the decisions, no index): the request that notices them answers with them.
         """
         now = time.monotonic()
         if not force and now - self._last_poll < self._poll_seconds:
             return
         self._last_poll = now
         for _ in range(3):
-            served = self._snapshot.data_version if self._snapshot is not None else -1
-            if self._current_versions().data <= served:
+            served = self._snapshot
+            current = self._current_versions()
+            if served is not None and current.data <= served.data_version:
                 return
             with self._lock:
                 busy, self._building = self._building, True
@@ -266,7 +270,8 @@ class EngineHolder:
             self.wait()  # that build may have read the data before the last write: check again
         else:
             return
-        if self._background:
+        rejections_only = served is not None and current.index <= served.index_version
+        if self._background and not rejections_only:
             threading.Thread(target=self._build_guarded, name="index-rebuild", daemon=True).start()
         else:
             self._build_guarded()

@@ -5,6 +5,7 @@ switches every worker to a new snapshot."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import mmap
 import threading
@@ -20,6 +21,7 @@ from matcher.domain.dataset import Dataset
 from matcher.domain.exceptions import SnapshotError
 from matcher.domain.model import Initiative
 from matcher.engine.index import Index, IndexConfig, build_index
+from matcher.engine.reasons import Rejection
 from matcher.engine.recommend import CoalitionRecommender, EngineConfig
 from matcher.engine.snapshot import (
     FORMAT_VERSION,
@@ -477,3 +479,40 @@ def test_an_inline_refresh_waits_for_a_build_under_way_and_then_serves_the_data_
     first.join(30)
     served = holder.snapshot
     assert served is not None and (served.data_version, served.index_version) == (2, 2)
+
+
+def test_a_background_holder_takes_rejections_in_the_request_that_notices_them(
+    seed: Dataset,
+) -> None:
+    versions = [DataVersions(1, 1)]
+    standing: list[Rejection] = []
+
+    def judgements() -> Judgements:
+        time.sleep(0.2)  # a slow database: a thread doing this would not be done at once
+        return Judgements(versions[0], tuple(standing))
+
+    holder = EngineHolder(
+        lambda: History(versions[0], seed, tuple(standing)),
+        judgements,
+        lambda: versions[0],
+        background=True,
+        poll_seconds=0.0,
+    )
+    holder.refresh(force=True)
+    first = holder.wait()
+    assert first is not None and not first.engine.rejected("unicef")
+
+    standing.append(Rejection("unicef", "itau", dt.date(2026, 3, 2), "capacity", 7))
+    versions[0] = DataVersions(2, 1)  # a rejection: the index version stays
+    holder.refresh(force=True)  # no wait: taken in this thread
+    served = holder.snapshot
+    assert served is not None and (served.data_version, served.index_version) == (2, 1)
+    assert list(served.engine.rejected("unicef")) == ["itau"]
+    assert served.engine.index_ is first.engine.index_
+
+    versions[0] = DataVersions(3, 3)  # any other write: a new index, built aside
+    holder.refresh(force=True)
+    rebuilt = holder.wait()
+    assert rebuilt is not None and (rebuilt.data_version, rebuilt.index_version) == (3, 3)
+    assert rebuilt.engine.index_ is not first.engine.index_
+    assert list(rebuilt.engine.rejected("unicef")) == ["itau"]
