@@ -25,7 +25,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matcher.storage.catalog import SqlCatalog
 
 __all__ = ["main"]
 
@@ -61,13 +64,13 @@ def _worker(database: str, snapshots: Path, poll: float) -> int:
 
 
 def _switch(
-    workers: Sequence[subprocess.Popen[str]], catalog: Any, write: Callable[[], object]
+    workers: Sequence[subprocess.Popen[str]], catalog: SqlCatalog, write: Callable[[], object]
 ) -> tuple[list[float], int]:
     """Make ``write``; the delay from it until each worker served the data version it made,
     and that version."""
     written = time.time()
     write()
-    version = int(catalog.data_version())
+    version = catalog.data_version()
     delays = []
     for worker in workers:
         assert worker.stdout is not None

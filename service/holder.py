@@ -169,9 +169,10 @@ class EngineHolder:
         snapshot folder opened once one process has written it)."""
         started = time.perf_counter()
         served = self._snapshot
-        if served is not None:
+        current = self._current_versions()
+        if served is not None and _index_holds(served, current):
             judged = self._load_judgements()
-            if judged.versions.index <= served.index_version:
+            if _index_holds(served, judged.versions):  # no index write since ``current``
                 engine = served.engine.with_rejections(judged.rejections)
                 return self._serve(
                     Snapshot(
@@ -188,7 +189,7 @@ class EngineHolder:
             versions, rejections = history.versions, history.rejections
             records = index.dataset
         else:
-            built, path = self._store.ensure(self._current_versions().index, self._build_for_store)
+            built, path = self._store.ensure(current.index, self._build_for_store)
             opened = open_snapshot(path)
             index = opened.index
             records = index.records
@@ -270,8 +271,7 @@ class EngineHolder:
             self.wait()  # that build may have read the data before the last write: check again
         else:
             return
-        rejections_only = served is not None and current.index <= served.index_version
-        if self._background and not rejections_only:
+        if self._background and not (served is not None and _index_holds(served, current)):
             threading.Thread(target=self._build_guarded, name="index-rebuild", daemon=True).start()
         else:
             self._build_guarded()
@@ -303,3 +303,9 @@ class EngineHolder:
                     return self._snapshot
             time.sleep(0.01)
         return self._snapshot
+
+
+def _index_holds(served: Snapshot, versions: DataVersions) -> bool:
+    """Whether ``served``'s index is the index of ``versions``: the writes since it was built
+    were rejections only, which the served engine takes without a new index."""
+    return versions.index <= served.index_version
